@@ -1,0 +1,170 @@
+"""The runtime ABI, defined once.
+
+Translated code and the C runtime meet here: the layout of the per-thread CPU state, the software
+TLB, the entry table the linker emits, and the intrinsics translated code calls.  The runtime's
+C header (``aot_abi.h``) is generated from this module at runtime-build time, so the two sides
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ABI_VERSION = 1
+
+PAGE_SHIFT = 12
+PAGE_SIZE = 1 << PAGE_SHIFT
+TLB_BITS = 8
+TLB_SIZE = 1 << TLB_BITS
+# A TLB tag that no page-aligned guest address can equal.
+TLB_INVALID = 0xFFFF_FFFF_FFFF_FFFF
+
+# Where a static-PIE guest is loaded: Linux riscv64's ELF_ET_DYN_BASE for Sv39 (2/3 of TASK_SIZE).
+PIE_LOAD_BIAS = 0x2A_AAAA_B000
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    ctype: str  # C declaration type
+    count: int  # array length, 1 for scalars
+    size: int  # size of one element in bytes
+
+
+# struct aot_tlb_entry: one direct-mapped slot.  A load hits when tag_read equals the page of its
+# last byte; the host address is then guest address + addend.
+TLB_ENTRY_FIELDS = (
+    Field("tag_read", "uint64_t", 1, 8),
+    Field("tag_write", "uint64_t", 1, 8),
+    Field("addend", "uint64_t", 1, 8),
+    Field("pad", "uint64_t", 1, 8),
+)
+TLB_ENTRY_SIZE = sum(f.count * f.size for f in TLB_ENTRY_FIELDS)
+
+# struct aot_cpu: the guest hart state of one thread, plus its TLB.  Order is the layout.
+CPU_FIELDS = (
+    Field("x", "uint64_t", 32, 8),  # integer registers; x[0] is always 0
+    Field("f", "uint64_t", 32, 8),  # FP registers, single values NaN-boxed
+    Field("pc", "uint64_t", 1, 8),  # guest pc of a trap, ecall or dispatcher exit
+    Field("fflags", "uint32_t", 1, 4),  # accrued exceptions (fcsr[4:0])
+    Field("frm", "uint32_t", 1, 4),  # dynamic rounding mode (fcsr[7:5])
+    Field("res_addr", "uint64_t", 1, 8),  # LR/SC reservation address, or all-ones
+    Field("res_val", "uint64_t", 1, 8),  # value loaded by LR, compared by SC
+    Field("host_stack_limit", "uint64_t", 1, 8),  # native recursion guard
+    Field("rt", "void *", 1, 8),  # runtime-private per-thread data
+    Field("tlb", "struct aot_tlb_entry", TLB_SIZE, TLB_ENTRY_SIZE),
+)
+
+
+def _offsets(fields: tuple[Field, ...]) -> dict[str, int]:
+    offsets, at = {}, 0
+    for f in fields:
+        assert at % min(f.size, 8) == 0, f"{f.name} misaligned"
+        offsets[f.name] = at
+        at += f.count * f.size
+    return offsets
+
+
+CPU_OFFSETS = _offsets(CPU_FIELDS)
+TLB_ENTRY_OFFSETS = _offsets(TLB_ENTRY_FIELDS)
+CPU_SIZE = CPU_OFFSETS["tlb"] + TLB_SIZE * TLB_ENTRY_SIZE
+
+# Trap causes passed to aot_trap (RISC-V mcause numbering).
+CAUSE_ILLEGAL_INSTRUCTION = 2
+CAUSE_BREAKPOINT = 3
+CAUSE_MISALIGNED_AMO = 6
+
+
+@dataclass(frozen=True)
+class Intrinsic:
+    name: str
+    ret: str  # "void", "i32", "i64"
+    params: tuple[str, ...]  # "cpu" (struct aot_cpu *), "i32", "i64"
+    doc: str
+
+
+# Everything translated code calls in the runtime.  Each returns (where noted) the guest pc at
+# which execution continues; translated code leaves to the dispatcher when that is not the pc it
+# expected, which is how signals, sigreturn and longjmp-like control transfers get through.
+INTRINSICS = (
+    Intrinsic("aot_load_slow", "i64", ("cpu", "i64", "i32", "i64"),
+              "(cpu, addr, size, pc): TLB miss, page-crossing or faulting load; returns the value zero-extended"),
+    Intrinsic("aot_store_slow", "void", ("cpu", "i64", "i64", "i32", "i64"),
+              "(cpu, addr, value, size, pc): TLB miss, page-crossing or faulting store"),
+    Intrinsic("aot_host_addr", "i64", ("cpu", "i64", "i32", "i32", "i64"),
+              "(cpu, addr, size, access, pc): host address of an aligned atomic access; access 1=read 2=write"),
+    Intrinsic("aot_ecall", "i64", ("cpu",),
+              "(cpu): system call with cpu->pc at the ecall; returns the next guest pc"),
+    Intrinsic("aot_trap", "i64", ("cpu", "i32", "i64"),
+              "(cpu, cause, tval): synchronous trap at cpu->pc; returns the next guest pc"),
+    Intrinsic("aot_call_indirect", "i64", ("cpu", "i64"),
+              "(cpu, target): run the guest code at target until it returns; returns the next guest pc"),
+    Intrinsic("aot_csr_read", "i64", ("cpu", "i32"),
+              "(cpu, csr): counters (cycle, time, instret); other CSRs are handled inline"),
+)
+
+_C_TYPES = {"void": "void", "i32": "uint32_t", "i64": "uint64_t", "cpu": "struct aot_cpu *"}
+
+# The linker-generated entry table: one row per guest pc the dispatcher can enter.
+#   struct aot_entry { uint64_t pc; aot_fn fn; uint64_t resume; }
+# fn(cpu, resume) runs the translated function from entry `resume` (0 = its start) and returns
+# the guest pc where execution continues.
+ENTRY_SIZE = 24
+LINK_SYMBOLS = {
+    "aot_entries": "const struct aot_entry[]: sorted by pc",
+    "aot_entry_count": "const uint64_t",
+    "aot_guest_image": "const unsigned char[]: the guest ELF file, byte for byte",
+    "aot_guest_image_size": "const uint64_t",
+    "aot_guest_load_bias": "const uint64_t: 0 for ET_EXEC, PIE_LOAD_BIAS for static-PIE",
+    "aot_guest_name": "const char[]: the guest file name as given to build (for messages)",
+    "aot_symbols": "const struct aot_symbol[]: guest functions sorted by pc, for fault reports",
+    "aot_symbol_count": "const uint64_t",
+}
+
+
+def c_header() -> str:
+    """The runtime's view of this ABI, as a C header."""
+    lines = [
+        "/* Generated from aotbuilder/abi.py -- do not edit. */",
+        "#ifndef AOT_ABI_H",
+        "#define AOT_ABI_H",
+        "#include <stdint.h>",
+        f"#define AOT_ABI_VERSION {ABI_VERSION}",
+        f"#define AOT_PAGE_SHIFT {PAGE_SHIFT}",
+        f"#define AOT_PAGE_SIZE {PAGE_SIZE}ULL",
+        f"#define AOT_TLB_BITS {TLB_BITS}",
+        f"#define AOT_TLB_SIZE {TLB_SIZE}",
+        f"#define AOT_TLB_INVALID 0x{TLB_INVALID:x}ULL",
+        f"#define AOT_PIE_LOAD_BIAS 0x{PIE_LOAD_BIAS:x}ULL",
+        f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
+        f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
+        f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
+        "",
+        "struct aot_tlb_entry {",
+        *(f"    {f.ctype} {f.name};" for f in TLB_ENTRY_FIELDS),
+        "};",
+        "",
+        "struct aot_cpu {",
+        *(f"    {f.ctype} {f.name}{f'[{f.count}]' if f.count > 1 else ''};" for f in CPU_FIELDS),
+        "};",
+        "",
+        "typedef uint64_t (*aot_fn)(struct aot_cpu *cpu, uint64_t resume);",
+        "struct aot_entry { uint64_t pc; aot_fn fn; uint64_t resume; };",
+        "struct aot_symbol { uint64_t pc; const char *name; };",
+        "",
+    ]
+    for name, doc in LINK_SYMBOLS.items():
+        ctype, _, _ = doc.partition(":")
+        decl = ctype.replace("const ", "").strip()
+        if decl.endswith("[]"):
+            lines.append(f"extern const {decl[:-2]} {name}[];")
+        else:
+            lines.append(f"extern const {decl} {name};")
+    lines.append("")
+    for intr in INTRINSICS:
+        params = ", ".join(_C_TYPES[p] for p in intr.params)
+        lines.append(f"/* {intr.doc} */")
+        lines.append(f"{_C_TYPES[intr.ret]} {intr.name}({params});")
+    lines += ["", "_Static_assert(sizeof(struct aot_cpu) == %d, \"aot_cpu layout\");" % CPU_SIZE,
+              "#endif", ""]
+    return "\n".join(lines)
