@@ -1,0 +1,29 @@
+"""The decoded instruction: the one shape every later stage consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Insn:
+    """One decoded RV64GC instruction; compressed ones arrive already expanded to their base form.
+
+    ``imm`` is in the unit the semantics use: a byte offset for branches, jal, jalr, loads and stores;
+    the full value (imm20 << 12, sign-extended) for lui/auipc; the shift amount for shift-immediates and
+    Zbb/Zbs immediates; zimm for csrr*i; the raw imm[11:0] (fm, pred, succ) for fence.
+    """
+
+    mnemonic: str
+    size: int
+    raw: int
+    rd: int = 0
+    rs1: int = 0
+    rs2: int = 0
+    rs3: int = 0
+    imm: int = 0
+    csr: int = 0
+    rm: int = 0
+    aq: bool = False
+    rl: bool = False
+    compressed: str | None = None
