@@ -31,12 +31,17 @@ _INSN_ATTRS = tuple(f.name for f in dataclass_fields(Insn))
 GENERATED_SOURCE: dict[str, str] = {}
 
 
-def _compile(name: str, mnemonic: str, size: int, compressed: str | None,
-             fields: tuple[tuple[str, BitField], ...], constants: tuple[tuple[str, int], ...] = (),
-             nonzero: tuple[str, ...] = ()) -> _Decoder:  # fmt: skip
+def _compile(
+    name: str,
+    mnemonic: str,
+    size: int,
+    compressed: str | None,
+    fields: tuple[tuple[str, BitField], ...],
+    constants: tuple[tuple[str, int], ...] = (),
+    nonzero: tuple[str, ...] = (),
+) -> _Decoder:
     """A function ``word -> Insn`` (None where a ``nonzero`` attribute is zero: a reserved code point)."""
-    values: dict[str, str] = {"mnemonic": repr(mnemonic), "size": str(size), "raw": "w",
-                              "compressed": repr(compressed)}  # fmt: skip
+    values = {"mnemonic": repr(mnemonic), "size": str(size), "raw": "w", "compressed": repr(compressed)}
     lines = []
     for attr, field in fields:
         expr = field.expression("w")

@@ -150,9 +150,9 @@ def _parse_line(line: str) -> CompressedEncoding:
         if kind.rstrip("?") not in base.kinds and not base_reg:
             raise ValueError(f"{name}: syntax operand {kind!r} is not an operand of {mnemonic}")
     nonzero = tuple(nonzero_text.split())
-    return CompressedEncoding(
-        name, match, mask, mnemonic, tuple(fields), tuple(constants), syntax, nonzero
-    )
+    if not set(nonzero) <= {a for a, _ in fields}:
+        raise ValueError(f"{name}: only attributes read from the encoding can be required nonzero")
+    return CompressedEncoding(name, match, mask, mnemonic, tuple(fields), tuple(constants), syntax, nonzero)
 
 
 def parse_table(text: str) -> tuple[CompressedEncoding, ...]:
