@@ -165,6 +165,6 @@ def c_header() -> str:
         params = ", ".join(_C_TYPES[p] for p in intr.params)
         lines.append(f"/* {intr.doc} */")
         lines.append(f"{_C_TYPES[intr.ret]} {intr.name}({params});")
-    lines += ["", "_Static_assert(sizeof(struct aot_cpu) == %d, \"aot_cpu layout\");" % CPU_SIZE,
+    lines += ["", f'_Static_assert(sizeof(struct aot_cpu) == {CPU_SIZE}, "aot_cpu layout");',
               "#endif", ""]
     return "\n".join(lines)

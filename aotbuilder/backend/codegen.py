@@ -1,0 +1,56 @@
+"""LLVM target machine, optimisation pipeline and object emission (llvmlite, new pass manager)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import llvmlite
+import llvmlite.binding as llvm
+
+TRIPLE = "x86_64-unknown-linux-gnu"
+
+
+@dataclass(frozen=True)
+class CodegenOptions:
+    """Everything that changes the machine code generated from a given IR."""
+
+    opt_level: int = 2
+    cpu: str = "x86-64-v2"  # a baseline every x86-64 host of the last decade runs
+
+    def describe(self) -> str:
+        return f"llvm={llvm_version()};llvmlite={llvmlite.__version__};O{self.opt_level};cpu={self.cpu}"
+
+
+@cache
+def llvm_version() -> str:
+    return ".".join(map(str, llvm.llvm_version_info))
+
+
+@cache
+def _init() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+
+
+@cache
+def target_machine(opts: CodegenOptions) -> llvm.TargetMachine:
+    _init()
+    target = llvm.Target.from_triple(TRIPLE)
+    return target.create_target_machine(cpu=opts.cpu, opt=opts.opt_level, reloc="static",
+                                        codemodel="small")
+
+
+def optimise(ir_text: str, opts: CodegenOptions) -> llvm.ModuleRef:
+    tm = target_machine(opts)
+    module = llvm.parse_assembly(ir_text)
+    module.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=opts.opt_level)
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(module, pb)
+    return module
+
+
+def compile_object(ir_text: str, opts: CodegenOptions) -> bytes:
+    """Optimise one translated function's module and emit an ELF relocatable object."""
+    return target_machine(opts).emit_object(optimise(ir_text, opts))

@@ -1,0 +1,133 @@
+"""Linking: instantiate cached position-independent objects and link the native executable.
+
+A cached object names its function `aotF_r<k>` and the guest addresses it uses `aotA_r<k>`
+(fixed-length placeholders, see lift/emitter.py).  Instantiating it for one place in one program
+rewrites those names in the string table to `aotF_<guest pc>` / `aotA_<guest address>`; a generated
+assembly file defines every `aotA_*` as an absolute symbol, embeds the guest image and emits the
+dispatcher's entry table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aotbuilder.errors import BuildError
+from aotbuilder.lift.emitter import placeholder
+
+SHT_STRTAB = 3
+
+
+@dataclass(frozen=True)
+class LinkUnit:
+    """One translated function ready to link: its cached object and its link-time values."""
+
+    entry: int
+    name: str
+    obj: bytes
+    addr_refs: tuple[int, ...]
+    fn_refs: tuple[int, ...]
+    resume_pcs: tuple[int, ...]
+
+
+def function_symbol(pc: int) -> str:
+    return f"aotF_{pc:016x}"
+
+
+def address_symbol(addr: int) -> str:
+    return f"aotA_{addr:016x}"
+
+
+def instantiate(unit: LinkUnit) -> bytes:
+    """The object with its placeholders renamed for this function's place in the program."""
+    renames = {placeholder("F", k): function_symbol(pc) for k, pc in enumerate(unit.fn_refs)}
+    renames.update({placeholder("A", k): address_symbol(a) for k, a in enumerate(unit.addr_refs)})
+    return rename_symbols(unit.obj, {k.encode(): v.encode() for k, v in renames.items()})
+
+
+def rename_symbols(obj: bytes, renames: dict[bytes, bytes]) -> bytes:
+    """Replace same-length names in every string table of an ELF64 relocatable object."""
+    out = bytearray(obj)
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    for i in range(shnum):
+        sh = shoff + i * shentsize
+        sh_type, = struct.unpack_from("<I", obj, sh + 4)
+        if sh_type != SHT_STRTAB:
+            continue
+        offset, size = struct.unpack_from("<QQ", obj, sh + 0x18)
+        table = bytes(obj[offset:offset + size])
+        for old, new in renames.items():
+            assert len(old) == len(new)
+            table = table.replace(b"\0" + old + b"\0", b"\0" + new + b"\0")
+        out[offset:offset + size] = table
+    return bytes(out)
+
+
+def _asm_string(s: str) -> str:
+    return '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
+def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int) -> str:
+    """The generated part of the executable: absolute symbols, guest image, entry and symbol tables."""
+    units = list(units)
+    addrs = sorted({a for u in units for a in u.addr_refs})
+    entries: dict[int, tuple[int, int]] = {}
+    for u in units:
+        entries.setdefault(u.entry, (u.entry, 0))
+    for u in units:
+        for k, pc in enumerate(u.resume_pcs, start=1):
+            entries.setdefault(pc, (u.entry, k))
+    lines = ["\t.section .rodata", "\t.p2align 4"]
+    lines += [f"\t.globl {address_symbol(a)}\n\t.set {address_symbol(a)}, 0x{a:x}" for a in addrs]
+    lines += ["\t.globl aot_entries", "aot_entries:"]
+    lines += [f"\t.quad 0x{pc:x}, {function_symbol(fn)}, {k}" for pc, (fn, k) in sorted(entries.items())]
+    lines += ["\t.globl aot_entry_count", "aot_entry_count:", f"\t.quad {len(entries)}"]
+    lines += ["\t.globl aot_guest_load_bias", "aot_guest_load_bias:", f"\t.quad 0x{load_bias:x}"]
+    lines += ["\t.globl aot_guest_image_size", "aot_guest_image_size:", f"\t.quad {guest_path.stat().st_size}"]
+    named = sorted({u.entry: u.name for u in units}.items())
+    lines += ["\t.globl aot_symbols", "aot_symbols:"]
+    lines += [f"\t.quad 0x{pc:x}, .Lname{i}" for i, (pc, _) in enumerate(named)]
+    lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(named)}"]
+    lines += [f".Lname{i}:\n\t.asciz {_asm_string(name)}" for i, (_, name) in enumerate(named)]
+    lines += ["\t.globl aot_guest_name", "aot_guest_name:", f"\t.asciz {_asm_string(guest_name)}"]
+    lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:",
+              f"\t.incbin {_asm_string(str(guest_path))}"]
+    lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
+    return "\n".join(lines)
+
+
+def c_compiler() -> str:
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise BuildError(f"no C compiler found ({cc}): install gcc, or set CC")
+    return cc
+
+
+def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
+                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path) -> None:
+    """Write the objects and the generated assembly into workdir and link them into `out`."""
+    objs = []
+    for unit in units:
+        path = workdir / f"{function_symbol(unit.entry)}.o"
+        path.write_bytes(instantiate(unit))
+        objs.append(path)
+    guest_copy = workdir / "guest.elf"
+    shutil.copyfile(guest_path, guest_copy)
+    asm = workdir / "link.s"
+    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias))
+    rsp = workdir / "objects.rsp"
+    rsp.write_text("\n".join(str(p) for p in objs))
+    tmp_out = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    cmd = [c_compiler(), "-o", str(tmp_out), f"@{rsp}", str(asm), str(runtime_lib), *link_flags]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tmp_out.unlink(missing_ok=True)
+        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise BuildError(f"linking {out} failed: {detail}")
+    os.replace(tmp_out, out)

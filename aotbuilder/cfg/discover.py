@@ -1,0 +1,235 @@
+"""Function and block discovery by recursive descent.
+
+Roots are the entry point, function symbols, init/fini arrays, .eh_frame FDEs and any extra roots
+(learned entries).  Every `jal`/`jalr` that links makes its target a function; each function is
+explored from its entry, following branches, jumps and recognised jump tables; a jump or
+fall-through onto another function's entry is a tail call and ends the walk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import networkx as nx
+
+from aotbuilder.cfg import jumptable
+from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
+from aotbuilder.elf import GuestImage
+from aotbuilder.errors import GuestError
+from aotbuilder.isa import decode
+
+BRANCHES = frozenset({"beq", "bne", "blt", "bge", "bltu", "bgeu"})
+
+
+class Decoder:
+    """Decoded instructions of the guest image, by pc (each decoded once)."""
+
+    def __init__(self, image: GuestImage) -> None:
+        self.image = image
+        self._cache: dict[int, Instruction | None] = {}
+
+    def at(self, pc: int) -> Instruction | None:
+        """The instruction at pc, or None when pc is not in executable memory."""
+        if pc in self._cache:
+            return self._cache[pc]
+        ins = None
+        if pc % 2 == 0 and self.image.is_executable(pc):
+            try:
+                low = int.from_bytes(self.image.read(pc, 2), "little")
+            except GuestError:
+                low = None
+            if low is not None:
+                size = 2 if low & 3 != 3 else 4
+                word = low
+                if size == 4:
+                    try:
+                        word = int.from_bytes(self.image.read(pc, 4), "little")
+                    except GuestError:
+                        word = None
+                if word is not None:
+                    ins = Instruction(pc, decode(word), word, size)
+        self._cache[pc] = ins
+        return ins
+
+
+class _FunctionWalk:
+    """Explores one function; discovers callees as it goes."""
+
+    def __init__(self, entry: int, name: str, decoder: Decoder, roots: set[int]) -> None:
+        self.entry = entry
+        self.name = name
+        self.decoder = decoder
+        self.roots = roots
+        self.insns: dict[int, Instruction] = {}
+        self.leaders: set[int] = {entry}
+        self.terminators: set[int] = set()
+        self.edges: list[tuple[int, int]] = []  # (pc of the last instruction, successor leader)
+        self.preds: dict[int, list[tuple[list[Instruction], bool]]] = defaultdict(list)
+        self.callees: set[int] = set()
+        self.func = Function(entry, name)
+
+    def is_other_function(self, pc: int) -> bool:
+        return pc != self.entry and pc in self.roots
+
+    def run(self) -> Function:
+        work = [self.entry]
+        while work:
+            start = work.pop()
+            work.extend(self._walk(start))
+        self._build_blocks()
+        return self.func
+
+    def _target(self, pc: int, targets: list[int]) -> None:
+        if not self.is_other_function(pc) and self.decoder.at(pc) is not None:
+            targets.append(pc)
+
+    def _walk(self, start: int) -> list[int]:
+        """Decode a straight line from `start`; returns newly found successor leaders."""
+        if start in self.insns:
+            self.leaders.add(start)
+            return []
+        self.leaders.add(start)
+        pc, line, found = start, [], []
+        while True:
+            ins = self.decoder.at(pc)
+            if ins is None:
+                return found
+            self.insns[pc] = ins
+            line.append(ins)
+            nxt = pc + ins.size
+            insn = ins.insn
+            if insn is None or insn.mnemonic == "ebreak":
+                self.terminators.add(pc)
+                return found
+            m = insn.mnemonic
+            if m in BRANCHES:
+                self.terminators.add(pc)
+                for target, taken in ((pc + insn.imm, True), (nxt, False)):
+                    self.preds[target].append((list(line), taken))
+                    self._target(target, found)
+                return found
+            if m == "jal":
+                self.terminators.add(pc)
+                self._jump(pc, pc + insn.imm, insn.rd, nxt, found)
+                return found
+            if m == "jalr":
+                self.terminators.add(pc)
+                self._jalr(line, insn, nxt, found)
+                return found
+            if self.is_other_function(nxt):
+                return found  # falls through into the next function: a tail call
+            if nxt in self.insns:
+                self.leaders.add(nxt)
+                return found
+            pc = nxt
+
+    def _jump(self, pc: int, target: int, link: int, nxt: int, found: list[int]) -> None:
+        if link:
+            self.callees.add(target)
+            self.func.return_sites.append(nxt)
+            self._target(nxt, found)
+        elif target != self.entry and target in self.roots:
+            pass  # tail call
+        else:
+            self._target(target, found)
+
+    def _jalr(self, line: list[Instruction], insn, nxt: int, found: list[int]) -> None:
+        pc = line[-1].pc
+        target = jumptable.jalr_target(line)
+        if target is not None and target[0] == "c" and self.decoder.at(target[1] & ~1) is not None:
+            resolved = target[1] & ~1
+            self.func.resolved_jumps[pc] = resolved
+            if insn.rd:
+                self.roots.add(resolved)
+            self._jump(pc, resolved, insn.rd, nxt, found)
+            return
+        if insn.rd:
+            self.func.return_sites.append(nxt)
+            self._target(nxt, found)
+            return
+        shape = jumptable.table_shape(target)
+        if shape is None:
+            return
+        block_start = line[0].pc
+        for pred, taken in self.preds.get(block_start, []):
+            count = jumptable.bound_from_branch(pred, shape.index_reg, taken)
+            if count is None:
+                continue
+            targets = jumptable.table_targets(shape, count, self.decoder.image.read)
+            if targets and all(self.decoder.at(t) is not None for t in targets):
+                self.func.jump_tables[pc] = targets
+                for t in targets:
+                    self._target(t, found)
+            return
+
+    def _build_blocks(self) -> None:
+        func = self.func
+        for start in sorted(self.leaders):
+            if start not in self.insns:
+                continue
+            body, pc = [], start
+            while pc in self.insns:
+                ins = self.insns[pc]
+                body.append(ins)
+                pc += ins.size
+                if ins.pc in self.terminators or pc in self.leaders:
+                    break
+            func.blocks[start] = BasicBlock(start, body)
+            func.cfg.add_node(start)
+        for start, block in func.blocks.items():
+            for succ in _successors(func, block):
+                if succ in func.blocks:
+                    func.cfg.add_edge(start, succ)
+        func.return_sites = sorted(set(func.return_sites) & set(func.blocks))
+
+
+def _successors(func: Function, block: BasicBlock) -> Iterable[int]:
+    last = block.instructions[-1]
+    insn = last.insn
+    if insn is None:
+        return []
+    m = insn.mnemonic
+    if m in BRANCHES:
+        return [last.pc + insn.imm, block.end]
+    if m == "jal":
+        return [block.end] if insn.rd else [last.pc + insn.imm]
+    if m == "jalr":
+        if insn.rd:
+            return [block.end]
+        if last.pc in func.resolved_jumps:
+            return [func.resolved_jumps[last.pc]]
+        return func.jump_tables.get(last.pc, [])
+    if m == "ebreak":
+        return []
+    return [block.end]
+
+
+def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
+    """Find the functions of `image` and their control-flow graphs."""
+    decoder = Decoder(image)
+    names: dict[int, str] = {}
+    for sym in image.symbols:
+        if sym.kind == "func" and image.is_executable(sym.addr):
+            names.setdefault(sym.addr, sym.name)
+    roots = {image.entry, *names, *image.init_array, *image.eh_frame_pcs, *extra_roots}
+    roots = {pc for pc in roots if decoder.at(pc) is not None}
+    names.setdefault(image.entry, "_start")
+    functions: dict[int, Function] = {}
+    call_graph = nx.DiGraph()
+    work = sorted(roots)
+    while work:
+        entry = work.pop()
+        if entry in functions or decoder.at(entry) is None:
+            continue
+        walk = _FunctionWalk(entry, names.get(entry, f"sub_{entry:x}"), decoder, roots)
+        functions[entry] = walk.run()
+        call_graph.add_node(entry)
+        for callee in sorted(walk.callees):
+            call_graph.add_edge(entry, callee)
+            roots.add(callee)
+            if callee not in functions:
+                work.append(callee)
+    # Callees discovered late may have been explored inline by earlier walks; that is only
+    # duplicated code, since a block's semantics do not depend on which function holds it.
+    return Program(functions, call_graph, roots)

@@ -1,0 +1,56 @@
+"""The discovered program: functions made of basic blocks, and the graphs between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from aotbuilder.isa import Insn
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    pc: int
+    insn: Insn | None  # None: an encoding the decoder rejects (lowered to an illegal-instruction trap)
+    raw: int
+    size: int
+
+
+@dataclass
+class BasicBlock:
+    start: int
+    instructions: list[Instruction]
+
+    @property
+    def end(self) -> int:
+        last = self.instructions[-1]
+        return last.pc + last.size
+
+
+@dataclass
+class Function:
+    entry: int
+    name: str
+    blocks: dict[int, BasicBlock] = field(default_factory=dict)
+    cfg: nx.DiGraph = field(default_factory=nx.DiGraph)
+    # pc after each call: where a callee's native return lands, and the dispatcher may resume.
+    return_sites: list[int] = field(default_factory=list)
+    # jalr pcs whose target is a constant (auipc+jalr long calls and tail calls).
+    resolved_jumps: dict[int, int] = field(default_factory=dict)
+    # jalr pcs recognised as jump tables: the targets the table holds.
+    jump_tables: dict[int, list[int]] = field(default_factory=dict)
+
+    def instructions(self) -> list[Instruction]:
+        return [i for start in sorted(self.blocks) for i in self.blocks[start].instructions]
+
+
+@dataclass
+class Program:
+    functions: dict[int, Function]
+    call_graph: nx.DiGraph
+    # Guest pcs reached only through addresses computed at run time that discovery saw as roots.
+    roots: set[int] = field(default_factory=set)
+
+    def function_at(self, pc: int) -> Function | None:
+        return self.functions.get(pc)

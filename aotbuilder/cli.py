@@ -1,0 +1,130 @@
+"""The command line: typer commands that parse options and call the pipeline, nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aotbuilder import __version__
+from aotbuilder.errors import GuestError
+
+app = typer.Typer(
+    name="aotbuilder",
+    help="Translate RISC-V RV64 Linux programs ahead of time into native x86-64 executables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_debug = False
+
+
+def _fail(message: str, status: int = 2) -> None:
+    print(f"aotbuilder: error: {message}", file=sys.stderr)
+    raise typer.Exit(status)
+
+
+def _guarded(action):
+    """Run a command body: user errors become one line and exit 2; bugs do not dump a traceback."""
+    try:
+        return action()
+    except GuestError as exc:
+        if _debug:
+            traceback.print_exc()
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except OSError as exc:
+        if _debug:
+            traceback.print_exc()
+        _fail(f"{exc.filename or ''}: {exc.strerror}" if exc.strerror else str(exc))
+    except (typer.Exit, SystemExit):
+        raise
+    except Exception as exc:  # a bug in aotbuilder: say so briefly, details on --debug
+        if _debug:
+            traceback.print_exc()
+        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)", 70)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"aotbuilder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    global _debug
+    _debug = debug
+
+
+CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Translation cache directory "
+                                               "[default: $AOTBUILDER_CACHE_DIR or $XDG_CACHE_HOME/aotbuilder].")]
+Jobs = Annotated[int, typer.Option("--jobs", "-j", min=0, help="Parallel translation jobs (0 = one per core).")]
+OptLevel = Annotated[int, typer.Option("-O", min=0, max=3, help="LLVM optimisation level.")]
+
+
+def _options(cache_dir: Path | None, jobs: int, opt: int):
+    from aotbuilder.backend.codegen import CodegenOptions
+    from aotbuilder.pipeline import BuildOptions
+    return BuildOptions(codegen=CodegenOptions(opt_level=opt), jobs=jobs, cache_dir=cache_dir)
+
+
+@app.command()
+def build(
+    guest: Annotated[Path, typer.Argument(help="RISC-V RV64 Linux executable to translate.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Native executable to write.")],
+    cache_dir: CacheDir = None,
+    jobs: Jobs = 0,
+    opt: OptLevel = 2,
+    json_report: Annotated[bool, typer.Option("--json", help="Print a JSON build report on stdout.")] = False,
+) -> None:
+    """Translate GUEST into a native x86-64 executable."""
+    from aotbuilder import pipeline
+
+    report = _guarded(lambda: pipeline.build(guest, output, _options(cache_dir, jobs, opt)))
+    if json_report:
+        print(json.dumps(report.__dict__))
+    else:
+        print(f"aotbuilder: wrote {output} ({report.functions_total} functions, "
+              f"{report.functions_compiled} compiled, {report.functions_cached} cached, "
+              f"{report.seconds:.1f} s)", file=sys.stderr)
+
+
+@app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
+def run(
+    guest: Annotated[Path, typer.Argument(help="RISC-V RV64 Linux executable to run.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments for the guest, passed unchanged.")] = None,
+    cache_dir: CacheDir = None,
+    jobs: Jobs = 0,
+    opt: OptLevel = 2,
+    strace: Annotated[bool, typer.Option("--strace", help="Print the guest's system calls on stderr.")] = False,
+) -> None:
+    """Translate GUEST if needed (reusing an earlier build) and run it with ARGS.
+
+    Everything after GUEST goes to the guest unchanged, even arguments that look like options;
+    a `--` right after GUEST is dropped. The guest's exit status is aotbuilder's; a guest killed
+    by a signal kills aotbuilder with the same signal.
+    """
+    from aotbuilder import pipeline
+
+    guest_args = list(args or [])
+    if guest_args[:1] == ["--"]:
+        guest_args = guest_args[1:]
+    exe = _guarded(lambda: pipeline.build_for_run(guest, _options(cache_dir, jobs, opt)))
+    env = dict(os.environ)
+    if strace:
+        env["AOTBUILDER_STRACE"] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _guarded(lambda: os.execve(exe, [str(guest), *guest_args], env))

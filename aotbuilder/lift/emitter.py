@@ -1,0 +1,282 @@
+"""A thin layer over llvmlite's IRBuilder that the instruction semantics speak to.
+
+It owns the rules every instruction shares: x0 reads as zero and ignores writes, single-precision
+values are NaN-boxed in the 64-bit FP registers, guest memory goes through the software TLB, and
+every guest address the code refers to is a link-time symbol rather than a constant (so a cached
+object does not depend on where its function sits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import llvmlite.ir as ir
+
+from aotbuilder import abi
+
+I1, I8, I16, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 16, 32, 64, 128))
+F32, F64 = ir.FloatType(), ir.DoubleType()
+PTR = ir.PointerType()
+INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64, 128: I128}
+
+# The translated-function type: fn(cpu, resume) -> next guest pc (see abi.py).
+FN_TYPE = ir.FunctionType(I64, [PTR, I64])
+
+CANONICAL_NAN32 = 0x7FC00000
+CANONICAL_NAN64 = 0x7FF8000000000000
+NAN_BOX = 0xFFFFFFFF00000000
+
+SELF_FN = "aotF_r000000000000000"
+SELF_PC = "aotA_r000000000000000"
+
+
+def placeholder(kind: str, index: int) -> str:
+    """Fixed-length symbol names that the linker step rewrites (see backend/link.py)."""
+    return f"aot{kind}_r{index:015d}"
+
+
+@dataclass(frozen=True)
+class RegisterUse:
+    """The guest registers a function reads and writes (x0 excluded)."""
+
+    x_read: frozenset[int]
+    x_written: frozenset[int]
+    f_read: frozenset[int]
+    f_written: frozenset[int]
+
+
+_LLVM_TYPES = {"i32": I32, "i64": I64, "void": ir.VoidType(), "cpu": PTR}
+
+
+class Emitter:
+    """Builds one translated function: registers, memory, refs and exits."""
+
+    def __init__(self, module: ir.Module, fn: ir.Function, used: RegisterUse) -> None:
+        self.module = module
+        self.fn = fn
+        self.cpu, self.resume = fn.args
+        self.use = used
+        entry = fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(entry)
+        # Only the registers this function touches live in SSA values; the rest stay in the CPU state.
+        self.xregs = {i: self.b.alloca(I64, name=f"x{i}") for i in sorted(used.x_read | used.x_written)}
+        self.fregs = {i: self.b.alloca(I64, name=f"f{i}") for i in sorted(used.f_read | used.f_written)}
+        self.reload_all()
+        self.addr_refs: list[int] = [0]  # index 0 is the function's own pc
+        self.fn_refs: list[int] = [0]  # index 0 is the function itself
+        self._addr_index: dict[int, int] = {}
+        self._fn_index: dict[int, int] = {}
+        self._intrinsics: dict[str, ir.Function] = {}
+        self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")
+
+    # -- registers -------------------------------------------------------------------------
+    def x(self, i: int) -> ir.Value:
+        return ir.Constant(I64, 0) if i == 0 else self.b.load(self.xregs[i], typ=I64)
+
+    def set_x(self, i: int, v: ir.Value) -> None:
+        if i != 0:
+            self.b.store(self.extend(v, 64, signed=True), self.xregs[i])
+
+    def f_bits(self, i: int) -> ir.Value:
+        return self.b.load(self.fregs[i], typ=I64)
+
+    def set_f_bits(self, i: int, v: ir.Value) -> None:
+        self.b.store(v, self.fregs[i])
+
+    def f32(self, i: int) -> ir.Value:
+        """Single-precision read: an improperly NaN-boxed value reads as the canonical NaN."""
+        bits = self.f_bits(i)
+        boxed = self.b.icmp_unsigned("==", self.b.lshr(bits, self.c(32)), self.c(0xFFFFFFFF))
+        low = self.b.select(boxed, self.b.trunc(bits, I32), self.c(CANONICAL_NAN32, 32))
+        return self.b.bitcast(low, F32)
+
+    def set_f32(self, i: int, v: ir.Value) -> None:
+        bits = self.b.zext(self.b.bitcast(v, I32), I64)
+        self.set_f_bits(i, self.b.or_(bits, self.c(NAN_BOX)))
+
+    def f64(self, i: int) -> ir.Value:
+        return self.b.bitcast(self.f_bits(i), F64)
+
+    def set_f64(self, i: int, v: ir.Value) -> None:
+        self.set_f_bits(i, self.b.bitcast(v, I64))
+
+    def store_written(self) -> None:
+        """Write back what this function changed, before control leaves it."""
+        for i in sorted(self.use.x_written):
+            self.b.store(self.b.load(self.xregs[i], typ=I64), self._cpu_field("x", i))
+        for i in sorted(self.use.f_written):
+            self.b.store(self.b.load(self.fregs[i], typ=I64), self._cpu_field("f", i))
+
+    def reload_all(self) -> None:
+        """Reload the registers after control came back from elsewhere."""
+        for i in self.xregs:
+            self.b.store(self.b.load(self._cpu_field("x", i), typ=I64), self.xregs[i])
+        for i in self.fregs:
+            self.b.store(self.b.load(self._cpu_field("f", i), typ=I64), self.fregs[i])
+
+    def cpu_u32(self, name: str) -> ir.Value:
+        return self.b.load(self._cpu_field(name, 0, I32), typ=I32)
+
+    def set_cpu_u32(self, name: str, v: ir.Value) -> None:
+        self.b.store(v, self._cpu_field(name, 0, I32))
+
+    def cpu_u64(self, name: str) -> ir.Value:
+        return self.b.load(self._cpu_field(name, 0), typ=I64)
+
+    def set_cpu_u64(self, name: str, v: ir.Value) -> None:
+        self.b.store(v, self._cpu_field(name, 0))
+
+    def _cpu_field(self, name: str, index: int, ty: ir.Type = I64) -> ir.Value:
+        elem = 4 if ty is I32 else 8
+        offset = abi.CPU_OFFSETS[name] + index * elem
+        return self.b.gep(self.cpu, [self.c(offset)], source_etype=I8)
+
+    # -- constants and link-time values ------------------------------------------------------
+    @staticmethod
+    def c(v: int, bits: int = 64) -> ir.Constant:
+        return ir.Constant(INT_TYPES[bits], v & ((1 << bits) - 1))
+
+    def pc(self, offset: int) -> ir.Value:
+        """The guest pc `offset` bytes from this function's entry."""
+        return self.b.add(self.self_pc, self.c(offset)) if offset else self.self_pc
+
+    def addr(self, guest_addr: int) -> ir.Value:
+        """A guest address the code refers to (pc-relative data), supplied at link time."""
+        index = self._addr_index.get(guest_addr)
+        if index is None:
+            index = self._addr_index[guest_addr] = len(self.addr_refs)
+            self.addr_refs.append(guest_addr)
+        return self.b.ptrtoint(self._extern_addr(placeholder("A", index)), I64)
+
+    def _extern_addr(self, name: str) -> ir.GlobalVariable:
+        g = self.module.globals.get(name)
+        if g is None:
+            g = ir.GlobalVariable(self.module, I8, name)
+            g.linkage = "external"
+        return g
+
+    def function(self, entry: int, own_entry: int) -> ir.Function:
+        """The translated function for the guest function at `entry`."""
+        if entry == own_entry:
+            return self.fn
+        index = self._fn_index.get(entry)
+        if index is None:
+            index = self._fn_index[entry] = len(self.fn_refs)
+            self.fn_refs.append(entry)
+            ir.Function(self.module, FN_TYPE, placeholder("F", index))
+        return self.module.globals[placeholder("F", index)]
+
+    def intrinsic(self, name: str) -> ir.Function:
+        fn = self._intrinsics.get(name)
+        if fn is None:
+            spec = next(i for i in abi.INTRINSICS if i.name == name)
+            fnty = ir.FunctionType(_LLVM_TYPES[spec.ret], [_LLVM_TYPES[p] for p in spec.params])
+            fn = self._intrinsics[name] = ir.Function(self.module, fnty, name)
+        return fn
+
+    def call_runtime(self, name: str, *args: ir.Value) -> ir.Value:
+        return self.b.call(self.intrinsic(name), [self.cpu, *args])
+
+    # -- integer helpers ------------------------------------------------------------------------
+    def extend(self, v: ir.Value, bits: int, signed: bool) -> ir.Value:
+        width = v.type.width
+        if width == bits:
+            return v
+        if width > bits:
+            return self.b.trunc(v, INT_TYPES[bits])
+        return (self.b.sext if signed else self.b.zext)(v, INT_TYPES[bits])
+
+    def low32(self, v: ir.Value) -> ir.Value:
+        return self.b.trunc(v, I32)
+
+    def sext32(self, v: ir.Value) -> ir.Value:
+        """A W-form result: the low 32 bits, sign-extended."""
+        return self.b.sext(self.extend(v, 32, signed=False), I64)
+
+    def bool_to_x(self, v: ir.Value) -> ir.Value:
+        return self.b.zext(v, I64)
+
+    def intrinsic_call(self, name: str, types: list[ir.Type], args: list[ir.Value],
+                       ret: ir.Type | None = None) -> ir.Value:
+        """Call an LLVM intrinsic such as llvm.ctpop.i64 (declared once per module)."""
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fnty = ir.FunctionType(ret if ret is not None else types[0], types)
+            fn = ir.Function(self.module, fnty, name)
+        return self.b.call(fn, args)
+
+    # -- guest memory through the software TLB --------------------------------------------------
+    # Each access size gets one small always-inline function per module, so the IR of a function
+    # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
+    def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, ty: ir.Type | None = None) -> ir.Value:
+        """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`."""
+        raw = self.b.call(self._access_fn("load", size), [self.cpu, addr, pc])
+        if ty is not None:
+            return self.b.bitcast(raw, ty)
+        return self.extend(raw, 64, signed)
+
+    def store(self, addr: ir.Value, value: ir.Value, size: int, pc: ir.Value) -> None:
+        raw_ty = INT_TYPES[size * 8]
+        if value.type in (F32, F64):
+            value = self.b.bitcast(value, raw_ty)
+        value = self.extend(value, size * 8, signed=False)
+        self.b.call(self._access_fn("store", size), [self.cpu, addr, value, pc])
+
+    def _access_fn(self, kind: str, size: int) -> ir.Function:
+        name = f"aot.{kind}{size * 8}"
+        fn = self.module.globals.get(name)
+        if fn is not None:
+            return fn
+        raw_ty = INT_TYPES[size * 8]
+        if kind == "load":
+            fnty = ir.FunctionType(raw_ty, [PTR, I64, I64])
+        else:
+            fnty = ir.FunctionType(ir.VoidType(), [PTR, I64, raw_ty, I64])
+        fn = ir.Function(self.module, fnty, name)
+        fn.linkage = "internal"
+        fn.attributes.add("alwaysinline")
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        cpu, addr, *rest = fn.args
+        pc = rest[-1]
+        index = b.and_(b.lshr(addr, self.c(abi.PAGE_SHIFT)), self.c(abi.TLB_SIZE - 1))
+        entry_off = b.add(b.mul(index, self.c(abi.TLB_ENTRY_SIZE)), self.c(abi.CPU_OFFSETS["tlb"]))
+        entry = b.gep(cpu, [entry_off], source_etype=I8)
+        tag_field = "tag_read" if kind == "load" else "tag_write"
+        tag = b.load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[tag_field])], source_etype=I8), typ=I64)
+        last = b.add(addr, self.c(size - 1)) if size > 1 else addr
+        hit = b.icmp_unsigned("==", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
+        fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
+        b.cbranch(hit, fast, slow)
+        b.position_at_end(fast)
+        addend = b.load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS["addend"])], source_etype=I8), typ=I64)
+        host = b.inttoptr(b.add(addr, addend), PTR)
+        b.position_at_end(slow)
+        size_arg = self.c(size, 32)
+        if kind == "load":
+            slow_value = b.call(self.intrinsic("aot_load_slow"), [cpu, addr, size_arg, pc])
+            b.ret(b.trunc(slow_value, raw_ty) if size < 8 else slow_value)
+            b.position_at_end(fast)
+            b.ret(b.load(host, typ=raw_ty, align=1))
+        else:
+            value = rest[0]
+            b.call(self.intrinsic("aot_store_slow"), [cpu, addr, self.extend_in(b, value), size_arg, pc])
+            b.ret_void()
+            b.position_at_end(fast)
+            b.store(value, host, align=1)
+            b.ret_void()
+        return fn
+
+    @staticmethod
+    def extend_in(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+        return v if v.type.width == 64 else b.zext(v, I64)
+
+    def host_addr(self, addr: ir.Value, size: int, access: int, pc: ir.Value) -> ir.Value:
+        """Host pointer for an atomic access (the runtime checks alignment and permissions)."""
+        return self.b.inttoptr(
+            self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc), PTR)
+
+    # -- structured control helpers -------------------------------------------------------------
+    def if_then(self, cond: ir.Value, then: Callable[[], None]) -> None:
+        with self.b.if_then(cond):
+            then()

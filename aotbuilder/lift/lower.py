@@ -1,0 +1,264 @@
+"""Lowering driver: guest function -> LLVM function (lower_function -> lower_block -> lower_insn).
+
+Control flow follows design.md's translation model: direct branches are LLVM branches, calls to
+translated functions are native calls whose returned guest pc is checked against the expected
+return address, and everything else leaves through one exit block that writes back the registers
+this function changed and returns the next guest pc to its caller (ultimately the dispatcher).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import llvmlite.ir as ir
+
+from aotbuilder import abi
+from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
+from aotbuilder.errors import GuestError
+from aotbuilder.isa import disassemble, operand_kinds
+from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_FN, Emitter, RegisterUse
+from aotbuilder.lift.semantics import SEMANTICS
+
+
+class LiftError(GuestError):
+    """An instruction the lifter could not lower; the message names pc and disassembly."""
+
+
+@dataclass(frozen=True)
+class LiftedFunction:
+    """One translated function: position-independent IR plus what the linker must supply."""
+
+    entry: int
+    name: str
+    ir: str
+    addr_refs: tuple[int, ...]  # placeholder aotA_r<k> -> guest address (k = 0: the entry)
+    fn_refs: tuple[int, ...]  # placeholder aotF_r<k> -> guest function entry (k = 0: itself)
+    resume_pcs: tuple[int, ...]  # resume index k+1 -> guest pc (return sites)
+
+
+def block_label(offset: int) -> str:
+    return f"b{offset:x}" if offset >= 0 else f"bm{-offset:x}"
+
+
+class Lowering:
+    """Per-function lowering state; semantic functions receive it as `ctx`."""
+
+    def __init__(self, program: Program, func: Function, triple: str) -> None:
+        self.program = program
+        self.func = func
+        self.module = ir.Module(name="guest")
+        self.module.triple = triple
+        self.llfn = ir.Function(self.module, FN_TYPE, SELF_FN)
+        self.e = Emitter(self.module, self.llfn, register_use(func))
+        self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
+                       for pc in sorted(func.blocks)}
+        self.exit_block = self.llfn.append_basic_block("exit")
+        self.exit_phi: ir.PhiInstr | None = None
+        self.pc = func.entry
+        self.size = 4
+        self.known: dict[int, int] = {}  # registers holding a known guest address (from auipc)
+        self.new_known: int | None = None
+
+    # -- positions ---------------------------------------------------------------------------
+    @property
+    def offset(self) -> int:
+        return self.pc - self.func.entry
+
+    def pc_value(self) -> ir.Value:
+        return self.e.pc(self.offset)
+
+    def next_pc(self) -> int:
+        return self.pc + self.size
+
+    def known_address(self, reg: int, imm: int) -> int | None:
+        base = self.known.get(reg)
+        return None if base is None else (base + imm) & 0xFFFF_FFFF_FFFF_FFFF
+
+    def effective_address(self, insn) -> ir.Value:
+        """rs1 + imm; a base known to be pc-relative folds into one link-time address."""
+        known = self.known_address(insn.rs1, insn.imm)
+        if known is not None:
+            return self.e.addr(known)
+        return self.e.b.add(self.e.x(insn.rs1), self.e.c(insn.imm))
+
+    def set_known(self, value: int) -> None:
+        """The instruction's rd now holds this guest address (a link-time value)."""
+        self.new_known = value
+
+    # -- control flow ----------------------------------------------------------------------------
+    def goto(self, target: int) -> None:
+        e = self.e
+        if target in self.blocks:
+            e.b.branch(self.blocks[target])
+        elif target in self.program.functions:
+            e.store_written()
+            result = e.b.call(e.function(target, self.func.entry), [e.cpu, e.c(0)], tail="musttail")
+            e.b.ret(result)
+        else:
+            self.exit(e.addr(target))
+
+    def branch(self, cond: ir.Value, target: int) -> None:
+        taken = self._edge_block(target)
+        fall = self._edge_block(self.next_pc())
+        self.e.b.cbranch(cond, taken, fall)
+
+    def _edge_block(self, target: int) -> ir.Block:
+        if target in self.blocks:
+            return self.blocks[target]
+        saved = self.e.b.block
+        stub = self.llfn.append_basic_block(f"to.{block_label(target - self.func.entry)}")
+        self.e.b.position_at_end(stub)
+        self.goto(target)
+        self.e.b.position_at_end(saved)
+        return stub
+
+    def exit(self, target: ir.Value) -> None:
+        if self.exit_phi is None:
+            with self.e.b.goto_block(self.exit_block):
+                self.exit_phi = self.e.b.phi(I64, name="next_pc")
+        self.exit_phi.add_incoming(target, self.e.b.block)
+        self.e.b.branch(self.exit_block)
+
+    def jump(self, target: int, link: int) -> None:
+        """jal (and jalr with a known target): a call when it links, else a branch."""
+        if link == 0:
+            self.goto(target)
+            return
+        e = self.e
+        if target in self.program.functions:
+            e.set_x(link, e.pc(self.offset + self.size))
+            e.store_written()
+            result = e.b.call(e.function(target, self.func.entry), [e.cpu, e.c(0)])
+            e.reload_all()
+            self._continue_if(result, self.next_pc())
+        else:
+            self.call_indirect(e.addr(target), link)
+
+    def call_indirect(self, target: ir.Value, link: int) -> None:
+        e = self.e
+        e.set_x(link, e.pc(self.offset + self.size))
+        e.store_written()
+        result = e.call_runtime("aot_call_indirect", target)
+        e.reload_all()
+        self._continue_if(result, self.next_pc())
+
+    def jump_table(self, target: ir.Value, targets: list[int]) -> None:
+        """An indirect jump through a recognised table: a switch over offsets from the entry."""
+        e = self.e
+        fallback = self.llfn.append_basic_block(f"jt.{block_label(self.offset)}")
+        rel = e.b.sub(target, e.self_pc)
+        sw = e.b.switch(rel, fallback)
+        for t in sorted(set(targets)):
+            sw.add_case(e.c(t - self.func.entry), self._edge_block(t))
+        e.b.position_at_end(fallback)
+        self.exit(target)
+
+    def _continue_if(self, next_pc: ir.Value, expected: int) -> None:
+        """Continue at `expected` if control came back there, else leave to the dispatcher."""
+        e = self.e
+        back = e.b.icmp_unsigned("==", next_pc, e.pc(expected - self.func.entry))
+        mismatch = self.llfn.append_basic_block(f"ret.{block_label(self.offset)}")
+        e.b.cbranch(back, self._edge_block(expected), mismatch)
+        e.b.position_at_end(mismatch)
+        self.exit(next_pc)
+
+    def ecall(self) -> None:
+        e = self.e
+        e.set_cpu_u64("pc", self.pc_value())
+        e.store_written()
+        next_pc = e.call_runtime("aot_ecall")
+        e.reload_all()
+        cont = self.llfn.append_basic_block(f"sys.{block_label(self.offset)}")
+        back = e.b.icmp_unsigned("==", next_pc, e.pc(self.offset + self.size))
+        mismatch = self.llfn.append_basic_block(f"sysx.{block_label(self.offset)}")
+        e.b.cbranch(back, cont, mismatch)
+        e.b.position_at_end(mismatch)
+        self.exit(next_pc)
+        e.b.position_at_end(cont)
+
+    def trap(self, cause: int, tval: ir.Value | int) -> None:
+        """A synchronous exception at this instruction (the runtime decides where to go next)."""
+        e = self.e
+        e.set_cpu_u64("pc", self.pc_value())
+        e.store_written()
+        tval = e.c(tval) if isinstance(tval, int) else tval
+        next_pc = e.call_runtime("aot_trap", e.c(cause, 32), tval)
+        e.reload_all()
+        self.exit(next_pc)
+
+    def illegal(self) -> None:
+        self.trap(abi.CAUSE_ILLEGAL_INSTRUCTION, self.raw)
+
+    # -- the driver ----------------------------------------------------------------------------
+    def lower(self) -> LiftedFunction:
+        func, e = self.func, self.e
+        resume = [pc for pc in func.return_sites if pc in self.blocks]
+        sw = e.b.switch(e.resume, self.blocks[func.entry])
+        for k, pc in enumerate(resume, start=1):
+            sw.add_case(e.c(k), self.blocks[pc])
+        for start in sorted(func.blocks):
+            self.lower_block(func.blocks[start])
+        e.b.position_at_end(self.exit_block)
+        if self.exit_phi is None:
+            e.b.unreachable()
+        else:
+            e.store_written()
+            e.b.ret(self.exit_phi)
+        return LiftedFunction(func.entry, func.name, str(self.module), tuple(e.addr_refs),
+                              tuple(e.fn_refs), tuple(resume))
+
+    def lower_block(self, block: BasicBlock) -> None:
+        self.e.b.position_at_end(self.blocks[block.start])
+        self.known = {}
+        for ins in block.instructions:
+            self.lower_insn(ins)
+            if self.e.b.block.is_terminated:
+                return
+        self.goto(block.end)
+
+    def lower_insn(self, ins: Instruction) -> None:
+        self.pc, self.size, self.raw, self.insn = ins.pc, ins.size, ins.raw, ins.insn
+        if ins.insn is None:
+            self.illegal()
+            return
+        sem = SEMANTICS.get(ins.insn.mnemonic)
+        if sem is None:
+            self.illegal()
+            return
+        self.new_known = None
+        try:
+            sem(self, ins.insn)
+        except Exception as exc:  # a lifter bug: name the instruction, keep the cause
+            raise LiftError(f"cannot lift {disassemble(ins.insn, ins.pc)} at pc 0x{ins.pc:x} "
+                            f"in {self.func.name}: {exc}") from exc
+        if "rd" in operand_kinds(ins.insn.mnemonic) and ins.insn.rd:
+            if self.new_known is None:
+                self.known.pop(ins.insn.rd, None)
+            else:
+                self.known[ins.insn.rd] = self.new_known
+
+
+_OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",
+                   "frd": "rd", "frs1": "rs1", "frs2": "rs2", "frs3": "rs3"}
+
+
+def register_use(func: Function) -> RegisterUse:
+    """Which registers the function's instructions read and write, from their operand kinds."""
+    sets: dict[str, set[int]] = {"xr": set(), "xw": set(), "fr": set(), "fw": set()}
+    for ins in func.instructions():
+        if ins.insn is None:
+            continue
+        for kind in operand_kinds(ins.insn.mnemonic):
+            field = _OPERAND_FIELDS.get(kind)
+            if field is None:
+                continue
+            reg = getattr(ins.insn, field)
+            bank = "f" if kind.startswith("f") else "x"
+            sets[bank + ("w" if kind.endswith("rd") else "r")].add(reg)
+    sets["xr"].discard(0)
+    sets["xw"].discard(0)
+    return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]))
+
+
+def lower_function(program: Program, func: Function, triple: str) -> LiftedFunction:
+    return Lowering(program, func, triple).lower()
