@@ -232,4 +232,6 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
                 work.append(callee)
     # Callees discovered late may have been explored inline by earlier walks; that is only
     # duplicated code, since a block's semantics do not depend on which function holds it.
-    return Program(functions, call_graph, roots)
+    lo = min(s.vaddr for s in image.segments)
+    hi = max(s.vaddr + s.memsz for s in image.segments)
+    return Program(functions, call_graph, roots, (lo, hi))

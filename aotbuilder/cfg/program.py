@@ -49,8 +49,13 @@ class Function:
 class Program:
     functions: dict[int, Function]
     call_graph: nx.DiGraph
-    # Guest pcs reached only through addresses computed at run time that discovery saw as roots.
     roots: set[int] = field(default_factory=set)
+    # [lo, hi) of the loaded image: constants in this range are treated as guest addresses.
+    image_range: tuple[int, int] = (0, 0)
+
+    def in_image(self, value: int) -> bool:
+        lo, hi = self.image_range
+        return lo <= value < hi
 
     def function_at(self, pc: int) -> Function | None:
         return self.functions.get(pc)

@@ -52,7 +52,7 @@ _LLVM_TYPES = {"i32": I32, "i64": I64, "void": ir.VoidType(), "cpu": PTR}
 class Emitter:
     """Builds one translated function: registers, memory, refs and exits."""
 
-    def __init__(self, module: ir.Module, fn: ir.Function, used: RegisterUse) -> None:
+    def __init__(self, module: ir.Module, fn: ir.Function, used: RegisterUse, entry_pc: int) -> None:
         self.module = module
         self.fn = fn
         self.cpu, self.resume = fn.args
@@ -63,9 +63,9 @@ class Emitter:
         self.xregs = {i: self.b.alloca(I64, name=f"x{i}") for i in sorted(used.x_read | used.x_written)}
         self.fregs = {i: self.b.alloca(I64, name=f"f{i}") for i in sorted(used.f_read | used.f_written)}
         self.reload_all()
-        self.addr_refs: list[int] = [0]  # index 0 is the function's own pc
-        self.fn_refs: list[int] = [0]  # index 0 is the function itself
-        self._addr_index: dict[int, int] = {}
+        self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
+        self.fn_refs: list[int] = [entry_pc]  # index 0 is the function itself
+        self._addr_index: dict[int, int] = {entry_pc: 0}
         self._fn_index: dict[int, int] = {}
         self._intrinsics: dict[str, ir.Function] = {}
         self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")

@@ -49,7 +49,7 @@ class Lowering:
         self.module = ir.Module(name="guest")
         self.module.triple = triple
         self.llfn = ir.Function(self.module, FN_TYPE, SELF_FN)
-        self.e = Emitter(self.module, self.llfn, register_use(func))
+        self.e = Emitter(self.module, self.llfn, register_use(func), func.entry)
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
@@ -80,6 +80,11 @@ class Lowering:
         if known is not None:
             return self.e.addr(known)
         return self.e.b.add(self.e.x(insn.rs1), self.e.c(insn.imm))
+
+    def near_image(self, value: int) -> bool:
+        """Whether a lui value may be the upper part of an address in the guest image."""
+        lo, hi = self.program.image_range
+        return lo - 0x800 <= value < hi + 0x800
 
     def set_known(self, value: int) -> None:
         """The instruction's rd now holds this guest address (a link-time value)."""

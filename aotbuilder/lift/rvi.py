@@ -64,7 +64,12 @@ def gen_store(ctx, insn: Insn, size: int) -> None:
 # -- upper immediates, jumps ------------------------------------------------------------------------
 
 def trans_lui(ctx, insn: Insn) -> None:
-    ctx.e.set_x(insn.rd, ctx.e.c(insn.imm))
+    value = insn.imm & 0xFFFF_FFFF_FFFF_FFFF
+    if ctx.near_image(value):  # the upper half of an absolute address: fold it like auipc
+        ctx.e.set_x(insn.rd, ctx.e.addr(value))
+        ctx.set_known(value)
+    else:
+        ctx.e.set_x(insn.rd, ctx.e.c(insn.imm))
 
 
 def trans_auipc(ctx, insn: Insn) -> None:
