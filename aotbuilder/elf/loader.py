@@ -1,9 +1,10 @@
 """Load a guest ELF file into a ``GuestImage``, rejecting anything aotbuilder cannot translate.
 
-The ELF header and program headers -- what the kernel itself relies on -- are parsed here with
-``struct`` and checked field by field, so every rejection gets a precise one-line message.  Section
-level data (symbols, .eh_frame, init arrays) comes from pyelftools, which raises a zoo of exception
-types on malformed input; those calls are fenced by ``_sections`` and turned into ``ElfError``.
+The fixed-layout structures (ELF header, program and section headers, dynamic entries, relocations,
+symbols) are parsed here with ``struct`` and checked field by field, so every rejection gets a precise
+one-line message and loading a static binary with 30k symbols stays fast.  The variable-length DWARF
+call frame information in .eh_frame comes from pyelftools, which raises a zoo of exception types on
+malformed input; that call is fenced by ``_Loader.pyelftools`` and turned into ``ElfError``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import os
 import stat
 import struct
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from elftools.dwarf.callframe import FDE, CallFrameInfo
 from elftools.dwarf.structs import DWARFStructs
-from elftools.elf.elffile import ELFFile
 
 from aotbuilder.abi import PAGE_SIZE, PIE_LOAD_BIAS
 from aotbuilder.elf.image import ElfError, GuestImage, Segment, Symbol
@@ -34,7 +35,7 @@ _U64 = (1 << 64) - 1
 _EHDR = struct.Struct("<HHIQQQIHHHHHH")  # e_type .. e_shstrndx, after the 16-byte e_ident
 _PHDR = struct.Struct("<IIQQQQQQ")
 _RELA = struct.Struct("<QQq")
-_SHDR_SIZE = 64
+_SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
 # Linux refuses more program headers than fit in 64 KiB (fs/binfmt_elf.c: elf_read_phdrs).
 _MAX_PHNUM = 65536 // _PHDR.size
@@ -49,9 +50,23 @@ _MACHINES = {
 # st_info & 0xf: STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC (its value is the resolver, code).
 _SYMBOL_KINDS = {0: "notype", 1: "object", 2: "func", 10: "func"}
 # SHT_PREINIT_ARRAY runs first, then SHT_INIT_ARRAY; SHT_FINI_ARRAY at exit.
-_INIT_ARRAY_TYPES = ("SHT_PREINIT_ARRAY", "SHT_INIT_ARRAY", "SHT_FINI_ARRAY")
+SHT_PROGBITS, SHT_SYMTAB, SHT_NOBITS, SHT_DYNSYM = 1, 2, 8, 11
+SHT_INIT_ARRAY, SHT_FINI_ARRAY, SHT_PREINIT_ARRAY = 14, 15, 16
+SHN_XINDEX = 0xFFFF
+_INIT_ARRAY_TYPES = (SHT_PREINIT_ARRAY, SHT_INIT_ARRAY, SHT_FINI_ARRAY)
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Section:
+    name: str  # "[<index>]" when it has none
+    type: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    entsize: int
 
 
 def load_guest(path: str | Path) -> GuestImage:
@@ -93,10 +108,9 @@ class _Loader:
     def load(self) -> GuestImage:
         self.check_ident()
         (e_type, _machine, _version, entry, phoff, shoff, _flags, _ehsize, phentsize, phnum,
-         shentsize, shnum, _shstrndx) = _EHDR.unpack_from(self.raw, 16)
+         shentsize, shnum, shstrndx) = _EHDR.unpack_from(self.raw, 16)
         self.check_type(e_type)
         phdrs = self.program_headers(phoff, phentsize, phnum)
-        self.check_section_table(shoff, shentsize, shnum)
         if any(p[0] == PT_INTERP for p in phdrs):
             raise self.dynamic()
         dynamic = self.dynamic_entries(phdrs)
@@ -118,7 +132,7 @@ class _Loader:
             raise self.corrupt(f"entry point 0x{entry:x} is not in an executable segment")
         if is_pie:
             image.relative_relocs = self.relative_relocs(image, dict(dynamic))
-        self.read_sections(image)
+        self.read_sections(image, self.sections(shoff, shentsize, shnum, shstrndx))
         return image
 
     # -- ELF header ---------------------------------------------------------------------------
@@ -173,16 +187,32 @@ class _Loader:
                                f"the end of the file ({len(self.raw)} bytes)")
         return [_PHDR.unpack_from(self.raw, phoff + i * _PHDR.size) for i in range(phnum)]
 
-    def check_section_table(self, shoff: int, shentsize: int, shnum: int) -> None:
-        # pyelftools would only notice these lazily, with less helpful messages.
+    def sections(self, shoff: int, shentsize: int, shnum: int, shstrndx: int) -> list[_Section]:
         if shoff == 0:
-            return
-        if shentsize != _SHDR_SIZE:
-            raise self.corrupt(f"section header size {shentsize}, expected {_SHDR_SIZE}")
-        # shnum == 0 with shoff set means extended numbering: the count is in section 0.
-        if shoff + max(shnum, 1) * _SHDR_SIZE > len(self.raw):
-            raise self.corrupt(f"section header table (0x{shoff:x}, {shnum} entries) extends past the "
-                               f"end of the file ({len(self.raw)} bytes)")
+            return []  # stripped of section headers (sstrip): no symbols, nothing else lost
+        if shentsize != _SHDR.size:
+            raise self.corrupt(f"section header size {shentsize}, expected {_SHDR.size}")
+        first = _SHDR.unpack(self.file_range("section header table", shoff, _SHDR.size))
+        # Extended numbering: counts that do not fit in the ELF header live in section 0.
+        if shnum == 0:
+            shnum = first[5]
+        if shstrndx == SHN_XINDEX:
+            shstrndx = first[6]
+        table = self.file_range(f"section header table ({shnum} entries at 0x{shoff:x})", shoff,
+                                shnum * _SHDR.size)
+        headers = list(_SHDR.iter_unpack(table))
+        names = b""
+        if 0 < shstrndx < len(headers):
+            names = self.file_range("section name table", headers[shstrndx][4], headers[shstrndx][5])
+        sections = []
+        for i, header in enumerate(headers):
+            sh_name, sh_type, _flags, addr, offset, size, link, _info, _align, entsize = header
+            end = names.find(b"\0", sh_name)
+            if sh_name and (sh_name >= len(names) or end < 0):
+                raise self.corrupt(f"section {i}: name at 0x{sh_name:x} is outside the section name table")
+            name = names[sh_name:end].decode("utf-8", "replace") if sh_name else ""
+            sections.append(_Section(name or f"[{i}]", sh_type, addr, offset, size, link, entsize))
+        return sections
 
     def file_range(self, what: str, offset: int, size: int) -> bytes:
         if offset + size > len(self.raw):
@@ -266,36 +296,32 @@ class _Loader:
 
     # -- sections (pyelftools) -------------------------------------------------------------------
 
-    def read_sections(self, image: GuestImage) -> None:
-        elf = self.pyelftools("section headers", lambda: ELFFile(io.BytesIO(self.raw)))
-        sections = self.pyelftools("section headers", lambda: list(elf.iter_sections()))
+    def read_sections(self, image: GuestImage, sections: list[_Section]) -> None:
         image.symbols = self.symbols(sections, image.load_bias)
         image.init_array = self.init_array(image, sections)
-        eh_frame = next((s for s in sections if s.name == ".eh_frame" and s["sh_type"] == "SHT_PROGBITS"),
-                        None)
+        eh_frame = next((s for s in sections if s.name == ".eh_frame" and s.type == SHT_PROGBITS), None)
         if eh_frame is not None:
-            pcs = self.pyelftools(".eh_frame", lambda: _fde_pcs(eh_frame))
+            data = self.section_bytes(eh_frame)
+            pcs = self.pyelftools(".eh_frame", lambda: _fde_pcs(data, eh_frame.addr))
             image.eh_frame_pcs = sorted({pc + image.load_bias for pc in pcs
                                          if image.is_executable(pc + image.load_bias)})
 
-    def section_bytes(self, sec) -> bytes:
-        return self.file_range(f"section {sec.name or '?'}", sec["sh_offset"], sec["sh_size"])
+    def section_bytes(self, sec: _Section) -> bytes:
+        return b"" if sec.type == SHT_NOBITS else self.file_range(f"section {sec.name}", sec.offset, sec.size)
 
-    def symbols(self, sections: list, bias: int) -> list[Symbol]:
-        # Parsed with struct rather than pyelftools: an unstripped static binary has tens of thousands
-        # of symbols, and pyelftools takes ~100 us for each.
-        table = next((s for s in sections if s["sh_type"] == "SHT_SYMTAB"), None)
+    def symbols(self, sections: list[_Section], bias: int) -> list[Symbol]:
+        table = next((s for s in sections if s.type == SHT_SYMTAB), None)
         if table is None:
-            table = next((s for s in sections if s["sh_type"] == "SHT_DYNSYM"), None)
+            table = next((s for s in sections if s.type == SHT_DYNSYM), None)
         if table is None:
             return []
-        what = f"symbol table {table.name or '?'}"
-        if table["sh_entsize"] != _SYM.size:
-            raise self.corrupt(f"{what} has entry size {table['sh_entsize']}, expected {_SYM.size}")
-        if not 0 < table["sh_link"] < len(sections):
-            raise self.corrupt(f"{what} links to section {table['sh_link']}, which does not exist")
+        what = f"symbol table {table.name}"
+        if table.entsize != _SYM.size:
+            raise self.corrupt(f"{what} has entry size {table.entsize}, expected {_SYM.size}")
+        if not 0 < table.link < len(sections):
+            raise self.corrupt(f"{what} links to section {table.link}, which does not exist")
         data = self.section_bytes(table)
-        strtab = self.section_bytes(sections[table["sh_link"]])
+        strtab = self.section_bytes(sections[table.link])
         symbols = set()
         for st_name, st_info, _other, shndx, value, size in _SYM.iter_unpack(data[:len(data) // 24 * 24]):
             kind = _SYMBOL_KINDS.get(st_info & 0xF)
@@ -316,24 +342,25 @@ class _Loader:
     def pyelftools(self, what: str, parse: Callable[[], T]) -> T:
         try:
             return parse()
-        except ElfError:
-            raise
         # pyelftools signals malformed input with ELFError, ELFParseError, construct errors,
         # struct.error, ValueError, IndexError, KeyError, AssertionError, ZeroDivisionError,
-        # RecursionError (cyclic CIE pointers) and more; at this boundary all of them mean "corrupt".
+        # RecursionError (an FDE whose CIE pointer leads back to itself) and more; at this boundary
+        # all of them mean "corrupt".
         except Exception as e:
-            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+            # Construct errors carry (message, nested error) tuples: the message is enough.
+            first = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+            detail = " ".join(first.split())[:160] or type(e).__name__
             raise self.corrupt(f"{what}: {detail}") from None
 
-    def init_array(self, image: GuestImage, sections: list) -> list[int]:
+    def init_array(self, image: GuestImage, sections: list[_Section]) -> list[int]:
         bias = image.load_bias
         pointers: list[int] = []
         for sh_type in _INIT_ARRAY_TYPES:
             for sec in sections:
-                if sec["sh_type"] != sh_type:
+                if sec.type != sh_type:
                     continue
-                start, size = sec["sh_addr"] + bias, sec["sh_size"]
-                table = self.guest_table(sec.name or sh_type, image, start, size // 8 * 8)
+                start = sec.addr + bias
+                table = self.guest_table(sec.name, image, start, sec.size // 8 * 8)
                 for i, (value,) in enumerate(struct.iter_unpack("<Q", table)):
                     slot = start + 8 * i
                     if slot in image.relative_relocs:
@@ -346,9 +373,8 @@ class _Loader:
         return pointers
 
 
-def _fde_pcs(section) -> list[int]:
-    cfi = CallFrameInfo(stream=io.BytesIO(section.data()), size=section["sh_size"],
-                        address=section["sh_addr"],
+def _fde_pcs(data: bytes, addr: int) -> list[int]:
+    cfi = CallFrameInfo(stream=io.BytesIO(data), size=len(data), address=addr,
                         base_structs=DWARFStructs(little_endian=True, dwarf_format=32, address_size=8),
                         for_eh_frame=True)
     return [e.header["initial_location"] for e in cfi.get_entries() if isinstance(e, FDE)]
