@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import networkx as nx
 
 from aotbuilder.cfg import jumptable
+from aotbuilder.cfg.pointers import code_pointers
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.elf import GuestImage
 from aotbuilder.errors import GuestError
@@ -56,8 +57,11 @@ class Decoder:
 class _FunctionWalk:
     """Explores one function; discovers callees as it goes."""
 
-    def __init__(self, entry: int, name: str, decoder: Decoder, roots: set[int]) -> None:
+    def __init__(self, entry: int, name: str, size: int, decoder: Decoder, roots: set[int],
+                 code_pointers: frozenset[int]) -> None:
         self.entry = entry
+        self.code_pointers = code_pointers
+        self.extent = (entry, entry + size) if size else None
         self.name = name
         self.decoder = decoder
         self.roots = roots
@@ -149,19 +153,33 @@ class _FunctionWalk:
             self._target(nxt, found)
             return
         shape = jumptable.table_shape(target)
-        if shape is None:
-            return
-        block_start = line[0].pc
-        for pred, taken in self.preds.get(block_start, []):
-            count = jumptable.bound_from_branch(pred, shape.index_reg, taken)
-            if count is None:
-                continue
-            targets = jumptable.table_targets(shape, count, self.decoder.image.read)
-            if targets and all(self.decoder.at(t) is not None for t in targets):
-                self.func.jump_tables[pc] = targets
-                for t in targets:
-                    self._target(t, found)
-            return
+        targets = None if shape is None else self._table_targets(line[0].pc, shape)
+        if targets is None and not _is_return(insn) and self.extent is not None:
+            # A computed goto: any label address stored in data that lies in this function.
+            lo, hi = self.extent
+            targets = [p for p in self.code_pointers if lo <= p < hi and self.decoder.at(p) is not None]
+        if targets:
+            self.func.jump_tables[pc] = targets
+            for t in targets:
+                self._target(t, found)
+
+    def _table_targets(self, block_start: int, shape: jumptable.TableShape) -> list[int] | None:
+        read = self.decoder.image.read
+        bounds = [shape.count] if shape.count else [
+            jumptable.bound_from_branch(pred, shape.index_reg, taken)
+            for pred, taken in self.preds.get(block_start, [])]
+        for count in bounds:
+            if count is not None:
+                targets = jumptable.table_targets(shape, count, read)
+                if targets and all(self.decoder.at(t) is not None for t in targets):
+                    return targets
+                return None
+        if self.extent is None:
+            return None
+        # The bound is not a constant near the jump: take entries while they land inside this
+        # function (its symbol's extent).  Extra entries only add unreachable switch cases.
+        lo, hi = self.extent
+        return jumptable.scan_table(shape, read, lambda t: lo <= t < hi and self.decoder.at(t) is not None)
 
     def _build_blocks(self) -> None:
         func = self.func
@@ -182,6 +200,11 @@ class _FunctionWalk:
                 if succ in func.blocks:
                     func.cfg.add_edge(start, succ)
         func.return_sites = sorted(set(func.return_sites) & set(func.blocks))
+
+
+def _is_return(insn) -> bool:
+    """jr ra / jr t0 (the millicode return): leave through the caller's return check."""
+    return insn.rd == 0 and insn.imm == 0 and insn.rs1 in (1, 5)
 
 
 def _successors(func: Function, block: BasicBlock) -> Iterable[int]:
@@ -209,12 +232,15 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
     """Find the functions of `image` and their control-flow graphs."""
     decoder = Decoder(image)
     names: dict[int, str] = {}
+    sizes: dict[int, int] = {}
     for sym in image.symbols:
         if sym.kind == "func" and image.is_executable(sym.addr):
             names.setdefault(sym.addr, sym.name)
+            sizes[sym.addr] = max(sizes.get(sym.addr, 0), sym.size)
     roots = {image.entry, *names, *image.init_array, *image.eh_frame_pcs, *extra_roots}
     roots = {pc for pc in roots if decoder.at(pc) is not None}
     names.setdefault(image.entry, "_start")
+    pointers = code_pointers(image)
     functions: dict[int, Function] = {}
     call_graph = nx.DiGraph()
     work = sorted(roots)
@@ -222,7 +248,8 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
         entry = work.pop()
         if entry in functions or decoder.at(entry) is None:
             continue
-        walk = _FunctionWalk(entry, names.get(entry, f"sub_{entry:x}"), decoder, roots)
+        walk = _FunctionWalk(entry, names.get(entry, f"sub_{entry:x}"), sizes.get(entry, 0), decoder, roots,
+                             pointers)
         functions[entry] = walk.run()
         call_graph.add_node(entry)
         for callee in sorted(walk.callees):

@@ -66,6 +66,9 @@ def _step(regs: dict[int, Value], ins: Instruction) -> None:
         value = r(insn.rs1)
     elif m == "add":
         value = _add(r(insn.rs1), r(insn.rs2))
+    elif m == "andi" and insn.imm >= 0:
+        inner = r(insn.rs1)
+        value = None if inner is None else ("c", inner[1] & insn.imm) if inner[0] == "c" else ("and", inner, insn.imm)
     elif m == "slli":
         value = _shl(r(insn.rs1), insn.imm)
     elif m == "srli":
@@ -119,7 +122,8 @@ class TableShape:
     size: int
     signed: bool
     offset: int  # added to each entry (the table base for PC-relative tables, else 0)
-    index_reg: int
+    index_reg: int | None  # the register (at block start) holding the index, if it is one
+    count: int | None = None  # entries implied by the index expression itself (x & mask)
 
 
 def table_shape(target: Value) -> TableShape | None:
@@ -139,12 +143,12 @@ def table_shape(target: Value) -> TableShape | None:
     scale = 1
     if idx[0] == "shl":
         scale, idx = 1 << idx[2], idx[1]
-    if idx[0] != "r":
-        return None
-    return TableShape(base, scale, size, signed, offset, idx[1])
+    if idx[0] == "and" and (idx[2] + 1) & idx[2] == 0:
+        return TableShape(base, scale, size, signed, offset, None, idx[2] + 1)
+    return TableShape(base, scale, size, signed, offset, idx[1] if idx[0] == "r" else None)
 
 
-def bound_from_branch(pred: list[Instruction], index_reg: int, table_is_taken: bool) -> int | None:
+def bound_from_branch(pred: list[Instruction], index_reg: int | None, table_is_taken: bool) -> int | None:
     """The number of table entries implied by the unsigned compare ending a predecessor block."""
     *body, branch = pred
     insn = branch.insn
@@ -155,13 +159,17 @@ def bound_from_branch(pred: list[Instruction], index_reg: int, table_is_taken: b
     def r(i: int) -> Value:
         return ("c", 0) if i == 0 else regs.get(i, ("r", i))
 
+    if index_reg is None:
+        return None
     a, b = r(insn.rs1), r(insn.rs2)
     less = insn.mnemonic == "bltu"
     to_table_when_less = less == table_is_taken  # the table is reached when rs1 < rs2
-    if insn.rs1 == index_reg and a == ("r", index_reg) and b is not None and b[0] == "c":
-        # idx < c reaches the table: c entries; idx >= c reaches it: not a bound
+    # The branch reads the index register's value at the end of the predecessor, which is its
+    # value at the start of the table block.
+    if insn.rs1 == index_reg and b is not None and b[0] == "c":
+        # idx < c reaches the table: c entries; idx >= c reaching it is no bound
         return b[1] if to_table_when_less else None
-    if insn.rs2 == index_reg and b == ("r", index_reg) and a is not None and a[0] == "c":
+    if insn.rs2 == index_reg and a is not None and a[0] == "c":
         # c < idx reaches the default, so idx <= c reaches the table: c + 1 entries
         return None if to_table_when_less else a[1] + 1
     return None
@@ -179,3 +187,15 @@ def table_targets(shape: TableShape, count: int, read: Callable[[int, int], byte
         entry = int.from_bytes(raw, "little", signed=shape.signed)
         targets.append((entry + shape.offset) & MASK64)
     return targets
+
+
+def scan_table(shape: TableShape, read: Callable[[int, int], bytes],
+               plausible: Callable[[int], bool]) -> list[int] | None:
+    """Entries from the start of the table for as long as they are plausible targets."""
+    targets: list[int] = []
+    while len(targets) < MAX_TABLE_ENTRIES:
+        entry = table_targets(shape, 1, lambda a, n: read(a + len(targets) * shape.scale, n))
+        if not entry or not plausible(entry[0]):
+            break
+        targets.append(entry[0])
+    return targets or None
