@@ -571,6 +571,73 @@ def test_eh_frame_cycle_is_rejected(tmp_path: Path) -> None:
     assert corrupt(tmp_path, bytes(raw)).startswith(".eh_frame: maximum recursion depth exceeded")
 
 
+def _file_offset(raw: bytes, vaddr: int) -> int:
+    for p in phdrs(raw):
+        if p[0] == PT_LOAD and p[3] <= vaddr < p[3] + p[5]:
+            return vaddr - p[3] + p[2]
+    raise AssertionError(f"0x{vaddr:x} is not file-backed")
+
+
+def _encode_relr(offsets: list[int]) -> list[int]:
+    """The DT_RELR encoding: an address word, then bitmap words (low bit set) for the next 63 words."""
+    words, offs, i = [], sorted(offsets), 0
+    while i < len(offs):
+        words.append(offs[i])
+        where, i = offs[i] + 8, i + 1
+        while True:
+            bitmap = 0
+            while i < len(offs) and 0 <= offs[i] - where < 63 * 8:
+                bitmap |= 1 << ((offs[i] - where) // 8 + 1)
+                i += 1
+            if not bitmap:
+                break
+            words.append(bitmap | 1)
+            where += 63 * 8
+    return words
+
+
+def test_relr_relocations(tmp_path: Path) -> None:
+    # No toolchain here emits DT_RELR for riscv64 yet (zig cc rejects -z pack-relative-relocs), so
+    # rewrite a static-PIE's RELA table as the equivalent RELR table, addends moved into the slots.
+    raw = bytearray(HELLO_PIE.read_bytes())
+    dyn = next(p for p in phdrs(bytes(raw)) if p[0] == PT_DYNAMIC)
+    tags = {tag: (i, val) for i, (tag, val) in enumerate(struct.iter_unpack("<qQ", raw[dyn[2]:dyn[2] + dyn[5]]))}
+    rela_at = _file_offset(bytes(raw), tags[7][1])
+    relas = list(struct.iter_unpack("<QQq", raw[rela_at:rela_at + tags[8][1]]))
+    assert relas and all(info == 3 for _, info, _ in relas)  # all R_RISCV_RELATIVE
+    for offset, _, addend in relas:
+        struct.pack_into("<Q", raw, _file_offset(bytes(raw), offset), addend)
+    words = _encode_relr([offset for offset, _, _ in relas])
+    assert any(w & 1 for w in words), "the table should exercise bitmaps"
+    struct.pack_into(f"<{len(words)}Q", raw, rela_at, *words)
+    for old, new, value in ((7, 36, tags[7][1]), (8, 35, 8 * len(words)), (9, 37, 8)):  # RELA* -> RELR*
+        struct.pack_into("<qQ", raw, dyn[2] + 16 * tags[old][0], new, value)
+    image = load_guest(write(tmp_path, bytes(raw)))
+    assert image.relative_relocs == load_guest(HELLO_PIE).relative_relocs
+
+
+def test_bad_relocation_entry_sizes(tmp_path: Path) -> None:
+    raw = HELLO_PIE.read_bytes()
+    dyn = next(p for p in phdrs(raw) if p[0] == PT_DYNAMIC)
+    entries = list(struct.iter_unpack("<qQ", raw[dyn[2]:dyn[2] + dyn[5]]))
+    relaent = next(i for i, (tag, _) in enumerate(entries) if tag == 9)  # DT_RELAENT
+    out = bytearray(raw)
+    struct.pack_into("<qQ", out, dyn[2] + 16 * relaent, 9, 16)
+    assert corrupt(tmp_path, bytes(out)) == "DT_RELAENT 16, expected 24"
+
+
+def test_extended_section_numbering(tmp_path: Path) -> None:
+    # e_shnum = 0 and e_shstrndx = SHN_XINDEX: the real values live in section header 0.
+    raw = bytearray(HELLO.read_bytes())
+    h = ehdr(bytes(raw))
+    struct.pack_into("<Q", raw, h["shoff"] + 32, h["shnum"])  # sh_size
+    struct.pack_into("<I", raw, h["shoff"] + 40, h["shstrndx"])  # sh_link
+    raw = bytearray(set_ehdr(bytes(raw), shnum=0, shstrndx=0xFFFF))
+    image = load_guest(write(tmp_path, bytes(raw)))
+    reference = load_guest(HELLO)
+    assert image.symbols == reference.symbols and image.eh_frame_pcs == reference.eh_frame_pcs
+
+
 def test_bad_pie_relocations(tmp_path: Path) -> None:
     raw = HELLO_PIE.read_bytes()
     dyn = next(p for p in phdrs(raw) if p[0] == PT_DYNAMIC)

@@ -1,0 +1,36 @@
+"""Developer sessions.
+
+    nox -s lint tests     # the default: what CI runs
+    nox -s fixtures       # rebuild fixtures/bin with zig and gcc, re-record fixtures/expected with qemu
+    nox -s fixtures -- --check    # only compare qemu with the recordings
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+
+# Kept identical to the README's "Tests" command and .ci/run.
+TEST_COMMAND = ("python", "-m", "pytest", "-n", "auto", "--cov=aotbuilder", "--cov-report=term")
+# The committed fixture ELFs were built with this zig; another version makes different binaries.
+ZIG = "ziglang==0.17.1"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run(*TEST_COMMAND, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def fixtures(session: nox.Session) -> None:
+    """Rebuild the guest fixtures (zig and, where installed, riscv64-linux-gnu-gcc), re-record with qemu."""
+    session.install(ZIG)
+    session.run("python", "fixtures/build.py", *session.posargs)
