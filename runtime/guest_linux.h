@@ -1,0 +1,80 @@
+/* The parts of the riscv64 Linux user ABI that the runtime interprets rather than passes through.
+ *
+ * Everything not listed here is identical between riscv64 (asm-generic) and x86-64 Linux and is
+ * passed to the host unchanged: errno values, signal numbers, open/fcntl/at flags, ioctl request
+ * numbers, mmap/madvise constants, clock ids, and the layouts of struct timespec, timeval, iovec,
+ * statx, statfs, termios, winsize, flock, rlimit, rusage, sysinfo, utsname, pollfd, tms and
+ * linux_dirent64.  The structures whose layouts differ are defined below. */
+#ifndef AOT_GUEST_LINUX_H
+#define AOT_GUEST_LINUX_H
+
+#include <stdint.h>
+
+/* mmap, mremap (include/uapi/asm-generic/mman-common.h) */
+#define GUEST_PROT_READ 0x1
+#define GUEST_PROT_WRITE 0x2
+#define GUEST_PROT_EXEC 0x4
+#define GUEST_PROT_GROWSDOWN 0x01000000
+#define GUEST_PROT_GROWSUP 0x02000000
+#define GUEST_MAP_SHARED 0x01
+#define GUEST_MAP_PRIVATE 0x02
+#define GUEST_MAP_SHARED_VALIDATE 0x03
+#define GUEST_MAP_TYPE 0x0f
+#define GUEST_MAP_FIXED 0x10
+#define GUEST_MAP_ANONYMOUS 0x20
+#define GUEST_MAP_NORESERVE 0x4000
+#define GUEST_MAP_POPULATE 0x8000
+#define GUEST_MAP_FIXED_NOREPLACE 0x100000
+#define GUEST_MREMAP_MAYMOVE 1
+#define GUEST_MREMAP_FIXED 2
+#define GUEST_MREMAP_DONTUNMAP 4
+#define GUEST_MADV_DONTNEED 4
+#define GUEST_MADV_FREE 8
+
+/* include/uapi/asm-generic/stat.h: 128 bytes; x86-64's struct stat orders and sizes its fields
+ * differently (64-bit st_nlink before st_mode, 64-bit st_blksize). */
+struct guest_stat {
+    uint64_t st_dev;
+    uint64_t st_ino;
+    uint32_t st_mode;
+    uint32_t st_nlink;
+    uint32_t st_uid;
+    uint32_t st_gid;
+    uint64_t st_rdev;
+    uint64_t pad1;
+    int64_t st_size;
+    int32_t st_blksize;
+    int32_t pad2;
+    int64_t st_blocks;
+    int64_t st_atime_sec;
+    uint64_t st_atime_nsec;
+    int64_t st_mtime_sec;
+    uint64_t st_mtime_nsec;
+    int64_t st_ctime_sec;
+    uint64_t st_ctime_nsec;
+    uint32_t unused4;
+    uint32_t unused5;
+};
+_Static_assert(sizeof(struct guest_stat) == 128, "riscv64 struct stat");
+
+/* struct sigaction is struct guest_sigaction (runtime.h): asm-generic's {handler, flags, mask},
+ * without sa_restorer, which riscv does not have. */
+#define GUEST_SIGSET_SIZE 8
+
+/* stack_t, for sigaltstack */
+struct guest_stack {
+    uint64_t ss_sp;
+    int32_t ss_flags;
+    int32_t pad;
+    uint64_t ss_size;
+};
+#define GUEST_SS_ONSTACK 1
+#define GUEST_SS_DISABLE 2
+#define GUEST_SS_AUTODISARM (1U << 31)
+#define GUEST_MINSIGSTKSZ 2048
+
+#define GUEST_SIG_BLOCK 0
+#define GUEST_SIG_UNBLOCK 1
+#define GUEST_SIG_SETMASK 2
+
+#endif

@@ -1,0 +1,19 @@
+/* Entry of a translated executable: load the embedded guest, build its process, run it. */
+#include "mmu.h"
+
+int main(int argc, char **argv, char **envp)
+{
+    struct guest_program prog;
+    guest_signals_init();
+    install_host_fault_handlers();
+    syscalls_init();
+    dispatch_init();
+    load_guest_program(&prog);
+    addrspace_init(page_up(prog.end), guest_stack_size());
+    uint64_t sp = build_initial_stack(&prog, argc, argv, envp);
+
+    struct aot_cpu *cpu = cpu_create();
+    cpu->x[2] = sp;
+    cpu->pc = prog.entry;
+    run_guest_thread(cpu);
+}

@@ -1,0 +1,82 @@
+/* System call handlers: one small function per guest system call, grouped by subject in this
+ * directory, listed by number in table.c.  A handler gets the guest's a0..a5 and returns what
+ * the guest finds in a0: a value, or a negated errno. */
+#ifndef AOT_SYSCALL_H
+#define AOT_SYSCALL_H
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include "guest_linux.h"
+#include "mmu.h"
+
+typedef int64_t (*syscall_handler)(struct aot_cpu *cpu, const uint64_t *a);
+
+#define SYSCALL(name) \
+    int64_t sys_##name(struct aot_cpu *cpu __attribute__((unused)), const uint64_t *a __attribute__((unused)))
+
+/* A host call's result as the guest sees it: -1 becomes the negated errno. */
+static inline int64_t host_result(long r)
+{
+    return r == -1 ? -errno : r;
+}
+
+/* Copies a guest path into a host buffer of PATH_MAX bytes; 0 or a negated errno. */
+static inline int64_t read_path(uint64_t addr, char *path)
+{
+    int64_t n = guest_read_string(addr, path, PATH_MAX);
+    return n < 0 ? n : 0;
+}
+
+/* Copies a host result structure out to the guest if the call succeeded. */
+static inline int64_t copy_out(int64_t result, uint64_t addr, const void *src, size_t len)
+{
+    if (result < 0 || !addr)
+        return result;
+    return guest_write(addr, src, len) ? -EFAULT : result;
+}
+
+/* io.c */
+SYSCALL(read); SYSCALL(write); SYSCALL(readv); SYSCALL(writev); SYSCALL(pread64);
+SYSCALL(pwrite64); SYSCALL(preadv); SYSCALL(pwritev); SYSCALL(close); SYSCALL(lseek);
+SYSCALL(ioctl); SYSCALL(fcntl); SYSCALL(dup); SYSCALL(dup3); SYSCALL(pipe2); SYSCALL(ppoll);
+/* fs.c */
+SYSCALL(openat); SYSCALL(fstat); SYSCALL(newfstatat); SYSCALL(statx); SYSCALL(statfs);
+SYSCALL(fstatfs); SYSCALL(readlinkat); SYSCALL(faccessat); SYSCALL(faccessat2); SYSCALL(getcwd);
+SYSCALL(chdir); SYSCALL(fchdir); SYSCALL(unlinkat); SYSCALL(mkdirat); SYSCALL(renameat2);
+SYSCALL(symlinkat); SYSCALL(linkat); SYSCALL(fchmod); SYSCALL(fchmodat); SYSCALL(fchown);
+SYSCALL(fchownat); SYSCALL(umask); SYSCALL(truncate); SYSCALL(ftruncate); SYSCALL(fsync);
+SYSCALL(fdatasync); SYSCALL(utimensat); SYSCALL(getdents64);
+/* mem.c */
+SYSCALL(brk); SYSCALL(mmap); SYSCALL(munmap); SYSCALL(mprotect); SYSCALL(mremap);
+SYSCALL(madvise); SYSCALL(msync);
+/* proc.c */
+SYSCALL(exit); SYSCALL(exit_group); SYSCALL(getpid); SYSCALL(getppid); SYSCALL(gettid);
+SYSCALL(getuid); SYSCALL(geteuid); SYSCALL(getgid); SYSCALL(getegid); SYSCALL(getresuid);
+SYSCALL(getresgid); SYSCALL(set_tid_address); SYSCALL(set_robust_list); SYSCALL(rseq);
+SYSCALL(prlimit64); SYSCALL(getrlimit); SYSCALL(setrlimit); SYSCALL(uname); SYSCALL(sysinfo);
+SYSCALL(getrusage); SYSCALL(sched_yield); SYSCALL(sched_getaffinity); SYSCALL(futex);
+SYSCALL(membarrier); SYSCALL(getrandom); SYSCALL(riscv_hwprobe); SYSCALL(riscv_flush_icache);
+/* time.c */
+SYSCALL(clock_gettime); SYSCALL(clock_getres); SYSCALL(clock_nanosleep); SYSCALL(nanosleep);
+SYSCALL(gettimeofday); SYSCALL(times);
+/* signal.c */
+SYSCALL(rt_sigaction); SYSCALL(rt_sigprocmask); SYSCALL(sigaltstack); SYSCALL(kill);
+SYSCALL(tkill); SYSCALL(tgkill);
+
+/* trace.c: AOTBUILDER_STRACE output, one line per call like qemu -strace. */
+struct syscall_desc {
+    const char *name;
+    syscall_handler handler;  /* NULL: not implemented, -ENOSYS */
+    const char *args;         /* one letter per argument, see trace.c */
+    unsigned flags;
+};
+#define SC_NORETURN 1  /* trace before the call: it does not come back */
+#define SC_HEX_RESULT 2 /* the result is an address */
+
+struct trace_line { char text[1024]; size_t len; };
+void trace_call(struct trace_line *line, const struct syscall_desc *d, uint64_t nr, const uint64_t *a);
+void trace_result(struct trace_line *line, const struct syscall_desc *d, int64_t result);
+
+#endif

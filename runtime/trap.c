@@ -1,0 +1,233 @@
+/* Traps, guest faults and dying of them.
+ *
+ * A guest fault the guest does not handle prints one report to stderr, then the process dies of
+ * the signal with the host's default action, so the exit status is what a native program would
+ * give.  Delivering faults to guest handlers will go through guest_fault: it will return the
+ * handler's pc instead of dying, and aot_trap passes that pc on to translated code. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "mmu.h"
+
+#define HOST_SIGNAL_STACK_SIZE (64 << 10)
+
+static __thread struct aot_cpu *thread_cpu;
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n, len -= (size_t)n;
+    }
+}
+
+/* One write per report, so that reports from several threads do not interleave. */
+static void vreport(const char *fmt, va_list ap)
+{
+    char buf[2048];
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    if (n > 0)
+        write_all(STDERR_FILENO, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+void report(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(fmt, ap);
+    va_end(ap);
+}
+
+void fatal_error(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    report("aotbuilder: error: %s\n", msg);
+    _exit(2);
+}
+
+static const char *const signal_names[] = {
+    [SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
+    [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
+    [SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+    [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM", [SIGSTKFLT] = "SIGSTKFLT",
+    [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",
+    [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG", [SIGXCPU] = "SIGXCPU",
+    [SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
+    [SIGIO] = "SIGIO", [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
+};
+
+const char *signal_name(int sig)
+{
+    static __thread char other[16];
+    if (sig > 0 && sig < (int)(sizeof signal_names / sizeof signal_names[0]) && signal_names[sig])
+        return signal_names[sig];
+    snprintf(other, sizeof other, "signal %d", sig);
+    return other;
+}
+
+/* The function containing pc: the symbol with the largest pc <= pc, for executable pcs of the
+ * loaded image (symbols have no sizes, so a data address would name the last function). */
+static const struct aot_symbol *symbol_at(uint64_t pc)
+{
+    if (pc < guest_image_low || pc >= guest_image_high || !(pt_get(pc >> AOT_PAGE_SHIFT) & PTE_X) ||
+        !aot_symbol_count || pc < aot_symbols[0].pc)
+        return NULL;
+    uint64_t lo = 0, hi = aot_symbol_count;  /* aot_symbols[lo].pc <= pc < aot_symbols[hi].pc */
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (aot_symbols[mid].pc <= pc)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &aot_symbols[lo];
+}
+
+void describe_guest_pc(char *buf, size_t size, uint64_t pc)
+{
+    const struct aot_symbol *sym = symbol_at(pc);
+    if (!sym)
+        snprintf(buf, size, "0x%" PRIx64, pc);
+    else if (sym->pc == pc)
+        snprintf(buf, size, "0x%" PRIx64 " (%s)", pc, sym->name);
+    else
+        snprintf(buf, size, "0x%" PRIx64 " (%s+0x%" PRIx64 ")", pc, sym->name, pc - sym->pc);
+}
+
+void die_of_signal(int sig)
+{
+    struct sigaction dfl = { .sa_handler = SIG_DFL };
+    sigaction(sig, &dfl, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+    /* Only signals whose default action is not fatal get here. */
+    _exit(128 + sig);
+}
+
+void guest_fault(struct aot_cpu *cpu, uint64_t pc, int sig, const char *fmt, ...)
+{
+    char where[256], detail[512];
+    cpu->pc = pc;
+    describe_guest_pc(where, sizeof where, pc);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    report("aotbuilder: guest %s at pc %s: %s\n%s", signal_name(sig), where, detail,
+           guest_has_handler(sig)
+               ? "aotbuilder: the guest has a handler for it, but delivering signals to guest handlers is not implemented yet\n"
+               : "");
+    die_of_signal(sig);
+}
+
+static const char *access_name(int access)
+{
+    switch (access) {
+    case PTE_R: return "read";
+    case PTE_W: return "write";
+    default: return "atomic access";
+    }
+}
+
+void guest_memory_fault(struct aot_cpu *cpu, uint64_t pc, uint64_t addr, unsigned size, int access)
+{
+    guest_fault(cpu, pc, SIGSEGV, "invalid %s of %u byte%s at address 0x%" PRIx64, access_name(access), size,
+                size == 1 ? "" : "s", addr);
+}
+
+/* The instruction word at pc, 16 or 32 bits as its low bits say. */
+static _Noreturn void illegal_instruction(struct aot_cpu *cpu, uint64_t tval)
+{
+    uint16_t half;
+    uint32_t word;
+    if (guest_fetch(cpu->pc, &half, sizeof half) != 0)
+        guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction (not readable, tval 0x%" PRIx64 ")", tval);
+    if ((half & 3) != 3)
+        guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction 0x%04x", half);
+    if (guest_fetch(cpu->pc, &word, sizeof word) != 0)
+        guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction (not readable, tval 0x%" PRIx64 ")", tval);
+    guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction 0x%08x", word);
+}
+
+uint64_t aot_trap(struct aot_cpu *cpu, uint32_t cause, uint64_t tval)
+{
+    switch (cause) {
+    case AOT_CAUSE_ILLEGAL_INSTRUCTION:
+        illegal_instruction(cpu, tval);
+    case AOT_CAUSE_BREAKPOINT:
+        guest_fault(cpu, cpu->pc, SIGTRAP, "breakpoint (ebreak)");
+    case AOT_CAUSE_MISALIGNED_AMO:
+        guest_fault(cpu, cpu->pc, SIGBUS, "misaligned atomic access at address 0x%" PRIx64, tval);
+    default:
+        guest_fault(cpu, cpu->pc, SIGILL, "unexpected trap cause %u (tval 0x%" PRIx64 ")", cause, tval);
+    }
+}
+
+/* ---- Host faults ---- */
+
+static bool in_host_stack_guard(struct aot_cpu *cpu, uint64_t addr)
+{
+    uint64_t low = thread_of(cpu)->host_stack_low;
+    return addr >= low - HOST_STACK_GUARD && addr < cpu->host_stack_limit;
+}
+
+/* In TLB mode guest memory accesses never fault on the host, so a host fault is a bug in the
+ * runtime or in translated code, or the host stack running out under deep guest recursion.
+ * SIGSEGV and SIGBUS sent with kill() are guest signals and are handled as such. */
+static void host_fault(int sig, siginfo_t *si, void *context)
+{
+    if (si->si_code <= 0) {
+        guest_signal_arrived(sig);
+        return;
+    }
+    const ucontext_t *uc = context;
+    uint64_t host_pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
+    struct aot_cpu *cpu = thread_cpu;
+    char where[256] = "unknown";
+    if (cpu)
+        describe_guest_pc(where, sizeof where, cpu->pc);
+    if (cpu && in_host_stack_guard(cpu, addr))
+        report("aotbuilder: internal error: host stack overflow at host pc 0x%" PRIx64
+               ": guest recursion went deeper than the host stack allows (last dispatched guest pc %s)\n",
+               host_pc, where);
+    else
+        report("aotbuilder: internal error: host fault (%s) at host pc 0x%" PRIx64 " accessing 0x%" PRIx64
+               " (last dispatched guest pc %s)\n", signal_name(sig), host_pc, addr, where);
+    die_of_signal(sig);
+}
+
+void install_host_fault_handlers(void)
+{
+    struct sigaction sa = { .sa_sigaction = host_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+/* The handler needs its own stack to report an overflow of the thread's stack. */
+void prepare_thread_for_host_faults(struct aot_cpu *cpu)
+{
+    stack_t ss = { .ss_sp = malloc(HOST_SIGNAL_STACK_SIZE), .ss_size = HOST_SIGNAL_STACK_SIZE };
+    if (!ss.ss_sp || sigaltstack(&ss, NULL) != 0)
+        fatal_error("cannot set up a signal stack");
+    thread_cpu = cpu;
+}

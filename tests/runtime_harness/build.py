@@ -1,0 +1,132 @@
+"""Builds the runtime's test executables.
+
+Each one is what the translator's link step would produce, with the translations written by hand
+(harness.c): a small riscv64 guest ELF (guest.S, assembled here with a guest toolchain), the link
+symbols of abi.LINK_SYMBOLS generated from it, and libaotrt.a.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from aotbuilder import abi
+from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, c_compiler
+
+HERE = Path(__file__).parent
+
+# Guest layouts: a plain static executable, a static PIE (loaded at abi.PIE_LOAD_BIAS), and one
+# whose writable segment shares a page with the executable one.
+VARIANTS = {
+    "exec": ["-static"],
+    "pie": ["-static-pie"],
+    "shared_page": ["-static", f"-Wl,-T,{HERE / 'shared_page.ld'}"],
+}
+
+
+def guest_compiler() -> list[str] | None:
+    if shutil.which("riscv64-linux-gnu-gcc"):
+        return ["riscv64-linux-gnu-gcc"]
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        return None
+    return [sys.executable, "-m", "ziglang", "cc", "-target", "riscv64-linux-musl"]
+
+
+@dataclass(frozen=True)
+class Segment:
+    vaddr: int  # runtime address
+    memsz: int
+    flags: int
+
+
+@dataclass(frozen=True)
+class GuestImage:
+    """What the tests need to know about the guest, in runtime addresses (bias applied)."""
+
+    path: Path
+    bias: int
+    entry: int
+    phdr: int
+    phnum: int
+    phentsize: int
+    segments: tuple[Segment, ...]
+    symbols: dict[str, int] = field(default_factory=dict)
+    functions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def brk_start(self) -> int:
+        end = max(s.vaddr + s.memsz for s in self.segments)
+        return (end + abi.PAGE_SIZE - 1) & ~(abi.PAGE_SIZE - 1)
+
+
+def read_guest(path: Path) -> GuestImage:
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        bias = abi.PIE_LOAD_BIAS if elf["e_type"] == "ET_DYN" else 0
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
+        phoff = elf["e_phoff"]
+        phdr = next((s["p_vaddr"] for s in elf.iter_segments() if s["p_type"] == "PT_PHDR"), None)
+        if phdr is None:
+            phdr = next(phoff - s["p_offset"] + s["p_vaddr"] for s in loads
+                        if s["p_offset"] <= phoff < s["p_offset"] + s["p_filesz"])
+        symtab = elf.get_section_by_name(".symtab")
+        symbols = {s.name: s["st_value"] + bias for s in symtab.iter_symbols()
+                   if s.name and s["st_shndx"] != "SHN_UNDEF" and s["st_info"]["bind"] == "STB_GLOBAL"}
+        functions = {s.name: s["st_value"] + bias for s in symtab.iter_symbols() if s["st_info"]["type"] == "STT_FUNC"}
+        return GuestImage(
+            path=path, bias=bias, entry=elf["e_entry"] + bias, phdr=phdr + bias, phnum=elf["e_phnum"],
+            phentsize=elf["e_phentsize"],
+            segments=tuple(Segment(s["p_vaddr"] + bias, s["p_memsz"], s["p_flags"]) for s in loads),
+            symbols=symbols, functions=functions)
+
+
+def link_assembly(guest: GuestImage) -> str:
+    """The link symbols, as the translator's link step emits them."""
+    start = guest.symbols["_start"]
+    entries = sorted([(start, "t_start", 0), (start + 8, "t_start", 1), (guest.symbols["callee"], "t_callee", 0)])
+    functions = sorted(guest.functions.items(), key=lambda kv: kv[1])
+    lines = ["\t.section .rodata", "\t.p2align 4", "\t.globl aot_entries", "aot_entries:"]
+    lines += [f"\t.quad 0x{pc:x}, {fn}, {resume}" for pc, fn, resume in entries]
+    lines += ["\t.globl aot_entry_count", "aot_entry_count:", f"\t.quad {len(entries)}"]
+    lines += ["\t.globl aot_guest_load_bias", "aot_guest_load_bias:", f"\t.quad 0x{guest.bias:x}"]
+    lines += ["\t.globl aot_guest_image_size", "aot_guest_image_size:", f"\t.quad {guest.path.stat().st_size}"]
+    lines += ["\t.globl aot_symbols", "aot_symbols:"]
+    lines += [f"\t.quad 0x{pc:x}, .Lname{i}" for i, (_, pc) in enumerate(functions)]
+    lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(functions)}"]
+    lines += [f'.Lname{i}:\n\t.asciz "{name}"' for i, (name, _) in enumerate(functions)]
+    lines += ["\t.globl aot_guest_name", "aot_guest_name:", f'\t.asciz "{guest.path.name}"']
+    lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']
+    lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
+    return "\n".join(lines)
+
+
+def symbols_header(guest: GuestImage) -> str:
+    return "".join(f"#define G_{name} 0x{addr:x}ULL\n" for name, addr in sorted(guest.symbols.items()))
+
+
+def _run(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout}{result.stderr}")
+
+
+def build_harness(work: Path, variant: str, runtime_lib: Path, toolchain: list[str]) -> tuple[Path, GuestImage]:
+    """The native test executable for one guest layout, and the guest it embeds."""
+    work.mkdir(parents=True, exist_ok=True)
+    elf = work / "guest.elf"
+    _run([*toolchain, "-nostdlib", "-Wl,--build-id=none", *VARIANTS[variant], "-o", str(elf), str(HERE / "guest.S")])
+    guest = read_guest(elf)
+    (work / "guest_symbols.h").write_text(symbols_header(guest))
+    (work / "aot_abi.h").write_text(abi.c_header())
+    (work / "link.s").write_text(link_assembly(guest))
+    exe = work / "harness"
+    _run([*c_compiler(), "-O1", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-I", str(work), "-o", str(exe),
+          str(HERE / "harness.c"), str(work / "link.s"), str(runtime_lib), *RUNTIME_LINK_FLAGS])
+    return exe, guest
