@@ -62,6 +62,20 @@ class Emitter:
         # Only the registers this function touches live in SSA values; the rest stay in the CPU state.
         self.xregs = {i: self.b.alloca(I64, name=f"x{i}") for i in sorted(used.x_read | used.x_written)}
         self.fregs = {i: self.b.alloca(I64, name=f"f{i}") for i in sorted(used.f_read | used.f_written)}
+        # Pointers into the CPU state, computed once in the entry block (it dominates every use).
+        self._fields: dict[tuple[str, int], ir.Value] = {}
+        for i in self.xregs:
+            self._cpu_field("x", i)
+        for i in self.fregs:
+            self._cpu_field("f", i)
+        for name in ("pc", "res_addr", "res_val"):
+            self._cpu_field(name, 0)
+        for name in ("fflags", "frm"):
+            self._cpu_field(name, 0, I32)
+        # The current value of each register in the current IR block: saves re-loading it.
+        self._values: dict[tuple[str, int], ir.Value] = {}
+        self._values_block: ir.Block | None = None
+        self._dirty: set[tuple[str, int]] = set()
         self.reload_all()
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
         self.fn_refs: list[int] = [entry_pc]  # index 0 is the function itself
@@ -71,18 +85,58 @@ class Emitter:
         self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")
 
     # -- registers -------------------------------------------------------------------------
+    # Register values are cached per IR block: a read after a read or write in the same block reuses
+    # the SSA value, and writes reach the alloca only once, when the lowering leaves the block.  The
+    # switch of blocks is noticed on the next register access (or flush()), and the pending stores
+    # go in before the old block's terminator.
+    def _known_values(self) -> dict[tuple[str, int], ir.Value]:
+        if self._values_block is not self.b.block:
+            self.flush()
+            self._values_block = self.b.block
+        return self._values
+
+    def flush(self) -> None:
+        """Store the register values written in the cached block into their allocas."""
+        block = self._values_block
+        ends_function = block is not None and isinstance(block.terminator, (ir.Ret, ir.Unreachable))
+        if block is not None and self._dirty and not ends_function:
+            saved = self.b.block
+            term = block.terminator
+            if term is not None:
+                self.b.position_before(term)
+            else:
+                self.b.position_at_end(block)
+            for key in sorted(self._dirty):
+                bank, i = key
+                self.b.store(self._values[key], (self.xregs if bank == "x" else self.fregs)[i])
+            self.b.position_at_end(saved)
+        self._dirty = set()
+        self._values = {}
+        self._values_block = None
+
+    def _read(self, bank: str, i: int, slots: dict[int, ir.Value]) -> ir.Value:
+        known = self._known_values()
+        v = known.get((bank, i))
+        if v is None:
+            v = known[(bank, i)] = self.b.load(slots[i], typ=I64)
+        return v
+
+    def _write(self, bank: str, i: int, slots: dict[int, ir.Value], v: ir.Value) -> None:
+        self._known_values()[(bank, i)] = v
+        self._dirty.add((bank, i))
+
     def x(self, i: int) -> ir.Value:
-        return ir.Constant(I64, 0) if i == 0 else self.b.load(self.xregs[i], typ=I64)
+        return ir.Constant(I64, 0) if i == 0 else self._read("x", i, self.xregs)
 
     def set_x(self, i: int, v: ir.Value) -> None:
         if i != 0:
-            self.b.store(self.extend(v, 64, signed=True), self.xregs[i])
+            self._write("x", i, self.xregs, self.extend(v, 64, signed=True))
 
     def f_bits(self, i: int) -> ir.Value:
-        return self.b.load(self.fregs[i], typ=I64)
+        return self._read("f", i, self.fregs)
 
     def set_f_bits(self, i: int, v: ir.Value) -> None:
-        self.b.store(v, self.fregs[i])
+        self._write("f", i, self.fregs, v)
 
     def f32(self, i: int) -> ir.Value:
         """Single-precision read: an improperly NaN-boxed value reads as the canonical NaN."""
@@ -104,16 +158,16 @@ class Emitter:
     def store_written(self) -> None:
         """Write back what this function changed, before control leaves it."""
         for i in sorted(self.use.x_written):
-            self.b.store(self.b.load(self.xregs[i], typ=I64), self._cpu_field("x", i))
+            self.b.store(self.x(i), self._cpu_field("x", i))
         for i in sorted(self.use.f_written):
-            self.b.store(self.b.load(self.fregs[i], typ=I64), self._cpu_field("f", i))
+            self.b.store(self.f_bits(i), self._cpu_field("f", i))
 
     def reload_all(self) -> None:
         """Reload the registers after control came back from elsewhere."""
         for i in self.xregs:
-            self.b.store(self.b.load(self._cpu_field("x", i), typ=I64), self.xregs[i])
+            self._write("x", i, self.xregs, self.b.load(self._cpu_field("x", i), typ=I64))
         for i in self.fregs:
-            self.b.store(self.b.load(self._cpu_field("f", i), typ=I64), self.fregs[i])
+            self._write("f", i, self.fregs, self.b.load(self._cpu_field("f", i), typ=I64))
 
     def cpu_u32(self, name: str) -> ir.Value:
         return self.b.load(self._cpu_field(name, 0, I32), typ=I32)
@@ -128,9 +182,13 @@ class Emitter:
         self.b.store(v, self._cpu_field(name, 0))
 
     def _cpu_field(self, name: str, index: int, ty: ir.Type = I64) -> ir.Value:
-        elem = 4 if ty is I32 else 8
-        offset = abi.CPU_OFFSETS[name] + index * elem
-        return self.b.gep(self.cpu, [self.c(offset)], source_etype=I8)
+        ptr = self._fields.get((name, index))
+        if ptr is None:
+            assert self.b.block.name == "entry", f"CPU field {name} first used outside the entry block"
+            elem = 4 if ty is I32 else 8
+            offset = abi.CPU_OFFSETS[name] + index * elem
+            ptr = self._fields[(name, index)] = self.b.gep(self.cpu, [self.c(offset)], source_etype=I8)
+        return ptr
 
     # -- constants and link-time values ------------------------------------------------------
     @staticmethod

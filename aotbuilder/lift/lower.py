@@ -209,6 +209,7 @@ class Lowering:
         else:
             e.store_written()
             e.b.ret(self.exit_phi)
+        e.flush()
         return LiftedFunction(func.entry, func.name, str(self.module), tuple(e.addr_refs),
                               tuple(e.fn_refs), tuple(resume))
 
