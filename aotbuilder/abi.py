@@ -105,6 +105,9 @@ INTRINSICS = (
 
 _C_TYPES = {"void": "void", "i32": "uint32_t", "i64": "uint64_t", "cpu": "struct aot_cpu *"}
 
+# Every guest address crossing this ABI (cpu->pc, intrinsic pcs and results, the pcs in
+# aot_entries and aot_symbols) is a runtime address: ELF vaddr + aot_guest_load_bias.
+#
 # The linker-generated entry table: one row per guest pc the dispatcher can enter.
 #   struct aot_entry { uint64_t pc; aot_fn fn; uint64_t resume; }
 # fn(cpu, resume) runs the translated function from entry `resume` (0 = its start) and returns

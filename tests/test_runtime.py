@@ -5,7 +5,9 @@ ELF (pyelftools) and Python's os module, never from the runtime itself."""
 from __future__ import annotations
 
 import os
+import re
 import resource
+import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -403,3 +405,37 @@ def test_signal_dispositions_and_masks(harnesses, ending, rc, stderr):
     result = run(exe, "signals", ending)
     assert result.stdout.splitlines() == SIGNAL_PREFIX + (["survived"] if ending == "none" else [])
     assert (result.returncode, result.stderr) == (rc, stderr)
+
+
+# ---- the system call table ----
+
+def _table_rows() -> dict[int, tuple[str, bool]]:
+    """number -> (name, implemented) from runtime/syscall/table.c."""
+    text = (RUNTIME_DIR / "syscall" / "table.c").read_text()
+    rows = re.findall(r'\[(\d+)\] = \{ "(\w+)"(?:, sys_(\w+))?', text)
+    assert all(not handler or handler == name for _, name, handler in rows)
+    return {int(nr): (name, bool(handler)) for nr, name, handler in rows}
+
+
+def test_syscall_numbers_match_linux_riscv64():
+    if shutil.which("riscv64-linux-gnu-gcc") is None:
+        pytest.skip("riscv64-linux-gnu-gcc (its kernel headers are the reference)")
+    macros = subprocess.run(["riscv64-linux-gnu-gcc", "-dM", "-E", "-"], input="#include <asm/unistd.h>\n",
+                            capture_output=True, text=True, check=True).stdout
+    linux = {}
+    for name, nr in re.findall(r"#define __NR(?:3264)?_(\w+) (\d+)\n", macros):
+        linux.setdefault(int(nr), name)
+    linux[79] = "newfstatat"  # __NR3264_fstatat: the 64-bit name
+    linux[258] = "riscv_hwprobe"  # newer than these headers
+    linux[259] = "riscv_flush_icache"  # defined as __NR_arch_specific_syscall + 15
+    for nr, (name, _) in _table_rows().items():
+        assert linux.get(nr) == name, f"syscall {nr}: table says {name}, Linux says {linux.get(nr)}"
+
+
+def test_docs_list_the_implemented_syscalls():
+    documented = set()
+    for line in (Path(__file__).parent.parent / "docs" / "runtime.md").read_text().splitlines():
+        if re.match(r"\| \w+\.c \|", line):
+            documented |= {re.sub(r"\(.*\)", "", item).strip() for item in line.split("|")[2].split(",")}
+    implemented = {name for name, done in _table_rows().values() if done}
+    assert documented == implemented
