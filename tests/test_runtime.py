@@ -250,6 +250,24 @@ def test_mmap_private_file(harnesses, tmp_path):
     assert result.returncode == -11 and "invalid write of 1 byte at address" in result.stderr
 
 
+def test_mremap_moves_what_cannot_grow_in_place(harnesses):
+    exe, _ = harnesses()
+    result = run(exe, "mremap_move")
+    # allocation is top-down; without MREMAP_MAYMOVE growth fails, with it the mapping moves with
+    # its contents and its old place is unmapped
+    assert (result.returncode, result.stdout) == (0, f"move {PAGE} {-ENOMEM} 1 77 {-ENOMEM}\n")
+
+
+def test_mmap_shared_file_writes_through(harnesses, tmp_path):
+    exe, _ = harnesses()
+    path = tmp_path / "shared.bin"
+    path.write_bytes(b"." * PAGE)
+    result = run(exe, "shared", str(path))
+    assert values(result.stdout) == {"shared": ["1", "1"], "mprotect": ["0"], "read_back": ["4853"]}
+    assert result.returncode == -11 and "invalid write of 1 byte" in result.stderr
+    assert path.read_bytes() == b"SHARED" + b"." * (PAGE - 6)
+
+
 def test_misaligned_atomic_is_sigbus(harnesses):
     exe, guest = harnesses()
     result = run(exe, "amo")

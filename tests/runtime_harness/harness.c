@@ -24,6 +24,8 @@ enum {
 #define AT_FDCWD (-100)
 #define PROT_READ 1
 #define PROT_WRITE 2
+#define O_RDWR 2
+#define MAP_SHARED 0x01
 #define MAP_PRIVATE 0x02
 #define MAP_FIXED 0x10
 #define MAP_ANONYMOUS 0x20
@@ -218,6 +220,33 @@ static void scenario_mapfile(const char *path)
     store(p, 1, 1);  /* PROT_READ: SIGSEGV */
 }
 
+/* mmap allocates top-down, so the lower mapping cannot grow in place: mremap moves it. */
+static void scenario_mremap_move(void)
+{
+    int64_t upper = SYS(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+    int64_t lower = SYS(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+    store(lower, 0x77, 8);
+    int64_t stuck = SYS(NR_mremap, lower, PAGE, 2 * PAGE, 0);
+    int64_t moved = SYS(NR_mremap, lower, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
+    int64_t old_gone = SYS(NR_mprotect, lower, PAGE, PROT_READ);
+    out("move %ld %ld %d %lx %ld\n", upper - lower, stuck, moved != lower, load(moved, 8), old_gone);
+    exit_group(0);
+}
+
+/* A shared file mapping writes through to the file; grown in place with mremap; made read-only. */
+static void scenario_shared(const char *path)
+{
+    put_string(PATH_BUF, path);
+    int64_t fd = SYS(NR_openat, (uint64_t)AT_FDCWD, PATH_BUF, O_RDWR);
+    int64_t p = SYS(NR_mmap, 0, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, (uint64_t)fd, 0);
+    put_bytes(p, "SHARED", 6);
+    int64_t grown = SYS(NR_mremap, p, PAGE, 2 * PAGE, 0);
+    out("shared %d %d\n", fd >= 0, grown == p);
+    out("mprotect %ld\n", SYS(NR_mprotect, p, 2 * PAGE, PROT_READ));
+    out("read_back %lx\n", load(p, 2));
+    store(p, 'X', 1);  /* read-only now: SIGSEGV */
+}
+
 /* The riscv64 struct stat, field by field. */
 static void print_stat(const char *label, int64_t r, uint64_t st)
 {
@@ -350,6 +379,8 @@ static uint64_t run_scenario(const char *name, const char *arg)
     if (!strcmp(name, "brk")) scenario_brk();
     if (!strcmp(name, "mmap")) scenario_mmap(arg);
     if (!strcmp(name, "mapfile")) scenario_mapfile(arg);
+    if (!strcmp(name, "shared")) scenario_shared(arg);
+    if (!strcmp(name, "mremap_move")) scenario_mremap_move();
     if (!strcmp(name, "stat")) scenario_stat(arg);
     if (!strcmp(name, "enosys")) scenario_enosys();
     if (!strcmp(name, "io")) scenario_io(arg);
