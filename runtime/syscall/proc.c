@@ -77,7 +77,7 @@ SYSCALL(prlimit64)
         return -EFAULT;
     int64_t r = host_result(syscall(SYS_prlimit64, host_pid(cpu, (int64_t)a[0]), (int)a[1],
                                     a[2] ? &limit : NULL, a[3] ? &old : NULL));
-    return copy_out(r, a[3], &old, sizeof old);
+    return copy_out_optional(r, a[3], &old, sizeof old);
 }
 
 SYSCALL(getrlimit)

@@ -14,7 +14,7 @@ SYSCALL(rt_sigaction)
     if (a[1] && guest_read(a[1], &act, sizeof act) != 0)
         return -EFAULT;
     int64_t r = guest_sigaction((int)a[0], a[1] ? &act : NULL, a[2] ? &old : NULL);
-    return copy_out(r, a[2], &old, sizeof old);
+    return copy_out_optional(r, a[2], &old, sizeof old);
 }
 
 SYSCALL(rt_sigprocmask)
@@ -34,7 +34,7 @@ SYSCALL(rt_sigprocmask)
         }
         guest_set_sigmask(t, mask);
     }
-    return copy_out(0, a[2], &old, sizeof old);
+    return copy_out_optional(0, a[2], &old, sizeof old);
 }
 
 /* Recorded for the day signals are delivered to guest handlers. */
@@ -60,7 +60,7 @@ SYSCALL(sigaltstack)
             t->sigaltstack.flags = ss.ss_flags & (int32_t)GUEST_SS_AUTODISARM;
         }
     }
-    return copy_out(0, a[1], &old, sizeof old);
+    return copy_out_optional(0, a[1], &old, sizeof old);
 }
 
 /* A guest thread id names the host thread running it. */

@@ -29,12 +29,18 @@ static inline int64_t read_path(uint64_t addr, char *path)
     return n < 0 ? n : 0;
 }
 
-/* Copies a host result structure out to the guest if the call succeeded. */
+/* Copies a host result structure out to the guest if the call succeeded; -EFAULT if it cannot. */
 static inline int64_t copy_out(int64_t result, uint64_t addr, const void *src, size_t len)
 {
-    if (result < 0 || !addr)
+    if (result < 0)
         return result;
     return guest_write(addr, src, len) ? -EFAULT : result;
+}
+
+/* The same for an output the guest may leave out by passing NULL. */
+static inline int64_t copy_out_optional(int64_t result, uint64_t addr, const void *src, size_t len)
+{
+    return addr ? copy_out(result, addr, src, len) : result;
 }
 
 /* io.c */

@@ -18,16 +18,16 @@ SYSCALL(clock_gettime)
 SYSCALL(clock_getres)
 {
     struct timespec ts;
-    return copy_out(host_result(clock_getres((clockid_t)a[0], &ts)), a[1], &ts, sizeof ts);
+    return copy_out_optional(host_result(clock_getres((clockid_t)a[0], &ts)), a[1], &ts, sizeof ts);
 }
 
 SYSCALL(gettimeofday)
 {
     struct timeval tv;
     struct timezone tz;
-    int64_t r = host_result(syscall(SYS_gettimeofday, &tv, &tz));
-    r = copy_out(r, a[0], &tv, sizeof tv);
-    return copy_out(r, a[1], &tz, sizeof tz);
+    int64_t r = host_result(gettimeofday(&tv, &tz));
+    r = copy_out_optional(r, a[0], &tv, sizeof tv);
+    return copy_out_optional(r, a[1], &tz, sizeof tz);
 }
 
 /* An interrupted relative sleep reports the time left. */
@@ -58,5 +58,5 @@ SYSCALL(clock_nanosleep)
 SYSCALL(times)
 {
     struct tms t;
-    return copy_out(host_result(syscall(SYS_times, &t)), a[0], &t, sizeof t);
+    return copy_out_optional(host_result(syscall(SYS_times, &t)), a[0], &t, sizeof t);
 }

@@ -18,7 +18,7 @@ enum {
     NR_exit_group = 94, NR_kill = 129, NR_tgkill = 131, NR_rt_sigaction = 134,
     NR_rt_sigprocmask = 135, NR_uname = 160, NR_getpid = 172, NR_gettid = 178, NR_brk = 214,
     NR_munmap = 215, NR_mremap = 216, NR_mmap = 222, NR_mprotect = 226, NR_madvise = 233,
-    NR_lookup_dcookie = 18,
+    NR_lookup_dcookie = 18, NR_clock_gettime = 113, NR_gettimeofday = 169,
 };
 
 #define AT_FDCWD (-100)
@@ -317,6 +317,8 @@ static void scenario_io(const char *path)
     get_string(DATA_BUF, s, sizeof s);
     out("pipe %ld %ld %ld %s\n", r, w, n, s);
 
+    out("clock_null %ld\n", SYS(NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, 0));
+    out("gettimeofday_null %ld\n", SYS(NR_gettimeofday, 0, 0));
     SYS(NR_uname, DATA_BUF);
     get_string(DATA_BUF + 4 * 65, s, sizeof s);
     out("machine %s\n", s);
