@@ -22,11 +22,16 @@ HERE = Path(__file__).parent
 
 # Guest layouts: a plain static executable, a static PIE (loaded at abi.PIE_LOAD_BIAS), and one
 # whose writable segment shares a page with the executable one.
-VARIANTS = {
-    "exec": ["-static"],
-    "pie": ["-static-pie"],
-    "shared_page": ["-static", f"-Wl,-T,{HERE / 'shared_page.ld'}"],
-}
+VARIANTS = ("exec", "pie", "shared_page")
+
+
+def variant_flags(variant: str, toolchain: list[str]) -> list[str]:
+    if variant == "pie":
+        # zig cc silently links a non-PIE executable for -static-pie; gcc ignores -pie after -static
+        return ["-static", "-fPIE", "-pie"] if "ziglang" in toolchain else ["-static-pie"]
+    if variant == "shared_page":
+        return ["-static", f"-Wl,-T,{HERE / 'shared_page.ld'}"]
+    return ["-static"]
 
 
 def guest_compiler() -> list[str] | None:
@@ -121,8 +126,11 @@ def build_harness(work: Path, variant: str, runtime_lib: Path, toolchain: list[s
     """The native test executable for one guest layout, and the guest it embeds."""
     work.mkdir(parents=True, exist_ok=True)
     elf = work / "guest.elf"
-    _run([*toolchain, "-nostdlib", "-Wl,--build-id=none", *VARIANTS[variant], "-o", str(elf), str(HERE / "guest.S")])
+    _run([*toolchain, "-nostdlib", "-Wl,--build-id=none", *variant_flags(variant, toolchain), "-o", str(elf),
+          str(HERE / "guest.S")])
     guest = read_guest(elf)
+    if (guest.bias != 0) != (variant == "pie"):
+        raise RuntimeError(f"{' '.join(toolchain)} did not link the {variant} layout")
     (work / "guest_symbols.h").write_text(symbols_header(guest))
     (work / "aot_abi.h").write_text(abi.c_header())
     (work / "link.s").write_text(link_assembly(guest))
