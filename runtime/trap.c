@@ -183,10 +183,12 @@ uint64_t aot_trap(struct aot_cpu *cpu, uint32_t cause, uint64_t tval)
 
 /* ---- Host faults ---- */
 
-static bool in_host_stack_guard(struct aot_cpu *cpu, uint64_t addr)
+/* The fault hit the guard below the host stack, or happened with the stack pointer already in
+ * the reserve that translated code's depth guard should have kept it out of. */
+static bool host_stack_exhausted(struct aot_cpu *cpu, uint64_t addr, uint64_t sp)
 {
-    uint64_t low = thread_of(cpu)->host_stack_low;
-    return addr >= low - HOST_STACK_GUARD && addr < cpu->host_stack_limit;
+    uint64_t guard = thread_of(cpu)->host_stack_low - HOST_STACK_GUARD;
+    return (addr >= guard && addr < cpu->host_stack_limit) || (sp >= guard && sp < cpu->host_stack_limit);
 }
 
 /* In TLB mode guest memory accesses never fault on the host, so a host fault is a bug in the
@@ -200,12 +202,13 @@ static void host_fault(int sig, siginfo_t *si, void *context)
     }
     const ucontext_t *uc = context;
     uint64_t host_pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    uint64_t host_sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
     uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
     struct aot_cpu *cpu = thread_cpu;
     char where[256] = "unknown";
     if (cpu)
         describe_guest_pc(where, sizeof where, cpu->pc);
-    if (cpu && in_host_stack_guard(cpu, addr))
+    if (cpu && host_stack_exhausted(cpu, addr, host_sp))
         report("aotbuilder: internal error: host stack overflow at host pc 0x%" PRIx64
                ": guest recursion went deeper than the host stack allows (last dispatched guest pc %s)\n",
                host_pc, where);

@@ -407,6 +407,14 @@ def test_host_fault_is_an_internal_error(harnesses):
     assert "accessing 0x10 (last dispatched guest pc" in result.stderr
 
 
+def test_host_stack_overflow_is_reported(harnesses):
+    exe, _ = harnesses()
+    result = run(exe, "host_stack_overflow")
+    assert result.returncode == -11
+    assert result.stderr.startswith("aotbuilder: internal error: host stack overflow at host pc 0x")
+    assert "guest recursion went deeper than the host stack allows" in result.stderr
+
+
 SIGNAL_PREFIX = ["ignore 0 old 0", "kill_ignored 0", "query 0 old 1", f"sigkill {-EINVAL}",
                  f"badsize {-EINVAL}", "gettid 1", "block 0", "kill_blocked 0", f"mask 0 {1 << 11:x}"]
 
