@@ -19,7 +19,6 @@ struct aot_cpu *cpu_create(void)
     memset(cpu, 0, sizeof *cpu);
     cpu->rt = t;
     cpu->res_addr = ~0ULL;
-    t->cpu = cpu;
     t->tid = getpid();
     t->sigmask = host_sigmask_bits();
     t->sigaltstack.flags = GUEST_SS_DISABLE;

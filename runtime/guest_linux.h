@@ -22,14 +22,11 @@
 #define GUEST_MAP_TYPE 0x0f
 #define GUEST_MAP_FIXED 0x10
 #define GUEST_MAP_ANONYMOUS 0x20
-#define GUEST_MAP_NORESERVE 0x4000
 #define GUEST_MAP_POPULATE 0x8000
 #define GUEST_MAP_FIXED_NOREPLACE 0x100000
 #define GUEST_MREMAP_MAYMOVE 1
 #define GUEST_MREMAP_FIXED 2
 #define GUEST_MREMAP_DONTUNMAP 4
-#define GUEST_MADV_DONTNEED 4
-#define GUEST_MADV_FREE 8
 
 /* include/uapi/asm-generic/stat.h: 128 bytes; x86-64's struct stat orders and sizes its fields
  * differently (64-bit st_nlink before st_mode, 64-bit st_blksize). */

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -20,7 +21,6 @@ static inline uint64_t page_up(uint64_t addr) { return (addr + AOT_PAGE_SIZE - 1
 
 /* Per-thread runtime state, reached through cpu->rt. */
 struct guest_thread {
-    struct aot_cpu *cpu;
     int64_t tid;               /* the thread id the guest sees (the pid for the initial thread) */
     pid_t host_tid;            /* the host thread running it, for tgkill */
     uint64_t clear_child_tid;  /* set_tid_address */
@@ -82,6 +82,7 @@ struct guest_sigaction { uint64_t handler, flags, mask; };  /* the riscv64 kerne
 int guest_sigaction(int sig, const struct guest_sigaction *act, struct guest_sigaction *old);
 bool guest_has_handler(int sig);
 void guest_set_sigmask(struct guest_thread *t, uint64_t mask);
+void host_sigset_of(uint64_t mask, sigset_t *host);
 void guest_signal_arrived(int sig);
 void guest_signals_init(void);
 uint64_t host_sigmask_bits(void);

@@ -70,15 +70,20 @@ void guest_signal_arrived(int sig)
     die_of_signal(sig);
 }
 
-void guest_set_sigmask(struct guest_thread *t, uint64_t mask)
+/* The host mask for a guest mask: the runtime's fault signals are never blocked on the host. */
+void host_sigset_of(uint64_t mask, sigset_t *host)
 {
-    mask &= ~(sigbit(SIGKILL) | sigbit(SIGSTOP));
-    t->sigmask = mask;
-    sigset_t host;
-    sigemptyset(&host);
+    sigemptyset(host);
     for (int sig = 1; sig <= GUEST_NSIG; sig++)
         if ((mask & sigbit(sig)) && !runtime_owns(sig))
-            sigaddset(&host, sig);
+            sigaddset(host, sig);
+}
+
+void guest_set_sigmask(struct guest_thread *t, uint64_t mask)
+{
+    sigset_t host;
+    t->sigmask = mask & ~(sigbit(SIGKILL) | sigbit(SIGSTOP));
+    host_sigset_of(t->sigmask, &host);
     pthread_sigmask(SIG_SETMASK, &host, NULL);
 }
 

@@ -220,10 +220,7 @@ SYSCALL(ppoll)
             return -EINVAL;
         if (guest_read(a[3], &guest_mask, sizeof guest_mask) != 0)
             return -EFAULT;
-        sigemptyset(&mask);
-        for (int sig = 1; sig <= GUEST_NSIG; sig++)
-            if (guest_mask & (1ULL << (sig - 1)) && sig != SIGSEGV && sig != SIGBUS)
-                sigaddset(&mask, sig);
+        host_sigset_of(guest_mask, &mask);
     }
     /* The raw system call, because it writes the time left back like the guest expects. */
     int64_t r = host_result(syscall(SYS_ppoll, fds, nfds, a[2] ? &timeout : NULL, a[3] ? &mask : NULL,

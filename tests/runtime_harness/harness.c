@@ -19,6 +19,7 @@ enum {
     NR_rt_sigprocmask = 135, NR_uname = 160, NR_getpid = 172, NR_gettid = 178, NR_brk = 214,
     NR_munmap = 215, NR_mremap = 216, NR_mmap = 222, NR_mprotect = 226, NR_madvise = 233,
     NR_lookup_dcookie = 18, NR_clock_gettime = 113, NR_gettimeofday = 169,
+    NR_ppoll = 73,
 };
 
 #define AT_FDCWD (-100)
@@ -312,6 +313,11 @@ static void scenario_io(const char *path)
     uint64_t rd = load(DATA_BUF, 4), wr = load(DATA_BUF + 4, 4);
     put_string(PATH_BUF, "ping");
     int64_t w = SYS(NR_write, wr, PATH_BUF, 4);
+    uint64_t pollfd = DATA_BUF + 512, timeout = DATA_BUF + 520;
+    store(pollfd, rd | (1ULL /* POLLIN */ << 32), 8);
+    store(timeout, 0, 8), store(timeout + 8, 0, 8);
+    int64_t ready = SYS(NR_ppoll, pollfd, 1, timeout, 0, 8);
+    out("ppoll %ld %lx\n", ready, load(pollfd + 6, 2));
     int64_t n = SYS(NR_read, rd, DATA_BUF, 100);
     store(DATA_BUF + 4, 0, 1);
     get_string(DATA_BUF, s, sizeof s);
