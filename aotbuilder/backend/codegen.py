@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import llvmlite
@@ -11,12 +11,21 @@ import llvmlite.binding as llvm
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 
+@cache
+def default_cpu() -> str:
+    """x86-64-v3 (AVX2, FMA, BMI2: hosts since 2013) when this host has it, else the v2 baseline."""
+    _init()
+    features = set(llvm.get_host_cpu_features().flatten().split(","))
+    v3 = {"+avx2", "+fma", "+bmi2", "+bmi", "+lzcnt", "+movbe"}
+    return "x86-64-v3" if v3 <= features else "x86-64-v2"
+
+
 @dataclass(frozen=True)
 class CodegenOptions:
     """Everything that changes the machine code generated from a given IR."""
 
     opt_level: int = 2
-    cpu: str = "x86-64-v2"  # a baseline every x86-64 host of the last decade runs
+    cpu: str = field(default_factory=default_cpu)
 
     def describe(self) -> str:
         return f"llvm={llvm_version()};llvmlite={llvmlite.__version__};O{self.opt_level};cpu={self.cpu}"

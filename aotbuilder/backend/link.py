@@ -21,6 +21,8 @@ from aotbuilder.errors import BuildError
 from aotbuilder.lift.emitter import placeholder
 
 SHT_STRTAB = 3
+# LLVM lowers some operations to libm calls on CPUs without the instruction (fma on x86-64-v2).
+TRANSLATED_CODE_LIBS = ("-lm",)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ def c_compiler() -> str:
     return cc
 
 
+def _first_problem(output: str) -> str:
+    lines = output.strip().splitlines() or ["(no output)"]
+    return next((ln for ln in lines if "error" in ln or "undefined" in ln or "multiple definition" in ln),
+                lines[-1]).strip()
+
+
 def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
                     runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path) -> None:
     """Write the objects and the generated assembly into workdir and link them into `out`."""
@@ -124,10 +132,10 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     rsp = workdir / "objects.rsp"
     rsp.write_text("\n".join(str(p) for p in objs))
     tmp_out = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    cmd = [c_compiler(), "-o", str(tmp_out), f"@{rsp}", str(asm), str(runtime_lib), *link_flags]
+    cmd = [c_compiler(), "-o", str(tmp_out), f"@{rsp}", str(asm), str(runtime_lib), *link_flags,
+           *TRANSLATED_CODE_LIBS]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         tmp_out.unlink(missing_ok=True)
-        detail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise BuildError(f"linking {out} failed: {detail}")
+        raise BuildError(f"linking {out} failed: {_first_problem(result.stderr)}")
     os.replace(tmp_out, out)
