@@ -3,9 +3,9 @@
 #ifndef AOT_RUNTIME_H
 #define AOT_RUNTIME_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,7 +16,7 @@
 static inline uint64_t page_down(uint64_t addr) { return addr & GUEST_PAGE_MASK; }
 static inline uint64_t page_up(uint64_t addr) { return (addr + AOT_PAGE_SIZE - 1) & GUEST_PAGE_MASK; }
 
-/* Guest signals we name in reports; the numbers are the same on riscv64 and x86-64 Linux. */
+/* Guest signals are 1..64, numbered as on x86-64 Linux. */
 #define GUEST_NSIG 64
 
 /* Per-thread runtime state, reached through cpu->rt. */
@@ -85,7 +85,7 @@ void guest_set_sigmask(struct guest_thread *t, uint64_t mask);
 void host_sigset_of(uint64_t mask, sigset_t *host);
 void guest_signal_arrived(int sig);
 void guest_signals_init(void);
-uint64_t host_sigmask_bits(void);
+uint64_t host_sigmask_bits(void);  /* the calling thread's blocked signals, as a guest mask */
 
 /* syscall/table.c */
 void syscalls_init(void);
