@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 TIMEOUT = 120
+AOTBUILDER = [sys.executable, "-m", "aotbuilder"]
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +28,7 @@ def translate(tmp_path_factory: pytest.TempPathFactory, session_cache: Path):
     def build(elf: Path) -> Path:
         if elf not in built:
             out = out_dir / elf.name
-            proc = subprocess.run(["aotbuilder", "build", str(elf), "-o", str(out), "--cache-dir",
+            proc = subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(out), "--cache-dir",
                                    str(session_cache)], capture_output=True, text=True, timeout=1800)
             assert proc.returncode == 0, proc.stderr
             built[elf] = out
@@ -50,10 +52,10 @@ def test_run_passes_arguments_environment_and_status(fixture_bin_dir, session_ca
     case = next(c for c in fixture_cases if c.name == "args")
     elf = fixture_bin_dir / f"{case.program}-zig-O2"
     env = {**os.environ, **case.env, "AOTBUILDER_CACHE_DIR": str(session_cache)}
-    proc = subprocess.run(["aotbuilder", "run", str(elf), *case.argv], capture_output=True, env=env,
+    proc = subprocess.run([*AOTBUILDER, "run", str(elf), *case.argv], capture_output=True, env=env,
                           timeout=TIMEOUT)
     assert proc.stdout == case.expected_stdout
     assert proc.returncode == case.expected_status
-    dashed = subprocess.run(["aotbuilder", "run", str(elf), "--", *case.argv], capture_output=True, env=env,
+    dashed = subprocess.run([*AOTBUILDER, "run", str(elf), "--", *case.argv], capture_output=True, env=env,
                             timeout=TIMEOUT)
     assert dashed.stdout == case.expected_stdout
