@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -52,6 +52,8 @@ CPU_FIELDS = (
     Field("res_val", "uint64_t", 1, 8),  # value loaded by LR, compared by SC
     Field("host_stack_limit", "uint64_t", 1, 8),  # native recursion guard
     Field("rt", "void *", 1, 8),  # runtime-private per-thread data
+    Field("interrupt", "uint32_t", 1, 4),  # non-zero: translated code calls aot_interrupt at a safe point
+    Field("pad0", "uint32_t", 1, 4),
     Field("tlb", "struct aot_tlb_entry", TLB_SIZE, TLB_ENTRY_SIZE),
 )
 
@@ -99,9 +101,27 @@ INTRINSICS = (
               "(cpu, cause, tval): synchronous trap at cpu->pc; returns the next guest pc"),
     Intrinsic("aot_call_indirect", "i64", ("cpu", "i64"),
               "(cpu, target): run the guest code at target until it returns; returns the next guest pc"),
+    Intrinsic("aot_interrupt", "i64", ("cpu",),
+              "(cpu): cpu->interrupt was set; at a safe point (cpu->pc set, registers written back) "
+              "deliver pending signals; returns the next guest pc"),
     Intrinsic("aot_csr_read", "i64", ("cpu", "i32"),
               "(cpu, csr): counters (cycle, time, instret); other CSRs are handled inline"),
+    Intrinsic("aot_fcsr_read", "i64", ("cpu",),
+              "(cpu): fcsr: frm, and fflags = cpu->fflags | the host's sticky FP flags (runtime/fpu.c)"),
+    Intrinsic("aot_fcsr_write", "void", ("cpu", "i64"),
+              "(cpu, fcsr): set frm and fflags, the host rounding mode, clear the host's sticky flags"),
+    Intrinsic("aot_fp_soft", "i64", ("cpu", "i32", "i32", "i64", "i64", "i64"),
+              "(cpu, op, rm, a, b, c): FP operation `op` (AOT_FP_*) rounded in software with static mode rm "
+              "(RMM, or a mode other than frm); ORs its flags into cpu->fflags; returns the register value"),
 )
+
+# Operations of aot_fp_soft: the operation in the low bits, AOT_FP_DOUBLE for double precision.
+# Operands: FP values as register bits (singles unboxed), integers as register values.
+FP_SOFT_OPS = ("ADD", "SUB", "MUL", "DIV", "SQRT", "FMADD", "FMSUB", "FNMSUB", "FNMADD", "CVT_S_D",
+               "CVT_F_W", "CVT_F_WU", "CVT_F_L", "CVT_F_LU", "CVT_W_F", "CVT_WU_F", "CVT_L_F", "CVT_LU_F")
+FP_SOFT = {name: k + 1 for k, name in enumerate(FP_SOFT_OPS)}
+FP_SOFT_OP_MASK = 0xFF
+FP_SOFT_DOUBLE = 0x100
 
 _C_TYPES = {"void": "void", "i32": "uint32_t", "i64": "uint64_t", "cpu": "struct aot_cpu *"}
 
@@ -142,6 +162,9 @@ def c_header() -> str:
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
+        *(f"#define AOT_FP_{name} {code}" for name, code in FP_SOFT.items()),
+        f"#define AOT_FP_OP_MASK 0x{FP_SOFT_OP_MASK:x}",
+        f"#define AOT_FP_DOUBLE 0x{FP_SOFT_DOUBLE:x}",
         "",
         "struct aot_tlb_entry {",
         *(f"    {f.ctype} {f.name};" for f in TLB_ENTRY_FIELDS),
