@@ -1,23 +1,31 @@
 """Shapes shared by the F and D extensions, parameterised by precision.
 
-Results follow the RISC-V rules that differ from the host's: every NaN a computation produces is
-the canonical NaN, conversions to integers saturate (NaN converts to the largest value), FMIN/FMAX
-order -0 below +0 and return the other operand when one is NaN.  The rounding mode comes from the
-instruction, or from frm when it says dynamic; invalid modes trap.
+The FP model (docs/fp.md): arithmetic runs on the host's SSE unit through LLVM's constrained FP
+intrinsics (dynamic rounding, strict exceptions), so MXCSR.RC does the rounding and MXCSR's sticky
+flags accrue the guest's exception flags; the runtime keeps MXCSR.RC equal to frm and merges
+MXCSR's flags into fflags on reads (runtime/fpu.c).  Where RISC-V and x86 differ the code here
+does it the RISC-V way: every NaN result is the canonical NaN; FMIN/FMAX and conversions to
+integers compute their results and flags explicitly; an operation whose rounding mode the
+hardware does not hold right now (RMM, or a static mode other than frm) calls the exact software
+implementation `aot_fp_soft`; reserved rounding modes, static or in frm, are illegal instructions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
+from aotbuilder import abi
 from aotbuilder.isa import Insn
-from aotbuilder.lift.emitter import CANONICAL_NAN32, CANONICAL_NAN64, F32, F64, I32, I64, INT_TYPES
+from aotbuilder.lift.emitter import CANONICAL_NAN32, CANONICAL_NAN64, F32, F64, I1, I32, I64, INT_TYPES, NAN_BOX
 
 RM_RNE, RM_RTZ, RM_RDN, RM_RUP, RM_RMM, RM_DYN = 0, 1, 2, 3, 4, 7
-# LLVM rounding intrinsic per static rounding mode, for conversions to integer.
-_ROUND = {RM_RNE: "llvm.roundeven", RM_RDN: "llvm.floor", RM_RUP: "llvm.ceil", RM_RMM: "llvm.round"}
+FLAG_NX, FLAG_UF, FLAG_OF, FLAG_DZ, FLAG_NV = 1, 2, 4, 8, 16
+# Round-to-integral without the inexact exception, per static rounding mode (RMM goes to software).
+_ROUND_INTEGRAL = {RM_RNE: "roundeven", RM_RTZ: "trunc", RM_RDN: "floor", RM_RUP: "ceil"}
+_MD = ir.MetaDataType()
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,14 @@ class Precision:
     ty: ir.Type
     bits: int
     canonical_nan: int
+    soft_flag: int  # added to the aot_fp_soft operation code
 
 
-S = Precision("f32", F32, 32, CANONICAL_NAN32)
-D = Precision("f64", F64, 64, CANONICAL_NAN64)
+S = Precision("f32", F32, 32, CANONICAL_NAN32, 0)
+D = Precision("f64", F64, 64, CANONICAL_NAN64, abi.FP_SOFT_DOUBLE)
 
+
+# -- registers -------------------------------------------------------------------------------------
 
 def fget(ctx, p: Precision, i: int) -> ir.Value:
     return ctx.e.f32(i) if p is S else ctx.e.f64(i)
@@ -40,11 +51,77 @@ def fset(ctx, p: Precision, i: int, v: ir.Value) -> None:
     (ctx.e.set_f32 if p is S else ctx.e.set_f64)(i, v)
 
 
+def reg_bits(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    """The 64-bit register value holding v (singles NaN-boxed)."""
+    e = ctx.e
+    if p is D:
+        return e.b.bitcast(v, I64)
+    return e.b.or_(e.b.zext(e.b.bitcast(v, I32), I64), e.c(NAN_BOX))
+
+
+def soft_operand(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    """An FP operand as aot_fp_soft takes it: its bits, zero-extended."""
+    e = ctx.e
+    return e.b.bitcast(v, I64) if p is D else e.b.zext(e.b.bitcast(v, I32), I64)
+
+
+def _bits(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    return ctx.e.b.bitcast(v, INT_TYPES[p.bits])
+
+
+def is_nan_bits(ctx, p: Precision, bits: ir.Value) -> ir.Value:
+    """NaN test on the integer bits (raises no FP exception, unlike a compare)."""
+    e = ctx.e
+    magnitude = e.b.and_(bits, e.c((1 << (p.bits - 1)) - 1, p.bits))
+    exp_mask = ((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1)
+    return e.b.icmp_unsigned(">", magnitude, e.c(exp_mask, p.bits))
+
+
 def canonical(ctx, p: Precision, v: ir.Value) -> ir.Value:
     e = ctx.e
     nan = e.b.bitcast(e.c(p.canonical_nan, p.bits), p.ty)
-    return e.b.select(e.b.fcmp_unordered("uno", v, v), nan, v)
+    return e.b.select(is_nan_bits(ctx, p, _bits(ctx, p, v)), nan, v)
 
+
+def or_flags(ctx, flags: ir.Value) -> None:
+    """fflags |= flags (an i32): flags computed in software rather than by the host."""
+    e = ctx.e
+    e.set_cpu_u32("fflags", e.b.or_(e.cpu_u32("fflags"), flags))
+
+
+# -- constrained (strict) FP operations --------------------------------------------------------------
+
+def _strict(ctx) -> None:
+    """Functions with FP arithmetic are strictfp: LLVM then neither reorders their FP operations
+    across MXCSR accesses nor folds away exceptions.  (llvmlite does not know the attribute.)"""
+    set.add(ctx.llfn.attributes, "strictfp")
+
+
+def constrained(ctx, op: str, ret: ir.Type, args: list[ir.Value], suffix: str, rounding: bool = True,
+                predicate: str | None = None) -> ir.Value:
+    """llvm.experimental.constrained.<op>.<suffix>: rounding per MXCSR, exceptions into its flags."""
+    _strict(ctx)
+    e = ctx.e
+    name = f"llvm.experimental.constrained.{op}.{suffix}"
+    md: list[ir.Value] = []
+    if predicate is not None:
+        md.append(ir.MetaDataString(e.module, predicate))
+    if rounding:
+        md.append(ir.MetaDataString(e.module, "round.dynamic"))
+    md.append(ir.MetaDataString(e.module, "fpexcept.strict"))
+    fn = e.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(e.module, ir.FunctionType(ret, [a.type for a in args] + [_MD] * len(md)), name)
+    return e.b.call(fn, [*args, *md])
+
+
+def fcmp(ctx, p: Precision, cond: str, a: ir.Value, b: ir.Value, signalling: bool = False) -> ir.Value:
+    """A strict compare: quiet ones raise invalid only for signalling NaNs, signalling ones for any NaN."""
+    return constrained(ctx, "fcmps" if signalling else "fcmp", I1, [a, b], rounding=False,
+                       predicate=cond, suffix=p.suffix)
+
+
+# -- rounding mode dispatch -------------------------------------------------------------------------
 
 def valid_rm(ctx, insn: Insn) -> bool:
     """Reserved static rounding modes are illegal instructions."""
@@ -54,34 +131,139 @@ def valid_rm(ctx, insn: Insn) -> bool:
     return True
 
 
-def gen_arith(ctx, insn: Insn, p: Precision, op: str) -> None:
-    if not valid_rm(ctx, insn):
+def _new_block(ctx, name: str) -> ir.Block:
+    return ctx.llfn.append_basic_block(f"{name}.{ctx.offset:x}")
+
+
+def check_dynamic_rm(ctx, insn: Insn) -> None:
+    """For an operation whose result does not depend on the rounding mode: dyn with a reserved
+    mode in frm is still an illegal instruction."""
+    if insn.rm != RM_DYN:
         return
-    b = ctx.e.b
-    r = getattr(b, op)(fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2))
-    fset(ctx, p, insn.rd, canonical(ctx, p, r))
+    e = ctx.e
+    bad = e.b.icmp_unsigned(">", e.cpu_u32("frm"), e.c(RM_RMM, 32))
+    trap, cont = _new_block(ctx, "frm.bad"), _new_block(ctx, "frm.ok")
+    e.b.cbranch(bad, trap, cont)
+    e.b.position_at_end(trap)
+    ctx.illegal()
+    e.b.position_at_end(cont)
+
+
+def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value]],
+            hardware: Callable[[], ir.Value]) -> ir.Value | None:
+    """The register value of a rounding operation.
+
+    `hardware()` computes it on the host (MXCSR's mode = frm); when the instruction's mode is not
+    the one MXCSR holds, `aot_fp_soft(soft_op)` computes it exactly in software instead.  Returns
+    None when the instruction is statically illegal (the block is then terminated)."""
+    if not valid_rm(ctx, insn):
+        return None
+    e = ctx.e
+    op = e.c(soft_op, 32)
+
+    def soft(rm: ir.Value) -> ir.Value:
+        a, b, c = (soft_args() + [e.c(0)] * 3)[:3]
+        return e.call_runtime("aot_fp_soft", op, rm, a, b, c)
+
+    if insn.rm == RM_RMM:
+        return soft(e.c(RM_RMM, 32))
+    frm = e.cpu_u32("frm")
+    if insn.rm == RM_DYN:
+        fast_cond = e.b.icmp_unsigned("<", frm, e.c(RM_RMM, 32))
+    else:
+        fast_cond = e.b.icmp_unsigned("==", frm, e.c(insn.rm, 32))
+    fast, slow, done = _new_block(ctx, "fp.hw"), _new_block(ctx, "fp.soft"), _new_block(ctx, "fp.done")
+    e.b.cbranch(fast_cond, fast, slow)
+    e.b.position_at_end(fast)
+    hw_value = hardware()
+    hw_end = e.b.block
+    e.b.branch(done)
+    e.b.position_at_end(slow)
+    if insn.rm == RM_DYN:
+        rmm, bad = _new_block(ctx, "fp.rmm"), _new_block(ctx, "fp.badrm")
+        e.b.cbranch(e.b.icmp_unsigned("==", frm, e.c(RM_RMM, 32)), rmm, bad)
+        e.b.position_at_end(bad)
+        ctx.illegal()
+        e.b.position_at_end(rmm)
+        soft_value = soft(e.c(RM_RMM, 32))
+    else:
+        soft_value = soft(e.c(insn.rm, 32))
+    soft_end = e.b.block
+    e.b.branch(done)
+    e.b.position_at_end(done)
+    phi = e.b.phi(I64)
+    phi.add_incoming(hw_value, hw_end)
+    phi.add_incoming(soft_value, soft_end)
+    return phi
+
+
+def _fp_result(ctx, insn: Insn, p: Precision, soft_op: str, operands: list[ir.Value],
+               compute: Callable[[], ir.Value]) -> None:
+    """rd = a rounded FP operation on `operands` (read already), canonical NaN on the hardware path."""
+    value = rounded(ctx, insn, abi.FP_SOFT[soft_op] | p.soft_flag, lambda: [soft_operand(ctx, p, v) for v in operands],
+                    lambda: reg_bits(ctx, p, canonical(ctx, p, compute())))
+    if value is not None:
+        ctx.e.set_f_bits(insn.rd, value)
+
+
+# -- arithmetic --------------------------------------------------------------------------------------
+
+_SOFT_ARITH = {"fadd": "ADD", "fsub": "SUB", "fmul": "MUL", "fdiv": "DIV"}
+
+
+def gen_arith(ctx, insn: Insn, p: Precision, op: str) -> None:
+    a, b = fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2)
+    _fp_result(ctx, insn, p, _SOFT_ARITH[op], [a, b], lambda: constrained(ctx, op, p.ty, [a, b], p.suffix))
 
 
 def gen_sqrt(ctx, insn: Insn, p: Precision) -> None:
-    if not valid_rm(ctx, insn):
-        return
-    e = ctx.e
-    r = e.intrinsic_call(f"llvm.sqrt.{p.suffix}", [p.ty], [fget(ctx, p, insn.rs1)])
-    fset(ctx, p, insn.rd, canonical(ctx, p, r))
+    a = fget(ctx, p, insn.rs1)
+    _fp_result(ctx, insn, p, "SQRT", [a], lambda: constrained(ctx, "sqrt", p.ty, [a], suffix=p.suffix))
+
+
+_SOFT_FMA = {(False, False): "FMADD", (False, True): "FMSUB", (True, False): "FNMSUB", (True, True): "FNMADD"}
 
 
 def gen_fma(ctx, insn: Insn, p: Precision, negate_product: bool, negate_addend: bool) -> None:
-    if not valid_rm(ctx, insn):
-        return
+    """One rounding of ±(a×b)±c: the negations are exact, so fma(-a, b, -c) is FNMADD in every mode."""
     e = ctx.e
-    a, b_, c = (fget(ctx, p, r) for r in (insn.rs1, insn.rs2, insn.rs3))
-    if negate_product:
-        a = e.b.fneg(a)
-    if negate_addend:
-        c = e.b.fneg(c)
-    r = e.intrinsic_call(f"llvm.fma.{p.suffix}", [p.ty, p.ty, p.ty], [a, b_, c])
-    fset(ctx, p, insn.rd, canonical(ctx, p, r))
+    a, b, c = (fget(ctx, p, r) for r in (insn.rs1, insn.rs2, insn.rs3))
 
+    def hardware() -> ir.Value:
+        x = e.b.fneg(a) if negate_product else a
+        z = e.b.fneg(c) if negate_addend else c
+        r = constrained(ctx, "fma", p.ty, [x, b, z], suffix=p.suffix)
+        _fma_invalid_fixup(ctx, p, a, b, c)
+        return r
+
+    _fp_result(ctx, insn, p, _SOFT_FMA[(negate_product, negate_addend)], [a, b, c], hardware)
+
+
+def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value) -> None:
+    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not."""
+    e = ctx.e
+    ity = INT_TYPES[p.bits]
+    mag_mask = e.c((1 << (p.bits - 1)) - 1, p.bits)
+    inf_bits = e.c(((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1), p.bits)
+
+    def mag(v):
+        return e.b.and_(e.b.bitcast(v, ity), mag_mask)
+
+    ma, mb = mag(a), mag(b)
+    zero = e.c(0, p.bits)
+    inf_zero = e.b.or_(e.b.and_(e.b.icmp_unsigned("==", ma, inf_bits), e.b.icmp_unsigned("==", mb, zero)),
+                       e.b.and_(e.b.icmp_unsigned("==", ma, zero), e.b.icmp_unsigned("==", mb, inf_bits)))
+    c_nan = is_nan_bits(ctx, p, e.b.bitcast(c, ity))
+    cond = e.b.and_(inf_zero, c_nan)
+    fix, cont = _new_block(ctx, "fma.nv"), _new_block(ctx, "fma.ok")
+    e.b.cbranch(cond, fix, cont)
+    e.b.position_at_end(fix)
+    or_flags(ctx, e.c(FLAG_NV, 32))
+    e.b.branch(cont)
+    e.b.position_at_end(cont)
+
+
+# -- sign injection, min/max, compares, class (exact: no rounding) -----------------------------------
 
 def gen_sign_inject(ctx, insn: Insn, p: Precision, mode: str) -> None:
     e = ctx.e
@@ -98,65 +280,29 @@ def gen_sign_inject(ctx, insn: Insn, p: Precision, mode: str) -> None:
 
 
 def gen_minmax(ctx, insn: Insn, p: Precision, op: str) -> None:
+    """IEEE 754-2019 minimumNumber/maximumNumber: a NaN operand yields the other one (both: the
+    canonical NaN), -0 < +0, and only signalling NaNs raise invalid (the quiet compares do that)."""
     e = ctx.e
     a, b = fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2)
-    r = e.intrinsic_call(f"llvm.{op}imumnum.{p.suffix}", [p.ty, p.ty], [a, b])
-    fset(ctx, p, insn.rd, canonical(ctx, p, r))
+    ia, ib = _bits(ctx, p, a), _bits(ctx, p, b)
+    less = fcmp(ctx, p, "olt" if op == "min" else "ogt", a, b)
+    equal = fcmp(ctx, p, "oeq", a, b)
+    # Equal operands differ at most in the sign of zero: OR of the bits picks -0, AND picks +0.
+    tie = e.b.or_(ia, ib) if op == "min" else e.b.and_(ia, ib)
+    r = e.b.select(less, ia, e.b.select(equal, tie, ib))
+    nan_a, nan_b = is_nan_bits(ctx, p, ia), is_nan_bits(ctx, p, ib)
+    r = e.b.select(nan_b, ia, r)
+    r = e.b.select(nan_a, ib, r)
+    r = e.b.select(e.b.and_(nan_a, nan_b), e.c(p.canonical_nan, p.bits), r)
+    fset(ctx, p, insn.rd, e.b.bitcast(r, p.ty))
 
 
 def gen_compare(ctx, insn: Insn, p: Precision, cond: str) -> None:
+    """FEQ is a quiet compare (invalid only for signalling NaNs); FLT and FLE signal on any NaN."""
     e = ctx.e
-    r = e.b.fcmp_ordered(cond, fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2))
+    pred = {"==": "oeq", "<": "olt", "<=": "ole"}[cond]
+    r = fcmp(ctx, p, pred, fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2), signalling=cond != "==")
     e.set_x(insn.rd, e.b.zext(r, I64))
-
-
-def _rounded(ctx, insn: Insn, p: Precision, v: ir.Value) -> ir.Value:
-    """v rounded to an integral value in the instruction's rounding mode."""
-    e = ctx.e
-
-    def by_mode(rm: int) -> ir.Value:
-        if rm == RM_RTZ:
-            return e.intrinsic_call(f"llvm.trunc.{p.suffix}", [p.ty], [v])
-        return e.intrinsic_call(f"{_ROUND[rm]}.{p.suffix}", [p.ty], [v])
-
-    if insn.rm != RM_DYN:
-        return by_mode(insn.rm)
-    frm = e.cpu_u32("frm")
-    r = by_mode(RM_RNE)
-    for rm in (RM_RTZ, RM_RDN, RM_RUP, RM_RMM):
-        r = e.b.select(e.b.icmp_unsigned("==", frm, e.c(rm, 32)), by_mode(rm), r)
-    return r
-
-
-def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
-    """FCVT.{W,WU,L,LU}: round, then saturate; NaN gives the largest value."""
-    if not valid_rm(ctx, insn):
-        return
-    e = ctx.e
-    v = fget(ctx, p, insn.rs1)
-    ity = INT_TYPES[bits]
-    name = f"llvm.fpto{'s' if signed else 'u'}i.sat.i{bits}.{p.suffix}"
-    r = e.intrinsic_call(name, [p.ty], [_rounded(ctx, insn, p, v)], ret=ity)
-    largest = (1 << (bits - 1)) - 1 if signed else (1 << bits) - 1
-    r = e.b.select(e.b.fcmp_unordered("uno", v, v), e.c(largest, bits), r)
-    e.set_x(insn.rd, e.extend(r, 64, signed=True))
-
-
-def gen_from_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
-    if not valid_rm(ctx, insn):
-        return
-    e = ctx.e
-    v = e.extend(e.x(insn.rs1), bits, signed=False)
-    fset(ctx, p, insn.rd, (e.b.sitofp if signed else e.b.uitofp)(v, p.ty))
-
-
-def gen_convert(ctx, insn: Insn, src: Precision, dst: Precision) -> None:
-    if not valid_rm(ctx, insn):
-        return
-    e = ctx.e
-    v = fget(ctx, src, insn.rs1)
-    r = e.b.fptrunc(v, dst.ty) if dst.bits < src.bits else e.b.fpext(v, dst.ty)
-    fset(ctx, dst, insn.rd, canonical(ctx, dst, r))
 
 
 def gen_class(ctx, insn: Insn, p: Precision) -> None:
@@ -191,6 +337,115 @@ def gen_class(ctx, insn: Insn, p: Precision) -> None:
     e.set_x(insn.rd, r)
 
 
+# -- conversions ---------------------------------------------------------------------------------------
+
+_SOFT_TO_INT = {(32, True): "CVT_W_F", (32, False): "CVT_WU_F", (64, True): "CVT_L_F", (64, False): "CVT_LU_F"}
+_SOFT_FROM_INT = {(32, True): "CVT_F_W", (32, False): "CVT_F_WU", (64, True): "CVT_F_L", (64, False): "CVT_F_LU"}
+
+
+def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
+    """FCVT.{W,WU,L,LU}: round to an integral value, then saturate (NaN gives the maximum).
+
+    x86's conversions return one "integer indefinite" value and have no unsigned forms, so the
+    result and the flags (NV out of range or NaN, else NX when inexact) are computed here; the
+    rounding to integral raises nothing but invalid for signalling NaNs, which is NV anyway."""
+    if not valid_rm(ctx, insn):
+        return
+    e = ctx.e
+    v = fget(ctx, p, insn.rs1)
+
+    def hardware(rm: int) -> ir.Value:
+        if rm == RM_DYN:
+            r = constrained(ctx, "nearbyint", p.ty, [v], suffix=p.suffix)
+        else:
+            r = constrained(ctx, _ROUND_INTEGRAL[rm], p.ty, [v], rounding=False, suffix=p.suffix)
+        lo = -(2.0 ** (bits - 1)) if signed else 0.0
+        hi = 2.0 ** (bits - 1) if signed else 2.0 ** bits
+        in_range = e.b.and_(fcmp(ctx, p, "oge", r, ir.Constant(p.ty, lo)),
+                            fcmp(ctx, p, "olt", r, ir.Constant(p.ty, hi)))
+        safe = e.b.select(in_range, r, ir.Constant(p.ty, 0.0))
+        ity = INT_TYPES[bits]
+        converted = constrained(ctx, "fptosi" if signed else "fptoui", ity, [safe], rounding=False,
+                                suffix=f"i{bits}.{p.suffix}")
+        largest = e.c((1 << (bits - 1)) - 1 if signed else (1 << bits) - 1, bits)
+        smallest = e.c(-(1 << (bits - 1)) if signed else 0, bits)
+        negative = e.b.icmp_signed("<", _bits(ctx, p, v), e.c(0, p.bits))
+        positive_or_nan = e.b.or_(e.b.not_(negative), is_nan_bits(ctx, p, _bits(ctx, p, v)))
+        saturated = e.b.select(positive_or_nan, largest, smallest)
+        result = e.b.select(in_range, converted, saturated)
+        inexact = e.b.and_(in_range, fcmp(ctx, p, "une", r, v))
+        flags = e.b.select(in_range, e.b.zext(inexact, I32), e.c(FLAG_NV, 32))
+        or_flags(ctx, flags)
+        return e.extend(result, 64, signed=True)
+
+    op = e.c(abi.FP_SOFT[_SOFT_TO_INT[(bits, signed)]] | p.soft_flag, 32)
+    arg = soft_operand(ctx, p, v)
+    if insn.rm == RM_RMM:
+        value = e.call_runtime("aot_fp_soft", op, e.c(RM_RMM, 32), arg, e.c(0), e.c(0))
+    elif insn.rm != RM_DYN:
+        value = hardware(insn.rm)
+    else:
+        frm = e.cpu_u32("frm")
+        fast, slow, done = _new_block(ctx, "cvt.hw"), _new_block(ctx, "cvt.rmm"), _new_block(ctx, "cvt.done")
+        bad = _new_block(ctx, "cvt.badrm")
+        e.b.cbranch(e.b.icmp_unsigned("<", frm, e.c(RM_RMM, 32)), fast, slow)
+        e.b.position_at_end(slow)
+        rmm = _new_block(ctx, "cvt.soft")
+        e.b.cbranch(e.b.icmp_unsigned("==", frm, e.c(RM_RMM, 32)), rmm, bad)
+        e.b.position_at_end(bad)
+        ctx.illegal()
+        e.b.position_at_end(rmm)
+        soft_value = e.call_runtime("aot_fp_soft", op, e.c(RM_RMM, 32), arg, e.c(0), e.c(0))
+        e.b.branch(done)
+        e.b.position_at_end(fast)
+        hw_value = hardware(RM_DYN)
+        hw_end = e.b.block
+        e.b.branch(done)
+        e.b.position_at_end(done)
+        value = e.b.phi(I64)
+        value.add_incoming(hw_value, hw_end)
+        value.add_incoming(soft_value, rmm)
+    e.set_x(insn.rd, value)
+
+
+def gen_from_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
+    e = ctx.e
+    x = e.x(insn.rs1)
+    v = e.extend(x, bits, signed=False)
+
+    def hardware() -> ir.Value:
+        return reg_bits(ctx, p, constrained(ctx, "sitofp" if signed else "uitofp", p.ty, [v],
+                                            suffix=f"{p.suffix}.i{bits}"))
+
+    if bits == 32 and p is D:  # exact: the rounding mode cannot matter
+        if valid_rm(ctx, insn):
+            check_dynamic_rm(ctx, insn)
+            e.set_f_bits(insn.rd, hardware())
+        return
+    op = abi.FP_SOFT[_SOFT_FROM_INT[(bits, signed)]] | p.soft_flag
+    value = rounded(ctx, insn, op, lambda: [x], hardware)
+    if value is not None:
+        e.set_f_bits(insn.rd, value)
+
+
+def gen_convert(ctx, insn: Insn, src: Precision, dst: Precision) -> None:
+    e = ctx.e
+    v = fget(ctx, src, insn.rs1)
+    if dst.bits > src.bits:  # widening is exact
+        if valid_rm(ctx, insn):
+            check_dynamic_rm(ctx, insn)
+            r = constrained(ctx, "fpext", dst.ty, [v], rounding=False, suffix=f"{dst.suffix}.{src.suffix}")
+            fset(ctx, dst, insn.rd, canonical(ctx, dst, r))
+        return
+    value = rounded(ctx, insn, abi.FP_SOFT["CVT_S_D"], lambda: [soft_operand(ctx, src, v)],
+                    lambda: reg_bits(ctx, dst, canonical(ctx, dst, constrained(
+                        ctx, "fptrunc", dst.ty, [v], suffix=f"{dst.suffix}.{src.suffix}"))))
+    if value is not None:
+        e.set_f_bits(insn.rd, value)
+
+
+# -- loads and stores -------------------------------------------------------------------------------------
+
 def gen_load(ctx, insn: Insn, p: Precision) -> None:
     e = ctx.e
     v = e.load(ctx.effective_address(insn), p.bits // 8, False, ctx.pc_value(), ty=p.ty)
@@ -202,4 +457,3 @@ def gen_store(ctx, insn: Insn, p: Precision) -> None:
     raw = e.f_bits(insn.rs2)
     value = e.b.trunc(raw, I32) if p is S else raw
     e.store(ctx.effective_address(insn), value, p.bits // 8, ctx.pc_value())
-

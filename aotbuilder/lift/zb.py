@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import llvmlite.ir as ir
+
 from aotbuilder.isa import Insn
-from aotbuilder.lift.emitter import I8, I16, I32, I64
+from aotbuilder.lift.emitter import I1, I8, I16, I32, I64
 
 # -- Zba ---------------------------------------------------------------------------------------
 
@@ -74,8 +76,9 @@ def gen_count(ctx, insn: Insn, name: str, word: bool) -> None:
     e = ctx.e
     v = e.low32(e.x(insn.rs1)) if word else e.x(insn.rs1)
     ty = I32 if word else I64
-    args = [v] if name == "ctpop" else [v, e.c(0, 1)]
-    types = [ty] if name == "ctpop" else [ty, e.c(0, 1).type]
+    poison_on_zero = ir.Constant(I1, 0)
+    args = [v] if name == "ctpop" else [v, poison_on_zero]
+    types = [ty] if name == "ctpop" else [ty, I1]
     r = e.intrinsic_call(f"llvm.{name}.i{ty.width}", types, args, ret=ty)
     e.set_x(insn.rd, e.b.zext(r, I64))
 

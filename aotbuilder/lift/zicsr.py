@@ -4,33 +4,31 @@ counters come from the runtime; any other CSR, and writes to read-only ones, are
 from __future__ import annotations
 
 from aotbuilder.isa import Insn
-from aotbuilder.lift.emitter import I32, I64
 
 FFLAGS, FRM, FCSR = 0x001, 0x002, 0x003
 COUNTERS = (0xC00, 0xC01, 0xC02)  # cycle, time, instret
 
 
+# fcsr is split between the CPU state and the host's MXCSR (sticky flags, rounding mode), so the
+# FP CSRs are read and written through the runtime as a whole (runtime/fpu.c).
+_FIELD = {FFLAGS: (0, 0x1F), FRM: (5, 0x7), FCSR: (0, 0xFF)}  # shift and mask within fcsr
+
+
 def _read(ctx, csr: int):
     e = ctx.e
-    if csr == FFLAGS:
-        return e.b.zext(e.cpu_u32("fflags"), I64)
-    if csr == FRM:
-        return e.b.zext(e.cpu_u32("frm"), I64)
-    if csr == FCSR:
-        fcsr = e.b.or_(e.b.shl(e.cpu_u32("frm"), e.c(5, 32)), e.cpu_u32("fflags"))
-        return e.b.zext(fcsr, I64)
+    if csr in _FIELD:
+        shift, mask = _FIELD[csr]
+        fcsr = e.call_runtime("aot_fcsr_read")
+        return e.b.and_(e.b.lshr(fcsr, e.c(shift)), e.c(mask))
     return e.call_runtime("aot_csr_read", e.c(csr, 32))
 
 
-def _write(ctx, csr: int, value) -> None:
+def _write(ctx, csr: int, old_fcsr, value) -> None:
     e = ctx.e
-    low = e.b.trunc(value, I32)
-    if csr in (FFLAGS, FCSR):
-        e.set_cpu_u32("fflags", e.b.and_(low, e.c(0x1F, 32)))
-    if csr == FRM:
-        e.set_cpu_u32("frm", e.b.and_(low, e.c(7, 32)))
-    if csr == FCSR:
-        e.set_cpu_u32("frm", e.b.and_(e.b.lshr(low, e.c(5, 32)), e.c(7, 32)))
+    shift, mask = _FIELD[csr]
+    kept = e.b.and_(old_fcsr, e.c(~(mask << shift) & 0xFF))
+    new = e.b.or_(kept, e.b.shl(e.b.and_(value, e.c(mask)), e.c(shift)))
+    e.call_runtime("aot_fcsr_write", new)
 
 
 def gen_csr(ctx, insn: Insn, op: str, source) -> None:
@@ -41,14 +39,19 @@ def gen_csr(ctx, insn: Insn, op: str, source) -> None:
         ctx.illegal()
         return
     e = ctx.e
-    old = _read(ctx, csr)
+    value = e.x(insn.rs1) if source == "reg" else e.c(insn.imm)
+    if csr in _FIELD:
+        fcsr = e.call_runtime("aot_fcsr_read")
+        shift, mask = _FIELD[csr]
+        old = e.b.and_(e.b.lshr(fcsr, e.c(shift)), e.c(mask))
+    else:
+        old = _read(ctx, csr)
     if writes:
-        value = e.x(insn.rs1) if source == "reg" else e.c(insn.imm)
         if op == "s":
             value = e.b.or_(old, value)
         elif op == "c":
             value = e.b.and_(old, e.b.not_(value))
-        _write(ctx, csr, value)
+        _write(ctx, csr, fcsr, value)
     e.set_x(insn.rd, old)
 
 
