@@ -71,6 +71,7 @@ class _FunctionWalk:
         self.edges: list[tuple[int, int]] = []  # (pc of the last instruction, successor leader)
         self.preds: dict[int, list[tuple[list[Instruction], bool]]] = defaultdict(list)
         self.callees: set[int] = set()
+        self.unresolved: list[list[Instruction]] = []  # indirect jumps to retry with more knowledge
         self.func = Function(entry, name)
 
     def is_other_function(self, pc: int) -> bool:
@@ -79,10 +80,45 @@ class _FunctionWalk:
     def run(self) -> Function:
         work = [self.entry]
         while work:
-            start = work.pop()
-            work.extend(self._walk(start))
+            while work:
+                start = work.pop()
+                work.extend(self._walk(start))
+            # Indirect jumps whose table base lives in a register set elsewhere in the function:
+            # retry them knowing the function's constant registers; new targets extend the walk.
+            work = self._retry_unresolved()
         self._build_blocks()
         return self.func
+
+    def _retry_unresolved(self) -> list[int]:
+        if not self.unresolved:
+            return []
+        constants = jumptable.function_constants(self._lines())
+        found: list[int] = []
+        for line in list(self.unresolved):
+            target = jumptable.jalr_target(line, constants)
+            shape = jumptable.table_shape(target) if target is not None else None
+            targets = None if shape is None else self._table_targets(line[0].pc, shape)
+            if targets:
+                self.unresolved.remove(line)
+                self.func.jump_tables[line[-1].pc] = targets
+                for t in targets:
+                    self._target(t, found)
+        return found
+
+    def _lines(self) -> list[list[Instruction]]:
+        """Straight lines of the code explored so far, one from each leader."""
+        lines = []
+        for start in sorted(self.leaders):
+            line, pc = [], start
+            while pc in self.insns:
+                line.append(self.insns[pc])
+                if pc in self.terminators:
+                    break
+                pc += self.insns[pc].size
+                if pc in self.leaders:
+                    break
+            lines.append(line)
+        return lines
 
     def _target(self, pc: int, targets: list[int]) -> None:
         if not self.is_other_function(pc) and self.decoder.at(pc) is not None:
@@ -154,10 +190,13 @@ class _FunctionWalk:
             return
         shape = jumptable.table_shape(target)
         targets = None if shape is None else self._table_targets(line[0].pc, shape)
-        if targets is None and not _is_return(insn) and self.extent is not None:
-            # A computed goto: any label address stored in data that lies in this function.
-            lo, hi = self.extent
-            targets = [p for p in self.code_pointers if lo <= p < hi and self.decoder.at(p) is not None]
+        if targets is None and not _is_return(insn):
+            if shape is None:
+                self.unresolved.append(list(line))
+            if self.extent is not None:
+                # A computed goto: any label address stored in data that lies in this function.
+                lo, hi = self.extent
+                targets = [p for p in self.code_pointers if lo <= p < hi and self.decoder.at(p) is not None]
         if targets:
             self.func.jump_tables[pc] = targets
             for t in targets:

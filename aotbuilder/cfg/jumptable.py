@@ -100,17 +100,18 @@ def _terms(v: Value) -> list[Value]:
     return [v]
 
 
-def evaluate(block: list[Instruction]) -> dict[int, Value]:
-    regs: dict[int, Value] = {}
+def evaluate(block: list[Instruction], initial: dict[int, Value] | None = None) -> dict[int, Value]:
+    """Registers after `block`, from `initial` (default: each register's unknown incoming value)."""
+    regs: dict[int, Value] = dict(initial or {})
     for ins in block:
         _step(regs, ins)
     return regs
 
 
-def jalr_target(block: list[Instruction]) -> Value:
+def jalr_target(block: list[Instruction], initial: dict[int, Value] | None = None) -> Value:
     """The symbolic target of the jalr that ends `block`."""
     *body, last = block
-    regs = evaluate(body)
+    regs = evaluate(body, initial)
     base = ("c", 0) if last.insn.rs1 == 0 else regs.get(last.insn.rs1, ("r", last.insn.rs1))
     return _add(base, ("c", last.insn.imm & MASK64))
 
@@ -199,3 +200,18 @@ def scan_table(shape: TableShape, read: Callable[[int, int], bytes],
             break
         targets.append(entry[0])
     return targets or None
+
+
+def function_constants(lines: list[list[Instruction]]) -> dict[int, Value]:
+    """Registers that every definition in the function sets to the same constant (a table base
+    hoisted out of a loop into a callee-saved register, for example)."""
+    seen: dict[int, Value] = {}
+    for line in lines:
+        regs: dict[int, Value] = {}
+        for ins in line:
+            _step(regs, ins)
+            if ins.insn is None or not ins.insn.rd or not _writes_rd(ins.insn.mnemonic):
+                continue
+            reg, value = ins.insn.rd, regs.get(ins.insn.rd)
+            seen[reg] = value if seen.get(reg, value) == value else None
+    return {r: v for r, v in seen.items() if v is not None and v[0] == "c"}
