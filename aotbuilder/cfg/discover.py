@@ -267,6 +267,18 @@ def _successors(func: Function, block: BasicBlock) -> Iterable[int]:
     return [block.end]
 
 
+def _estimate_sizes(sizes: dict[int, int], roots: set[int], image: GuestImage) -> None:
+    """Functions without a symbol size extend to the next known entry (or the segment's end)."""
+    ordered = sorted(roots)
+    ends = [hi for _, hi in image.exec_ranges()]
+    for i, pc in enumerate(ordered):
+        if sizes.get(pc):
+            continue
+        segment_end = min((e for e in ends if e > pc), default=pc)
+        nxt = ordered[i + 1] if i + 1 < len(ordered) else segment_end
+        sizes[pc] = min(nxt, segment_end) - pc
+
+
 def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
     """Find the functions of `image` and their control-flow graphs."""
     decoder = Decoder(image)
@@ -276,10 +288,16 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
         if sym.kind == "func" and image.is_executable(sym.addr):
             names.setdefault(sym.addr, sym.name)
             sizes[sym.addr] = max(sizes.get(sym.addr, 0), sym.size)
-    roots = {image.entry, *names, *image.init_array, *image.eh_frame_pcs, *extra_roots}
-    roots = {pc for pc in roots if decoder.at(pc) is not None}
-    names.setdefault(image.entry, "_start")
     pointers = code_pointers(image)
+    roots = {image.entry, *names, *image.init_array, *image.eh_frame_pcs, *extra_roots}
+    if not names:
+        # Stripped: function pointers stored in data (callbacks, applet tables, vtables) are entries.
+        # A pointer that is really a label inside a function only makes that label a function
+        # of its own: jumping there is then a tail call, which is still correct.
+        roots |= pointers
+    roots = {pc for pc in roots if decoder.at(pc) is not None}
+    _estimate_sizes(sizes, roots, image)
+    names.setdefault(image.entry, "_start")
     functions: dict[int, Function] = {}
     call_graph = nx.DiGraph()
     work = sorted(roots)
