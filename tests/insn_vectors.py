@@ -135,13 +135,13 @@ def fp_groups(rng: random.Random) -> list[Group]:
             for rm in RMS:
                 groups.append(Group(f"fcvt.{ity}.{p} {rm}", f"fcvt.{ity}.{p} a0, fs0, {rm}", f_inputs=("fs0",),
                                     vectors=_fp_vectors(rng, values, 1, rm == "dyn")))
-                groups.append(Group(f"fcvt.{p}.{ity} {rm}", f"fcvt.{p}.{ity} fa1, s0, {rm}", x_inputs=("s0",),
+                groups.append(Group(f"fcvt.{p}.{ity} {rm}", _fcvt_to_fp(p, ity, rm), x_inputs=("s0",),
                                     x_outputs=(), f_outputs=("fa1",),
                                     vectors=[(v, f) for v, *_, f in _fp_vectors(rng, INT_VALUES, 1, rm == "dyn")]))
     for rm in RMS:
         groups.append(Group(f"fcvt.s.d {rm}", f"fcvt.s.d fa1, fs0, {rm}", f_inputs=("fs0",), x_outputs=(),
                             f_outputs=("fa1",), vectors=_fp_vectors(rng, F64_VALUES, 1, rm == "dyn")))
-        groups.append(Group(f"fcvt.d.s {rm}", f"fcvt.d.s fa1, fs0, {rm}", f_inputs=("fs0",), x_outputs=(),
+        groups.append(Group(f"fcvt.d.s {rm}", _fcvt_to_fp("d", "s", rm), f_inputs=("fs0",), x_outputs=(),
                             f_outputs=("fa1",), vectors=_fp_vectors(rng, F32_VALUES, 1, rm == "dyn")))
     bits = [(v, 0) for v in F64_VALUES + F32_VALUES]
     for op in ("fmv.x.w", "fmv.x.d"):
@@ -162,6 +162,15 @@ def fp_groups(rng: random.Random) -> list[Group]:
                         vectors=[(v, v ^ 0xFF00, 0) for v, _ in mem]))
     groups += _csr_groups(rng)
     return groups
+
+
+def _fcvt_to_fp(p: str, src: str, rm: str) -> str:
+    """GNU as refuses a rounding mode on the exact conversions, which still must check it: .insn."""
+    exact = {("d", "w"): (0x69, "x0", "s0"), ("d", "wu"): (0x69, "x1", "s0"), ("d", "s"): (0x21, "x0", "fs0")}
+    if (p, src) not in exact:
+        return f"fcvt.{p}.{src} fa1, {'fs0' if src == 's' else 's0'}, {rm}"
+    funct7, rs2, rs1 = exact[(p, src)]
+    return f".insn r OP_FP, {RMS.index(rm) if rm != 'dyn' else 7}, {funct7}, fa1, {rs1}, {rs2}"
 
 
 def _csr_groups(rng: random.Random) -> list[Group]:
@@ -214,7 +223,10 @@ def int_groups(rng: random.Random) -> list[Group]:
         groups.append(Group(f"{op} rd=rs1", f"mv a0, s0\n{op} a0, a0, s1", x_inputs=("s0", "s1"), vectors=two))
     groups.append(Group("mulh same", "mulh a0, s0, s0", x_inputs=("s0",), vectors=one))
     for op in UNARY:
-        groups.append(Group(op, f"{op} a0, s0", x_inputs=("s0",), vectors=one))
+        vectors = one
+        if op == "ctzw":  # qemu 7.2 counts into the upper half when the low word is 0 (QEMU_BUGS)
+            vectors = [v for v in one if v[0] & 0xFFFFFFFF or not v[0] >> 32]
+        groups.append(Group(op, f"{op} a0, s0", x_inputs=("s0",), vectors=vectors))
     for op, imms in I_TYPE.items():
         for imm in imms:
             groups.append(Group(f"{op} {imm}", f"{op} a0, s0, {imm}", x_inputs=("s0",), vectors=one))
