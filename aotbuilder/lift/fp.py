@@ -135,6 +135,31 @@ def _new_block(ctx, name: str) -> ir.Block:
     return ctx.llfn.append_basic_block(f"{name}.{ctx.offset:x}")
 
 
+def illegal_dynamic_rm(ctx) -> None:
+    """Leave through the function's shared exit for "dyn with a reserved mode in frm".
+
+    One cold block per function (writing back the registers and trapping with the pc and word of
+    whichever instruction came there) keeps the many rounding-mode checks small."""
+    e = ctx.e
+    shared = getattr(ctx, "_fp_illegal", None)
+    if shared is None:
+        here = e.b.block
+        block = ctx.llfn.append_basic_block("fp.illegal")
+        e.b.position_at_end(block)
+        offset, raw = e.b.phi(I64, "illegal.offset"), e.b.phi(I64, "illegal.word")
+        e.set_cpu_u64("pc", e.b.add(e.self_pc, offset))
+        e.store_written()
+        next_pc = e.call_runtime("aot_trap", e.c(abi.CAUSE_ILLEGAL_INSTRUCTION, 32), raw)
+        e.reload_all()
+        ctx.exit(next_pc)
+        e.b.position_at_end(here)
+        shared = ctx._fp_illegal = (block, offset, raw)
+    block, offset, raw = shared
+    offset.add_incoming(e.c(ctx.offset), e.b.block)
+    raw.add_incoming(e.c(ctx.raw), e.b.block)
+    e.b.branch(block)
+
+
 def check_dynamic_rm(ctx, insn: Insn) -> None:
     """For an operation whose result does not depend on the rounding mode: dyn with a reserved
     mode in frm is still an illegal instruction."""
@@ -145,7 +170,7 @@ def check_dynamic_rm(ctx, insn: Insn) -> None:
     trap, cont = _new_block(ctx, "frm.bad"), _new_block(ctx, "frm.ok")
     e.b.cbranch(bad, trap, cont)
     e.b.position_at_end(trap)
-    ctx.illegal()
+    illegal_dynamic_rm(ctx)
     e.b.position_at_end(cont)
 
 
@@ -183,7 +208,7 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
         rmm, bad = _new_block(ctx, "fp.rmm"), _new_block(ctx, "fp.badrm")
         e.b.cbranch(e.b.icmp_unsigned("==", frm, e.c(RM_RMM, 32)), rmm, bad)
         e.b.position_at_end(bad)
-        ctx.illegal()
+        illegal_dynamic_rm(ctx)
         e.b.position_at_end(rmm)
         soft_value = soft(e.c(RM_RMM, 32))
     else:
@@ -393,7 +418,7 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
         rmm = _new_block(ctx, "cvt.soft")
         e.b.cbranch(e.b.icmp_unsigned("==", frm, e.c(RM_RMM, 32)), rmm, bad)
         e.b.position_at_end(bad)
-        ctx.illegal()
+        illegal_dynamic_rm(ctx)
         e.b.position_at_end(rmm)
         soft_value = e.call_runtime("aot_fp_soft", op, e.c(RM_RMM, 32), arg, e.c(0), e.c(0))
         e.b.branch(done)
