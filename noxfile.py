@@ -3,6 +3,8 @@
     nox -s lint tests     # the default: what CI runs
     nox -s fixtures       # rebuild fixtures/bin with zig and gcc, re-record fixtures/expected with qemu
     nox -s fixtures -- --check    # only compare qemu with the recordings
+    nox -s bench_build    # time builds: cold, no-op, one-function change, shared libc (fixtures, busybox)
+    nox -s bench_build -- --skip-busybox -O 1 --json out.json
 """
 
 from __future__ import annotations
@@ -34,3 +36,10 @@ def fixtures(session: nox.Session) -> None:
     """Rebuild the guest fixtures (zig and, where installed, riscv64-linux-gnu-gcc), re-record with qemu."""
     session.install(ZIG)
     session.run("python", "fixtures/build.py", *session.posargs)
+
+
+@nox.session
+def bench_build(session: nox.Session) -> None:
+    """Benchmarks of the build itself (bench/build_bench.py): figures, not pass/fail."""
+    session.install("-e", ".")
+    session.run("python", "bench/build_bench.py", *session.posargs)

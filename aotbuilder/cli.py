@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -92,13 +93,36 @@ def build(
     """Translate GUEST into a native x86-64 executable."""
     from aotbuilder import pipeline
 
-    report = _guarded(lambda: pipeline.build(guest, output, _options(cache_dir, jobs, opt)))
+    with _progress_bar() as progress:
+        report = _guarded(lambda: pipeline.build(guest, output, _options(cache_dir, jobs, opt), progress))
     if json_report:
-        print(json.dumps(report.__dict__))
+        print(json.dumps(report.as_dict()))
     else:
         print(f"aotbuilder: wrote {output} ({report.functions_total} functions, "
               f"{report.functions_compiled} compiled, {report.functions_cached} cached, "
               f"{report.seconds:.1f} s)", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _progress_bar():
+    """A progress callback drawing a bar on stderr when it is a terminal, else None (quiet).
+
+    Refreshed only from the callback, never from a thread: the pipeline forks workers, and a
+    forked child must not inherit a lock held by a refresh thread.
+    """
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), auto_refresh=False, transient=True)
+    task = bar.add_task("functions", total=None)
+    with bar:
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, refresh=True)
+        yield update
 
 
 @app.command(context_settings={"allow_interspersed_args": False, "ignore_unknown_options": True})
@@ -121,10 +145,57 @@ def run(
     guest_args = list(args or [])
     if guest_args[:1] == ["--"]:
         guest_args = guest_args[1:]
-    exe = _guarded(lambda: pipeline.build_for_run(guest, _options(cache_dir, jobs, opt)))
+    with _progress_bar() as progress:
+        exe = _guarded(lambda: pipeline.build_for_run(guest, _options(cache_dir, jobs, opt), progress))
     env = dict(os.environ)
     if strace:
         env["AOTBUILDER_STRACE"] = "1"
     sys.stdout.flush()
     sys.stderr.flush()
     _guarded(lambda: os.execve(exe, [str(guest), *guest_args], env))
+
+
+cache_app = typer.Typer(help="Inspect and manage the translation cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("stats")
+def cache_stats(
+    cache_dir: CacheDir = None,
+    json_report: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
+) -> None:
+    """Hits, misses, entries and size of the cache."""
+    from aotbuilder.cache import manage
+
+    stats = _guarded(lambda: manage.cache_stats(_cache_root(cache_dir)))
+    print(json.dumps(stats.as_dict()) if json_report else stats.describe())
+
+
+@cache_app.command("clear")
+def cache_clear(cache_dir: CacheDir = None) -> None:
+    """Remove every entry and reset the counters (the settings in config.toml stay)."""
+    from aotbuilder.cache import manage
+
+    root = _cache_root(cache_dir)
+    _guarded(lambda: manage.cache_clear(root))
+    print(f"aotbuilder: cleared {root}", file=sys.stderr)
+
+
+@cache_app.command("prune")
+def cache_prune(
+    max_size: Annotated[str | None, typer.Option("--max-size", help="Evict least recently used entries "
+                                                 "down to this size: bytes, or with K, M, G, T (500M, 1.5G) "
+                                                 "[default: the configured limit].")] = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Evict least recently used entries until the cache fits its size limit."""
+    from aotbuilder.cache import manage
+
+    result = _guarded(lambda: manage.cache_prune(_cache_root(cache_dir), max_size))
+    print(f"aotbuilder: evicted {result.evicted_entries} entries ({result.evicted_bytes} bytes), "
+          f"{result.remaining_bytes} bytes left", file=sys.stderr)
+
+
+def _cache_root(cache_dir: Path | None) -> Path:
+    from aotbuilder.cache.store import default_cache_dir
+    return cache_dir if cache_dir is not None else default_cache_dir()

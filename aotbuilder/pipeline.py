@@ -1,27 +1,55 @@
-"""Wires the stages: load -> discover -> lift -> (cache) -> compile -> link."""
+"""Wires the stages: load -> discover -> (lift cache) -> lift -> (object cache) -> compile -> link.
+
+Translation of a function, cheapest path first (docs/cache.md):
+
+1. its lift key (cache/key.py, computed from the discovered function without lifting) finds a
+   stored lift result whose object is cached: neither lifted nor compiled;
+2. otherwise it is lifted; the IR's object key finds a cached object: not compiled;
+3. otherwise it is compiled.
+
+Functions that need work go to a pool of forked workers, largest first, one at a time: compile
+time grows faster than function size, so a big function handed out last (or queued behind others
+in a chunk) would leave the other workers idle at the end.
+"""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import xxhash
 
 from aotbuilder import __version__
-from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, compile_object
+from aotbuilder.backend.codegen import CodegenOptions, compile_object
 from aotbuilder.backend.link import LinkUnit, link_executable
-from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, build_runtime
-from aotbuilder.cache.key import function_key
-from aotbuilder.cache.store import ObjectStore, default_cache_dir
+from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, build_runtime, runtime_sources
+from aotbuilder.cache import config
+from aotbuilder.cache.key import LiftKey, ir_digest, lift_key, object_key, source_digest
+from aotbuilder.cache.lift_record import LiftRecord, observed_lift, storable
+from aotbuilder.cache.stats import CacheCounters, add_counters
+from aotbuilder.cache.store import CacheStore, default_cache_dir
 from aotbuilder.cfg.discover import discover
-from aotbuilder.cfg.program import Program
+from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import load_guest
-from aotbuilder.lift.lower import lower_function
+
+# Everything in the package: discovery, lifting, code generation, linking.
+TRANSLATOR_SOURCES = (".",)
+
+Progress = Callable[[int, int], None]  # (functions done, functions total)
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (not the machine's: containers and taskset limit them)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -34,91 +62,231 @@ class BuildOptions:
     def cache_root(self) -> Path:
         return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
+    @property
+    def worker_count(self) -> int:
+        return self.jobs or default_jobs()
+
 
 @dataclass
 class BuildReport:
-    functions_total: int = 0
-    functions_compiled: int = 0
-    functions_cached: int = 0
-    seconds: float = 0.0
+    """What a build did; `aotbuilder build --json` prints it."""
+
     output: str = ""
+    functions_total: int = 0
+    functions_lifted: int = 0  # lifted to IR (no stored lift result)
+    functions_compiled: int = 0  # compiled by LLVM (no cached object)
+    functions_cached: int = 0  # object from the cache (functions_total - functions_compiled)
+    guest_code_bytes: int = 0  # guest instruction bytes in all functions
+    guest_code_bytes_compiled: int = 0
+    jobs: int = 0
+    seconds: float = 0.0
+    seconds_discover: float = 0.0
+    seconds_translate: float = 0.0
+    seconds_link: float = 0.0
+    cache_bytes: int = 0  # cache size after the build (and after eviction)
+    cache_evicted_bytes: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
-# Worker state, inherited through fork: the program being translated.
-_WORK: tuple[Program, ObjectStore, CodegenOptions] | None = None
+@dataclass(frozen=True)
+class Translation:
+    """One translated function, and what producing it took."""
+
+    unit: LinkUnit
+    lifted: bool
+    compiled: bool
+    record: LiftRecord | None = None  # the lift result, when it may be reused at another entry
 
 
-def _translate(entry: int) -> tuple[LinkUnit, bool]:
-    """Lift one function and get its object from the cache or the compiler (in a worker)."""
-    assert _WORK is not None
-    program, store, opts = _WORK
-    lifted = lower_function(program, program.functions[entry], TRIPLE)
-    key = function_key(lifted.ir, opts)
-    obj = store.get(key)
-    cached = obj is not None
+@dataclass
+class TranslationResult:
+    units: list[LinkUnit]
+    lifted: int
+    compiled: int
+    compiled_bytes: int
+
+
+def code_bytes(func: Function) -> int:
+    return sum(i.size for b in func.blocks.values() for i in b.instructions)
+
+
+# Worker state, inherited through fork: the program being translated and its lift keys.
+_WORK: tuple[Program, CacheStore, CodegenOptions, dict[int, LiftKey]] | None = None
+
+
+def cached_translation(program: Program, store: CacheStore, opts: CodegenOptions, entry: int,
+                       key: LiftKey) -> Translation | None:
+    """The function at `entry` from a stored lift result and its cached object, or None."""
+    data = store.get("lifts", key.digest)
+    record = LiftRecord.decode(data) if data is not None else None
+    if record is None:
+        return None
+    obj = store.get("objects", object_key(record.ir_digest, opts))
+    if obj is None:
+        return None
+    unit = LinkUnit(entry, program.functions[entry].name, obj, *record.refs(entry))
+    return Translation(unit, False, False, record)
+
+
+def translate_function(program: Program, store: CacheStore, opts: CodegenOptions, entry: int,
+                       key: LiftKey) -> Translation:
+    """Lift one function and get its object from the cache or the compiler; store both results."""
+    func = program.functions[entry]
+    lifted, seen = observed_lift(program, func)
+    digest = ir_digest(lifted.ir)
+    okey = object_key(digest, opts)
+    obj = store.get("objects", okey)
+    compiled = obj is None
     if obj is None:
         obj = compile_object(lifted.ir, opts)
-        store.put(key, obj)
-    unit = LinkUnit(lifted.entry, lifted.name, obj, lifted.addr_refs, lifted.fn_refs, lifted.resume_pcs)
-    return unit, cached
+        store.put("objects", okey, obj)
+    record = None
+    if storable(lifted, seen, key):
+        record = LiftRecord.of(lifted, digest)
+        # After the object: a stored lift result always names an object that was stored.
+        store.put("lifts", key.digest, record.encode())
+    unit = LinkUnit(entry, func.name, obj, lifted.addr_refs, lifted.fn_refs, lifted.resume_pcs)
+    return Translation(unit, True, compiled, record)
 
 
-def translate_functions(program: Program, store: ObjectStore, opts: CodegenOptions, jobs: int,
-                        progress: Callable[[int, int], None] | None = None) -> tuple[list[LinkUnit], int]:
-    """Translate every function; returns the link units (by entry) and how many came from cache."""
+def _translate_in_worker(entry: int) -> Translation:
+    assert _WORK is not None
+    program, store, opts, keys = _WORK
+    return translate_function(program, store, opts, entry, keys[entry])
+
+
+def translate_functions(program: Program, store: CacheStore, opts: CodegenOptions, jobs: int,
+                        progress: Progress | None = None) -> TranslationResult:
+    """Translate every function of `program` (see the module docstring for the order of paths)."""
     global _WORK
-    _WORK = (program, store, opts)
-    entries = sorted(program.functions)
-    results: list[tuple[LinkUnit, bool]] = []
+    funcs = program.functions
+    total = len(funcs)
+    keys = {entry: lift_key(program, func) for entry, func in funcs.items()}
+    units: dict[int, LinkUnit] = {}
+    # Functions with the same lift key (the same code, anywhere) are translated once.
+    groups: dict[str, list[int]] = {}
+    for entry in sorted(funcs):
+        groups.setdefault(keys[entry].digest, []).append(entry)
+    todo: list[int] = []
+    for members in groups.values():
+        hit = cached_translation(program, store, opts, members[0], keys[members[0]])
+        if hit is None:
+            todo.append(members[0])
+            continue
+        assert hit.record is not None
+        units[members[0]] = hit.unit
+        for entry in members[1:]:
+            units[entry] = _placed(hit.unit, entry, funcs[entry].name, hit.record)
+    if progress:
+        progress(len(units), total)
+    lifted = compiled = compiled_bytes = 0
+
+    def finished(t: Translation) -> None:
+        nonlocal lifted, compiled, compiled_bytes
+        units[t.unit.entry] = t.unit
+        lifted += t.lifted
+        if t.compiled:
+            compiled += 1
+            compiled_bytes += code_bytes(funcs[t.unit.entry])
+        for entry in groups[keys[t.unit.entry].digest][1:]:
+            if t.record is not None:
+                units[entry] = _placed(t.unit, entry, funcs[entry].name, t.record)
+            else:  # not reusable at another entry: lifted on its own below
+                again.append(entry)
+        if progress:
+            progress(len(units), total)
+
+    again: list[int] = []
+    _WORK = (program, store, opts, keys)
     try:
-        if jobs == 1 or len(entries) < 8:
-            for e in entries:
-                results.append(_translate(e))
-                if progress:
-                    progress(len(results), len(entries))
-        else:
-            ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(jobs) as pool:
-                for r in pool.imap(_translate, entries, chunksize=8):
-                    results.append(r)
-                    if progress:
-                        progress(len(results), len(entries))
+        for batch in (todo, again):
+            # Largest first (see the module docstring); equal keys are the same code, so no work is
+            # lost when a duplicate of a failed-to-store function is translated in the second batch.
+            order = sorted(batch, key=lambda e: -code_bytes(funcs[e]))
+            workers = min(jobs, len(order))
+            if workers <= 1:
+                for entry in order:
+                    finished(_translate_in_worker(entry))
+            else:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    for t in pool.imap_unordered(_translate_in_worker, order, chunksize=1):
+                        finished(t)
+            if batch is todo:
+                again = [e for e in again if e not in units]
     finally:
         _WORK = None
-    return [u for u, _ in results], sum(1 for _, c in results if c)
+    return TranslationResult([units[e] for e in sorted(units)], lifted, compiled, compiled_bytes)
 
 
-def build(guest: Path, out: Path, options: BuildOptions,
-          progress: Callable[[int, int], None] | None = None) -> BuildReport:
+def _placed(unit: LinkUnit, entry: int, name: str, record: LiftRecord) -> LinkUnit:
+    """The same translated code as `unit`, linked for the function at `entry`."""
+    return LinkUnit(entry, name, unit.obj, *record.refs(entry))
+
+
+def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Translate `guest` into the native executable `out`."""
     start = time.monotonic()
+    root = options.cache_root
+    max_size = config.max_size(root)  # a bad setting fails the build before any work
     image = load_guest(guest)
     program = discover(image)
-    store = ObjectStore(options.cache_root)
-    jobs = options.jobs or os.cpu_count() or 1
-    units, cached = translate_functions(program, store, options.codegen, jobs, progress)
-    runtime = build_runtime(options.cache_root)
+    discovered = time.monotonic()
+    store = CacheStore(root)
+    jobs = options.worker_count
+    result = translate_functions(program, store, options.codegen, jobs, progress)
+    translated = time.monotonic()
+    runtime = build_runtime(root)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotbuilder-link-") as tmp:
-        link_executable(units, guest, guest.name, image.load_bias, runtime, RUNTIME_LINK_FLAGS, out, Path(tmp))
-    return BuildReport(len(units), len(units) - cached, cached, round(time.monotonic() - start, 3), str(out))
+        link_executable(result.units, guest, guest.name, image.load_bias, runtime, RUNTIME_LINK_FLAGS, out,
+                        Path(tmp))
+    linked = time.monotonic()
+    total = len(result.units)
+    add_counters(root, CacheCounters(object_hits=total - result.compiled, object_misses=result.compiled,
+                                     lift_hits=total - result.lifted, lift_misses=result.lifted, builds=1))
+    pruned = store.prune(max_size, keep=[out.parent])
+    return BuildReport(
+        output=str(out), functions_total=total, functions_lifted=result.lifted,
+        functions_compiled=result.compiled, functions_cached=total - result.compiled,
+        guest_code_bytes=sum(code_bytes(f) for f in program.functions.values()),
+        guest_code_bytes_compiled=result.compiled_bytes, jobs=jobs,
+        seconds=round(time.monotonic() - start, 3), seconds_discover=round(discovered - start, 3),
+        seconds_translate=round(translated - discovered, 3), seconds_link=round(linked - translated, 3),
+        cache_bytes=pruned.remaining_bytes, cache_evicted_bytes=pruned.evicted_bytes)
 
 
 def run_target(guest: Path, options: BuildOptions) -> Path:
-    """Where `run` keeps the build of this guest: keyed by its bytes and every build input."""
-    image_hash = xxhash.xxh3_128(guest.read_bytes()).hexdigest()
-    key = xxhash.xxh3_128(f"{image_hash};{__version__};{options.codegen.describe()}".encode()).hexdigest()
+    """Where `run` keeps the build of this guest: keyed by its bytes and every build input (the
+    translator's and the runtime's sources stand for everything that turns the bytes into a program)."""
+    h = xxhash.xxh3_128()
+    for part in (guest.read_bytes(), __version__.encode(), options.codegen.describe().encode(),
+                 source_digest(TRANSLATOR_SOURCES).encode(), runtime_digest().encode()):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    key = h.hexdigest()
     return options.cache_root / "programs" / key[:2] / key / "program"
 
 
-def build_for_run(guest: Path, options: BuildOptions) -> Path:
+@functools.cache
+def runtime_digest() -> str:
+    h = xxhash.xxh3_128()
+    for path in runtime_sources():
+        h.update(path.as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def build_for_run(guest: Path, options: BuildOptions, progress: Progress | None = None) -> Path:
     """The executable for `run`, reusing an earlier build of the same input and options."""
     try:
         exe = run_target(guest, options)
     except OSError:
         load_guest(guest)  # names what is wrong with the input
         raise
-    if not exe.exists():
-        build(guest, exe, options)
+    try:
+        os.utime(exe)  # its last use, for eviction
+    except FileNotFoundError:
+        build(guest, exe, options, progress)
     return exe
-

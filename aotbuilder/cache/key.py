@@ -1,26 +1,167 @@
-"""The cache key of a translated function: one function that lists every input.
+"""The cache keys: each is one function that lists every input of what it names.
 
-The lifted IR is position independent (guest addresses are link-time symbols), so it captures
-everything about the guest code that reaches the object; the rest is the tool chain that turns IR
-into machine code.  Anything added to translation that changes an object must be added here.
+Two levels, like ccache's direct and preprocessor modes:
+
+* ``lift_key`` names the *lift* of one guest function: computed from the discovered function
+  before lifting, it finds the stored lift result (the IR's digest and the link-time values), so an
+  unchanged function is neither lifted nor compiled.
+* ``object_key`` names the *object* compiled from lifted IR.  The IR is position independent, so
+  this is the key that lets one libc function serve every program, whatever produced the IR.
+
+Anything added to lifting or code generation that changes their output must be added here.
+docs/cache.md lists the inputs for people.
 """
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+
 import xxhash
 
+import aotbuilder
 from aotbuilder import __version__, abi
-from aotbuilder.backend.codegen import CodegenOptions
+from aotbuilder.backend.codegen import TRIPLE, CodegenOptions
+from aotbuilder.cfg.program import Function, Program
+from aotbuilder.isa import operand_kinds
+from aotbuilder.lift.lower import Lowering
 
-KEY_FORMAT = 1
+KEY_FORMAT = 2
+
+_PACKAGE = Path(aotbuilder.__file__).parent
+# The code whose behaviour decides a lift (decoder, semantics, emitter, ABI, the Program it reads)
+# and the code that turns IR into an object.  Hashing the sources, not only __version__, keeps a
+# development tree honest: editing the lifter invalidates lifts without anyone bumping a number.
+LIFT_SOURCES = ("isa", "lift", "abi.py", "cfg/program.py", "cache/key.py")
+CODEGEN_SOURCES = ("backend/codegen.py", "abi.py")
 
 
-def function_key(ir_text: str, opts: CodegenOptions) -> str:
-    """xxh3-128 (hex) of: key format, translator version, runtime ABI version, LLVM version and
-    code generation options (opts.describe()), and the function's lifted IR."""
+@cache
+def source_digest(parts: tuple[str, ...]) -> str:
+    """xxh3-128 of the named package files (directories: every .py below), names included."""
     h = xxhash.xxh3_128()
-    for part in (f"aotbuilder-key-{KEY_FORMAT}", __version__, f"abi-{abi.ABI_VERSION}", opts.describe()):
-        h.update(part.encode())
-        h.update(b"\0")
-    h.update(ir_text.encode())
+    for part in parts:
+        path = _PACKAGE / part
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for f in files:
+            _feed(h, f.relative_to(_PACKAGE).as_posix().encode(), f.read_bytes())
+    return h.hexdigest()
+
+
+def _feed(h: xxhash.xxh3_128, *parts: bytes) -> None:
+    # Length-prefixed, so no two different input lists hash the same byte stream.
+    for part in parts:
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+
+
+def _ints(values: Iterable[int]) -> bytes:
+    return array("q", values).tobytes()
+
+
+# Offsets are kept only while they are what pc-relative code can reach (auipc: +-2 GiB, plus an
+# addi); anything farther is an absolute value and pins the lift to its place (see LiftKey).
+NEAR = 1 << 32
+
+
+@dataclass(frozen=True)
+class LiftKey:
+    """A function's lift key and what it assumed about the rest of the program.
+
+    ``targets`` are the addresses whose "is a function entry" answer went into the key,
+    ``image_values`` the lui values whose "is an image address" answer did: the pipeline checks
+    that the real lift asked nothing else before it stores a lift result under this key.
+    ``pinned``: the key includes the function's absolute entry, because the function builds
+    absolute image addresses (lui) that do not move with it.
+    """
+
+    digest: str
+    targets: frozenset[int]
+    image_values: frozenset[int]
+    pinned: bool
+
+
+def lift_key(program: Program, func: Function) -> LiftKey:
+    """xxh3-128 (hex) of everything ``lower_function(program, func, TRIPLE)`` reads:
+
+    1. key format, aotbuilder version, runtime ABI version, target triple, and the source digest
+       of the lifter (LIFT_SOURCES: decoder, semantics, emitter, ABI, Program);
+    2. the instruction stream: for each block in address order, its start and length, and for
+       each instruction its pc, size and raw bits (the decoded form follows from the raw bits);
+    3. the control-flow graph inside the function (nodes and edges), the return sites, the
+       resolved jumps (jalr pc -> constant target) and the jump tables (jalr pc -> targets);
+    4. for every address the lifter may ask "is this a function entry?" (each instruction's
+       fall-through pc, each pc-relative target, each resolved and jump-table target): the answer;
+    5. for every lui: whether the lifter treats its value as an image address (Lowering.near_image,
+       which reads the program's image range).
+
+    Addresses in 2-4 are offsets from the function's entry, so a function that moved, or the same
+    libc function in another program, has the same key.  Only when 5 makes the function build
+    absolute image addresses is the entry itself hashed too (``pinned``).
+    """
+    entry = func.entry
+    h = xxhash.xxh3_128()
+    _feed(h, f"aotbuilder-lift-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
+          TRIPLE.encode(), source_digest(LIFT_SOURCES).encode())
+    words = array("q")
+    targets: set[int] = set()
+    lui_values: list[int] = []
+    for start in sorted(func.blocks):
+        block = func.blocks[start]
+        words.append(start - entry)
+        words.append(len(block.instructions))
+        for ins in block.instructions:
+            words.append(ins.pc - entry)
+            words.append(ins.size)
+            words.append(ins.raw)
+            targets.add(ins.pc + ins.size)
+            insn = ins.insn
+            if insn is None:
+                continue
+            if insn.mnemonic == "lui":
+                lui_values.append(insn.imm & 0xFFFF_FFFF_FFFF_FFFF)
+            elif "target" in operand_kinds(insn.mnemonic):
+                targets.add(ins.pc + insn.imm)
+    _feed(h, b"code", words.tobytes())
+    _feed(h, b"cfg-nodes", _ints(sorted(n - entry for n in func.cfg.nodes)))
+    _feed(h, b"cfg-edges", _ints(sorted(d for u, v in func.cfg.edges for d in (u - entry, v - entry))))
+    _feed(h, b"return-sites", _ints(pc - entry for pc in func.return_sites))
+    resolved = sorted(func.resolved_jumps.items())
+    _feed(h, b"resolved", _ints(v - entry for pc_target in resolved for v in pc_target))
+    targets.update(t for _, t in resolved)
+    for pc, table in sorted(func.jump_tables.items()):
+        _feed(h, b"jump-table", _ints([pc - entry, *(t - entry for t in table)]))
+        targets.update(table)
+    functions = program.functions
+    _feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if t in functions)))
+    # The lifter's own predicate, so the key cannot drift from what the lifter decides.
+    near = [Lowering.near_image(SimpleNamespace(program=program), v) for v in lui_values]
+    _feed(h, b"image-addresses", bytes(near))
+    pinned = any(near)
+    if pinned:
+        _feed(h, b"entry", _ints([entry]))
+    return LiftKey(h.hexdigest(), frozenset(targets), frozenset(lui_values), pinned)
+
+
+def ir_digest(ir_text: str) -> str:
+    """The digest of a lifted function's IR: what a lift result records, and object_key's input."""
+    return xxhash.xxh3_128_hexdigest(ir_text.encode())
+
+
+def object_key(ir: str, opts: CodegenOptions) -> str:
+    """xxh3-128 (hex) of everything that determines a translated function's object:
+
+    key format, aotbuilder version, runtime ABI version, the source digest of the code generator
+    (CODEGEN_SOURCES: target machine set-up and pass pipeline), the LLVM and llvmlite versions,
+    optimisation level and target CPU (opts.describe()), and the digest of the lifted IR
+    (``ir_digest``).  The IR is position independent, so the guest addresses the function uses
+    are not inputs: they are supplied when the object is linked.
+    """
+    h = xxhash.xxh3_128()
+    _feed(h, f"aotbuilder-object-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
+          source_digest(CODEGEN_SOURCES).encode(), opts.describe().encode(), ir.encode())
     return h.hexdigest()
