@@ -92,14 +92,17 @@ class _FunctionWalk:
     def _retry_unresolved(self) -> list[int]:
         if not self.unresolved:
             return []
-        constants = jumptable.function_constants(self._lines())
+        lines = self._lines()
+        entry_line = next((ln for ln in lines if ln and ln[0].pc == self.entry), [])
+        constants = jumptable.function_constants(entry_line, [ln for ln in lines if ln is not entry_line])
         found: list[int] = []
         for line in list(self.unresolved):
-            target = jumptable.jalr_target(line, constants)
+            known = {} if line[0].pc == self.entry else constants
+            target = jumptable.jalr_target(line, known)
             shape = jumptable.table_shape(target) if target is not None else None
-            targets = None if shape is None else self._table_targets(line[0].pc, shape)
+            self.unresolved.remove(line)
+            targets = None if shape is None else self._table_targets(line[0].pc, shape, known, scan=True)
             if targets:
-                self.unresolved.remove(line)
                 self.func.jump_tables[line[-1].pc] = targets
                 for t in targets:
                     self._target(t, found)
@@ -191,9 +194,8 @@ class _FunctionWalk:
         shape = jumptable.table_shape(target)
         targets = None if shape is None else self._table_targets(line[0].pc, shape)
         if targets is None and not _is_return(insn):
-            if shape is None:
-                self.unresolved.append(list(line))
-            if self.extent is not None:
+            self.unresolved.append(list(line))
+            if shape is None and self.extent is not None:
                 # A computed goto: any label address stored in data that lies in this function.
                 lo, hi = self.extent
                 targets = [p for p in self.code_pointers if lo <= p < hi and self.decoder.at(p) is not None]
@@ -202,10 +204,11 @@ class _FunctionWalk:
             for t in targets:
                 self._target(t, found)
 
-    def _table_targets(self, block_start: int, shape: jumptable.TableShape) -> list[int] | None:
+    def _table_targets(self, block_start: int, shape: jumptable.TableShape,
+                       constants: dict | None = None, scan: bool = False) -> list[int] | None:
         read = self.decoder.image.read
         bounds = [shape.count] if shape.count else [
-            jumptable.bound_from_branch(pred, shape.index_reg, taken)
+            jumptable.bound_from_branch(pred, shape.index_reg, taken, constants)
             for pred, taken in self.preds.get(block_start, [])]
         for count in bounds:
             if count is not None:
@@ -213,7 +216,7 @@ class _FunctionWalk:
                 if targets and all(self.decoder.at(t) is not None for t in targets):
                     return targets
                 return None
-        if self.extent is None:
+        if self.extent is None or not scan:
             return None
         # The bound is not a constant near the jump: take entries while they land inside this
         # function (its symbol's extent).  Extra entries only add unreachable switch cases.

@@ -144,18 +144,21 @@ def table_shape(target: Value) -> TableShape | None:
     scale = 1
     if idx[0] == "shl":
         scale, idx = 1 << idx[2], idx[1]
+    if base == 0:
+        return None  # a load through a pointer (a function pointer in a struct), not a table
     if idx[0] == "and" and (idx[2] + 1) & idx[2] == 0:
         return TableShape(base, scale, size, signed, offset, None, idx[2] + 1)
     return TableShape(base, scale, size, signed, offset, idx[1] if idx[0] == "r" else None)
 
 
-def bound_from_branch(pred: list[Instruction], index_reg: int | None, table_is_taken: bool) -> int | None:
+def bound_from_branch(pred: list[Instruction], index_reg: int | None, table_is_taken: bool,
+                      initial: dict[int, Value] | None = None) -> int | None:
     """The number of table entries implied by the unsigned compare ending a predecessor block."""
     *body, branch = pred
     insn = branch.insn
     if insn is None or insn.mnemonic not in ("bltu", "bgeu"):
         return None
-    regs = evaluate(body)
+    regs = evaluate(body, initial)
 
     def r(i: int) -> Value:
         return ("c", 0) if i == 0 else regs.get(i, ("r", i))
@@ -202,16 +205,14 @@ def scan_table(shape: TableShape, read: Callable[[int, int], bytes],
     return targets or None
 
 
-def function_constants(lines: list[list[Instruction]]) -> dict[int, Value]:
-    """Registers that every definition in the function sets to the same constant (a table base
-    hoisted out of a loop into a callee-saved register, for example)."""
-    seen: dict[int, Value] = {}
-    for line in lines:
-        regs: dict[int, Value] = {}
-        for ins in line:
-            _step(regs, ins)
-            if ins.insn is None or not ins.insn.rd or not _writes_rd(ins.insn.mnemonic):
-                continue
-            reg, value = ins.insn.rd, regs.get(ins.insn.rd)
-            seen[reg] = value if seen.get(reg, value) == value else None
-    return {r: v for r, v in seen.items() if v is not None and v[0] == "c"}
+def function_constants(entry_line: list[Instruction], other_lines: list[list[Instruction]]) -> dict[int, Value]:
+    """Registers set to a constant on the straight line from the function's entry and never written
+    anywhere else (a table base hoisted out of a loop into a callee-saved register, for example).
+    Valid in every block but the entry line itself."""
+    regs: dict[int, Value] = {}
+    for ins in entry_line:
+        _step(regs, ins)
+    written_elsewhere = {ins.insn.rd for line in other_lines for ins in line
+                         if ins.insn is not None and ins.insn.rd and _writes_rd(ins.insn.mnemonic)}
+    return {r: v for r, v in regs.items()
+            if v is not None and v[0] == "c" and r not in written_elsewhere}
