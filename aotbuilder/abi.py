@@ -142,6 +142,9 @@ LINK_SYMBOLS = {
     "aot_guest_name": "const char[]: the guest file name as given to build (for messages)",
     "aot_symbols": "const struct aot_symbol[]: guest functions sorted by pc, for fault reports",
     "aot_symbol_count": "const uint64_t",
+    "aot_build_python": "const char[]: the Python interpreter that built this executable (the runtime's "
+                        "execve of another riscv64 program runs it as `aotbuilder run`)",
+    "aot_build_root": "const char[]: the directory that holds the aotbuilder package of that build",
 }
 
 

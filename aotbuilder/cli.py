@@ -133,6 +133,8 @@ def run(
     jobs: Jobs = 0,
     opt: OptLevel = 2,
     strace: Annotated[bool, typer.Option("--strace", help="Print the guest's system calls on stderr.")] = False,
+    seed: Annotated[str | None, typer.Option("--seed", help="Fix the guest's AT_RANDOM bytes (reproducible "
+                                             "runs); also $AOTBUILDER_SEED.")] = None,
 ) -> None:
     """Translate GUEST if needed (reusing an earlier build) and run it with ARGS.
 
@@ -150,9 +152,15 @@ def run(
     env = dict(os.environ)
     if strace:
         env["AOTBUILDER_STRACE"] = "1"
+    if seed is not None:
+        env["AOTBUILDER_SEED"] = seed
+    # The runtime names the guest's file by AOTBUILDER_GUEST (/proc/self/exe, AT_EXECFN); the
+    # runtime's execve of another guest passes that guest's argv[0] in AOTBUILDER_ARGV0.
+    env["AOTBUILDER_GUEST"] = str(guest)
+    argv0 = env.pop("AOTBUILDER_ARGV0", str(guest))
     sys.stdout.flush()
     sys.stderr.flush()
-    _guarded(lambda: os.execve(exe, [str(guest), *guest_args], env))
+    _guarded(lambda: os.execve(exe, [argv0, *guest_args], env))
 
 
 cache_app = typer.Typer(help="Inspect and manage the translation cache.", no_args_is_help=True)

@@ -28,6 +28,13 @@ void addrspace_init(uint64_t brk_start, uint64_t stack_size)
     as.mmap_base = page_down(GUEST_STACK_TOP - gap - STACK_GUARD_GAP);
 }
 
+/* A page nothing else uses: in the guard gap between the mmap area and the stack (the sigreturn
+ * trampoline lives there, out of the way of top-down mmap). */
+uint64_t addrspace_private_page(void)
+{
+    return as.mmap_base + STACK_GUARD_GAP / 2;
+}
+
 static uint64_t vpn_of(uint64_t addr) { return addr >> AOT_PAGE_SHIFT; }
 static uint64_t pages_of(uint64_t len) { return len >> AOT_PAGE_SHIFT; }
 static bool page_aligned(uint64_t addr) { return !(addr & ~GUEST_PAGE_MASK); }

@@ -5,6 +5,7 @@
  * fallback JIT adds entries it will publish a slot by storing its entry pointer last (release). */
 #include <inttypes.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "mmu.h"
@@ -56,35 +57,76 @@ static inline const struct aot_entry *lookup_entry(uint64_t pc)
     }
 }
 
-/* Code that is not executable guest memory faults like on Linux; executable code without a
- * translation is what the fallback JIT will handle. */
-static _Noreturn void dispatch_miss(struct aot_cpu *cpu, uint64_t pc)
+/* Code that is not executable guest memory faults like on Linux (the guest's SIGSEGV handler
+ * sees the bad pc in its frame); executable code without a translation is what the fallback JIT
+ * will handle. */
+static uint64_t dispatch_miss(struct aot_cpu *cpu, uint64_t pc)
 {
-    if (!(pt_get(pc >> AOT_PAGE_SHIFT) & PTE_X))
-        guest_fault(cpu, pc, SIGSEGV, "invalid instruction fetch at address 0x%" PRIx64, pc);
     char where[256];
     cpu->pc = pc;
     describe_guest_pc(where, sizeof where, pc);
+    if (!(pt_get(pc >> AOT_PAGE_SHIFT) & PTE_X)) {
+        char line[512];
+        snprintf(line, sizeof line, "aotbuilder: guest SIGSEGV at pc %s: invalid instruction fetch at address 0x%"
+                 PRIx64 "\n", where, pc);
+        return deliver_fault(cpu, pc, SIGSEGV, pt_get(pc >> AOT_PAGE_SHIFT) ? SEGV_ACCERR : SEGV_MAPERR, pc, line);
+    }
     report("aotbuilder: no translation for guest pc %s: code that static discovery missed needs the "
            "fallback JIT, which is not implemented yet\n", where);
     die_of_signal(SIGILL);
 }
 
-void dispatch_loop(struct aot_cpu *cpu, uint64_t pc)
+/* One step of the dispatcher: pending signals first (every register is in *cpu here), then the
+ * translated code at pc; returns the next pc. */
+static inline uint64_t dispatch_step(struct aot_cpu *cpu, uint64_t pc)
+{
+    if (__builtin_expect(__atomic_load_n(&cpu->interrupt, __ATOMIC_RELAXED), 0))
+        pc = deliver_signals_at(cpu, pc);
+    const struct aot_entry *e = lookup_entry(pc);
+    if (!e)
+        return dispatch_miss(cpu, pc);
+    cpu->pc = pc;
+    return e->fn(cpu, e->resume);
+}
+
+/* A handler returned through the trampoline (its frame is at sp): stop if it is the handler this
+ * loop runs (frame), else restore its context and go on. */
+uint64_t dispatch_handler(struct aot_cpu *cpu, uint64_t pc, uint64_t frame)
 {
     for (;;) {
-        const struct aot_entry *e = lookup_entry(pc);
-        if (!e)
-            dispatch_miss(cpu, pc);
-        cpu->pc = pc;
-        pc = e->fn(cpu, e->resume);
+        while (pc != sigreturn_pc)
+            pc = dispatch_step(cpu, pc);
+        bool mine = cpu->x[2] == frame;
+        cpu->pc = sigreturn_pc + 4;  /* the trampoline's ecall, for reports */
+        pc = guest_rt_sigreturn(cpu);
+        if (mine)
+            return pc;
     }
+}
+
+void dispatch_loop(struct aot_cpu *cpu, uint64_t pc)
+{
+    dispatch_handler(cpu, pc, 0);  /* no frame is at 0: it never returns */
+    fatal_error("the dispatcher returned");
 }
 
 uint64_t aot_call_indirect(struct aot_cpu *cpu, uint64_t target)
 {
     const struct aot_entry *e = lookup_entry(target);
     if (!e)
-        dispatch_miss(cpu, target);
+        return target == sigreturn_pc ? target : dispatch_miss(cpu, target);
     return e->fn(cpu, e->resume);
+}
+
+/* A safe point of translated code: cpu->pc is the poll's pc and every register is in *cpu. */
+uint64_t aot_interrupt(struct aot_cpu *cpu)
+{
+    struct guest_thread *t = thread_of(cpu);
+    uint64_t pc = cpu->pc;
+    if (t->fault_sig) {
+        int sig = t->fault_sig;
+        t->fault_sig = 0;
+        pc = deliver_fault(cpu, pc, sig, t->fault_code, t->fault_addr, t->fault_report);
+    }
+    return deliver_signals_nested(cpu, pc, 0, 0);
 }

@@ -8,6 +8,7 @@
 #ifndef AOT_GUEST_LINUX_H
 #define AOT_GUEST_LINUX_H
 
+#include <signal.h>
 #include <stdint.h>
 
 /* mmap, mremap (include/uapi/asm-generic/mman-common.h) */
@@ -69,6 +70,42 @@ struct guest_stack {
 #define GUEST_SS_DISABLE 2
 #define GUEST_SS_AUTODISARM (1U << 31)
 #define GUEST_MINSIGSTKSZ 2048
+
+/* sa_flags (include/uapi/asm-generic/signal-defs.h) */
+#define GUEST_SA_NOCLDSTOP 0x00000001
+#define GUEST_SA_SIGINFO 0x00000004
+#define GUEST_SA_ONSTACK 0x08000000
+#define GUEST_SA_RESTART 0x10000000
+#define GUEST_SA_NODEFER 0x40000000
+#define GUEST_SA_RESETHAND 0x80000000
+
+/* The signal frame of arch/riscv/kernel/signal.c: struct rt_sigframe { siginfo; ucontext }.
+ * siginfo_t is the asm-generic 128-byte layout on both sides, so the host's type serves. */
+struct guest_sigcontext {
+    uint64_t gregs[32];   /* struct user_regs_struct: pc, then x1..x31 */
+    /* union __riscv_fp_state, whose largest member (the Q state, 16-byte aligned) sets its size;
+     * the D state the kernel saves is f[32] then fcsr. */
+    uint64_t fpregs[32] __attribute__((aligned(16)));
+    uint32_t fcsr;
+    uint8_t fp_rest[528 - 32 * 8 - 4];
+};
+struct guest_ucontext {
+    uint64_t uc_flags;
+    uint64_t uc_link;
+    struct guest_stack uc_stack;
+    uint64_t uc_sigmask;  /* the kernel's sigset_t, then room for glibc's 1024-bit one */
+    uint8_t unused[1024 / 8 - 8];
+    struct guest_sigcontext uc_mcontext __attribute__((aligned(16)));
+};
+struct guest_rt_sigframe {
+    siginfo_t info;
+    struct guest_ucontext uc;
+};
+_Static_assert(sizeof(struct guest_sigcontext) == 784, "riscv64 struct sigcontext");
+_Static_assert(__builtin_offsetof(struct guest_ucontext, uc_mcontext) == 176, "riscv64 ucontext: uc_mcontext");
+_Static_assert(__builtin_offsetof(struct guest_ucontext, uc_sigmask) == 40, "riscv64 ucontext: uc_sigmask");
+_Static_assert(sizeof(struct guest_ucontext) == 960, "riscv64 struct ucontext");
+_Static_assert(sizeof(struct guest_rt_sigframe) == 1088, "riscv64 struct rt_sigframe");
 
 #define GUEST_SIG_BLOCK 0
 #define GUEST_SIG_UNBLOCK 1

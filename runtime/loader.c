@@ -217,7 +217,7 @@ uint64_t build_initial_stack(const struct guest_program *prog, int argc, char **
     if (!argv_addrs || !envp_addrs)
         fatal_error("out of memory building the guest stack");
 
-    const char *execfn = (const char *)getauxval(AT_EXECFN);
+    const char *execfn = guest_execfn() ? guest_execfn() : (const char *)getauxval(AT_EXECFN);
     uint64_t sp = GUEST_STACK_TOP - sizeof(uint64_t);  /* Linux keeps a NULL word at the very top */
     uint64_t execfn_addr = push_string(&sp, execfn ? execfn : argc ? argv[0] : "");
     push_strings(&sp, envp, envc, envp_addrs);
@@ -242,6 +242,7 @@ uint64_t build_initial_stack(const struct guest_program *prog, int argc, char **
     memcpy(w, argv_addrs, (size_t)argc * sizeof(uint64_t)), w += argc + 1;
     memcpy(w, envp_addrs, envc * sizeof(uint64_t)), w += envc + 1;
     memcpy(w, auxv, sizeof auxv);
+    remember_guest_auxv(auxv, sizeof auxv / sizeof auxv[0]);
 
     sp = (sp - nwords * sizeof(uint64_t)) & ~15ULL;
     if (guest_write(sp, words, nwords * sizeof(uint64_t)) != 0)

@@ -7,9 +7,11 @@ int main(int argc, char **argv, char **envp)
     guest_signals_init();
     install_host_fault_handlers();
     syscalls_init();
+    envp = runtime_environment_init(envp);
     dispatch_init();
     load_guest_program(&prog);
     addrspace_init(page_up(prog.end), guest_stack_size());
+    sigreturn_trampoline_init();
     uint64_t sp = build_initial_stack(&prog, argc, argv, envp);
 
     struct aot_cpu *cpu = cpu_create();

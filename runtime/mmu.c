@@ -202,19 +202,28 @@ static bool crossing_access_ok(uint64_t addr, uint32_t size, uint64_t need)
     return addr + size - 1 >= addr && host_byte(addr, need) && host_byte(addr + size - 1, need);
 }
 
+/* After a fault the guest handles, the slow paths return to translated code as if the access
+ * had been done (a load reads 0, a store and an atomic touch a scratch word); translated code
+ * then polls cpu->interrupt and aot_interrupt runs the handler (see guest_memory_fault). */
+static __thread uint64_t fault_scratch[2] __attribute__((aligned(16)));
+
 uint64_t aot_load_slow(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint64_t pc)
 {
     uint64_t value = 0;
     if (within_page(addr, size)) {
         uint64_t pte = pte_granting(addr, PTE_R);
-        if (!pte)
+        if (!pte) {
             guest_memory_fault(cpu, pc, addr, size, PTE_R);
+            return 0;
+        }
         tlb_fill(cpu, addr, pte);
         memcpy(&value, pte_host(pte) + (addr & ~GUEST_PAGE_MASK), size);
         return value;
     }
-    if (!crossing_access_ok(addr, size, PTE_R))
+    if (!crossing_access_ok(addr, size, PTE_R)) {
         guest_memory_fault(cpu, pc, addr, size, PTE_R);
+        return 0;
+    }
     for (uint32_t i = 0; i < size; i++)
         value |= (uint64_t)*host_byte(addr + i, PTE_R) << (8 * i);
     return value;
@@ -224,14 +233,18 @@ void aot_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
 {
     if (within_page(addr, size)) {
         uint64_t pte = pte_granting(addr, PTE_W);
-        if (!pte)
+        if (!pte) {
             guest_memory_fault(cpu, pc, addr, size, PTE_W);
+            return;
+        }
         tlb_fill(cpu, addr, pte);
         memcpy(pte_host(pte) + (addr & ~GUEST_PAGE_MASK), &value, size);
         return;
     }
-    if (!crossing_access_ok(addr, size, PTE_W))
+    if (!crossing_access_ok(addr, size, PTE_W)) {
         guest_memory_fault(cpu, pc, addr, size, PTE_W);
+        return;
+    }
     for (uint32_t i = 0; i < size; i++)
         *host_byte(addr + i, PTE_W) = (unsigned char)(value >> (8 * i));
 }
@@ -240,13 +253,15 @@ uint64_t aot_host_addr(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint32
 {
     if (addr & (size - 1)) {
         /* RISC-V Linux does not emulate misaligned atomics: the guest gets SIGBUS. */
-        cpu->pc = pc;
-        return aot_trap(cpu, AOT_CAUSE_MISALIGNED_AMO, addr);
+        guest_misaligned_atomic(cpu, pc, addr);
+        return (uint64_t)(uintptr_t)fault_scratch;
     }
     uint64_t need = (access & 1 ? PTE_R : 0) | (access & 2 ? PTE_W : 0);
     uint64_t pte = pte_granting(addr, need);
-    if (!pte)
+    if (!pte) {
         guest_memory_fault(cpu, pc, addr, size, need);
+        return (uint64_t)(uintptr_t)fault_scratch;
+    }
     tlb_fill(cpu, addr, pte);
     return (uint64_t)(uintptr_t)(pte_host(pte) + (addr & ~GUEST_PAGE_MASK));
 }

@@ -64,6 +64,7 @@ void *guest_host_ptr(uint64_t addr, uint64_t len, uint64_t need);
 
 /* Address space (addrspace.c).  Results are guest addresses or negated errno values. */
 void addrspace_init(uint64_t brk_start, uint64_t stack_size);
+uint64_t addrspace_private_page(void);
 void *map_guest_fixed(uint64_t addr, uint64_t len, uint64_t perms);
 int64_t guest_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, uint64_t offset);
 int64_t guest_munmap(uint64_t addr, uint64_t len);

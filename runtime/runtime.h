@@ -26,8 +26,21 @@ struct guest_thread {
     uint64_t clear_child_tid;  /* set_tid_address */
     uint64_t robust_list;      /* set_robust_list head */
     uint64_t sigmask;          /* blocked guest signals, bit (sig - 1) */
+    /* sigsuspend, ppoll and pselect6 block with a temporary mask; the handler's frame records the
+     * mask to return to (saved_sigmask), as Linux's set_restore_sigmask does. */
+    uint64_t saved_sigmask;
+    bool restore_sigmask;
     struct { uint64_t sp; int32_t flags; uint64_t size; } sigaltstack;
     uintptr_t host_stack_low;  /* lowest usable byte of the host stack; a guard area is below */
+    /* Signals that arrived for a guest handler and wait for the next safe point (the host
+     * handler sets them; bit sig - 1), with their siginfo. */
+    uint64_t pending;
+    siginfo_t pending_info[GUEST_NSIG + 1];
+    /* A synchronous fault raised where translated code cannot take a new pc (a slow-path memory
+     * access); delivered by aot_interrupt at the faulting instruction.  fault_sig 0: none. */
+    int fault_sig, fault_code;
+    uint64_t fault_addr;
+    char fault_report[512];
 };
 
 /* Translated guest calls are native calls, so guest recursion is host recursion: the guest
@@ -57,6 +70,9 @@ uint64_t build_initial_stack(const struct guest_program *prog, int argc, char **
 /* dispatch.c */
 void dispatch_init(void);
 _Noreturn void dispatch_loop(struct aot_cpu *cpu, uint64_t pc);
+/* Runs guest code from pc until the handler whose frame is at `frame` returns through the
+ * sigreturn trampoline; returns the pc its rt_sigreturn restored. */
+uint64_t dispatch_handler(struct aot_cpu *cpu, uint64_t pc, uint64_t frame);
 
 /* cpu.c */
 struct aot_cpu *cpu_create(void);
@@ -67,25 +83,63 @@ const char *signal_name(int sig);
 void describe_guest_pc(char *buf, size_t size, uint64_t pc);
 _Noreturn void die_of_signal(int sig);
 _Noreturn void fatal_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void guest_fault(struct aot_cpu *cpu, uint64_t pc, int sig, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-_Noreturn void guest_memory_fault(struct aot_cpu *cpu, uint64_t pc, uint64_t addr, unsigned size,
-                                  int access);
+/* A synchronous fault at pc: runs the guest's handler and returns where to continue, or reports
+ * and dies. */
+uint64_t guest_fault(struct aot_cpu *cpu, uint64_t pc, int sig, int code, uint64_t addr, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Faults of the slow-path intrinsics: deferred to aot_interrupt when the guest handles them and
+ * translated code polls after slow paths, else reported and fatal. */
+void guest_memory_fault(struct aot_cpu *cpu, uint64_t pc, uint64_t addr, unsigned size, int access);
+void guest_misaligned_atomic(struct aot_cpu *cpu, uint64_t pc, uint64_t addr);
 void install_host_fault_handlers(void);
 void prepare_thread_for_host_faults(struct aot_cpu *cpu);
+struct aot_cpu *current_cpu(void);  /* the guest thread's cpu, for host signal handlers */
 void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* signal.c: the guest's signal dispositions, mirrored onto the host where that is faithful. */
+/* signal.c: the guest's signal dispositions, mirrored onto the host where that is faithful,
+ * and delivery to guest handlers (see docs/runtime.md, "Signals"). */
 struct guest_sigaction { uint64_t handler, flags, mask; };  /* the riscv64 kernel layout */
 #define GUEST_SIG_DFL 0
 #define GUEST_SIG_IGN 1
+static inline uint64_t sigbit(int sig) { return 1ULL << (sig - 1); }
 int guest_sigaction(int sig, const struct guest_sigaction *act, struct guest_sigaction *old);
 bool guest_has_handler(int sig);
-void guest_set_sigmask(struct guest_thread *t, uint64_t mask);
+void guest_set_sigmask(struct aot_cpu *cpu, uint64_t mask);
+/* Blocks with a temporary mask (sigsuspend and friends): the next delivered handler's frame
+ * records the current mask, and signal_end_temporary_mask restores it if none was delivered. */
+void signal_begin_temporary_mask(struct aot_cpu *cpu, uint64_t mask);
+void signal_end_temporary_mask(struct aot_cpu *cpu);
 void host_sigset_of(uint64_t mask, sigset_t *host);
-void guest_signal_arrived(int sig);
+void guest_signal_arrived(int sig, const siginfo_t *info);
 void guest_signals_init(void);
+void sigreturn_trampoline_init(void);
 uint64_t host_sigmask_bits(void);  /* the calling thread's blocked signals, as a guest mask */
+uint64_t guest_pending_signals(struct aot_cpu *cpu);  /* received, not yet delivered */
+/* Takes a received signal out of the set `wanted` (sigtimedwait); 0 if there is none. */
+int take_pending_signal(struct aot_cpu *cpu, uint64_t wanted, siginfo_t *info);
+void forget_pending_signals(struct aot_cpu *cpu);  /* the child of a fork starts with none */
+extern uint64_t sigreturn_pc;  /* the guest address of the rt_sigreturn trampoline */
+/* Delivery at a point where the guest is about to run `pc` with every register in *cpu: builds
+ * the frames of the deliverable signals and returns the pc to run (a handler, or pc). */
+uint64_t deliver_signals_at(struct aot_cpu *cpu, uint64_t pc);
+/* Delivery from inside an intrinsic: each handler runs to its rt_sigreturn before this returns
+ * the pc to continue at.  restart_pc: non-zero for a system call interrupted with -EINTR that
+ * SA_RESTART handlers restart (its a0 is orig_a0). */
+uint64_t deliver_signals_nested(struct aot_cpu *cpu, uint64_t pc, uint64_t restart_pc, uint64_t orig_a0);
+/* A synchronous fault: runs the guest's handler (nested) and returns where to continue, or
+ * reports and dies when the guest does not handle it. */
+uint64_t deliver_fault(struct aot_cpu *cpu, uint64_t pc, int sig, int code, uint64_t addr, const char *report_line);
+uint64_t guest_rt_sigreturn(struct aot_cpu *cpu);
+
+/* process.c: the guest's file, the runtime's environment variables, execve, /proc files. */
+char **runtime_environment_init(char **envp);  /* returns the guest's environment */
+const char *guest_execfn(void);    /* the guest file name as execve (or run) gave it, or NULL */
+const char *guest_exe_path(void);  /* its absolute path, or NULL if unknown */
+const char *guest_path(const char *path);  /* /proc/self/exe names the guest's file */
+void remember_guest_auxv(const uint64_t (*auxv)[2], size_t n);
+int open_guest_proc_file(const char *path, int flags);  /* -1: not one of them */
+int64_t exec_program(const char *path, char *const *argv, char *const *envp);
+int64_t exec_program_depth(const char *path, char *const *argv, char *const *envp, int depth);
 
 /* syscall/table.c */
 void syscalls_init(void);

@@ -2,8 +2,7 @@
  *
  * A guest fault the guest does not handle prints one report to stderr, then the process dies of
  * the signal with the host's default action, so the exit status is what a native program would
- * give.  Delivering faults to guest handlers will go through guest_fault: it will return the
- * handler's pc instead of dying, and aot_trap passes that pc on to translated code. */
+ * give.  A fault the guest handles runs its handler instead (signal.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -122,20 +121,17 @@ void die_of_signal(int sig)
     _exit(128 + sig);
 }
 
-void guest_fault(struct aot_cpu *cpu, uint64_t pc, int sig, const char *fmt, ...)
+uint64_t guest_fault(struct aot_cpu *cpu, uint64_t pc, int sig, int code, uint64_t addr, const char *fmt, ...)
 {
-    char where[256], detail[512];
+    char where[256], detail[512], line[1024];
     cpu->pc = pc;
     describe_guest_pc(where, sizeof where, pc);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    report("aotbuilder: guest %s at pc %s: %s\n%s", signal_name(sig), where, detail,
-           guest_has_handler(sig)
-               ? "aotbuilder: the guest has a handler for it, but delivering signals to guest handlers is not implemented yet\n"
-               : "");
-    die_of_signal(sig);
+    snprintf(line, sizeof line, "aotbuilder: guest %s at pc %s: %s\n", signal_name(sig), where, detail);
+    return deliver_fault(cpu, pc, sig, code, addr, line);
 }
 
 static const char *access_name(int access)
@@ -147,37 +143,87 @@ static const char *access_name(int access)
     }
 }
 
+/* Set by backend/link.py when translated code checks cpu->interrupt after every slow-path memory
+ * access (and calls aot_interrupt with the registers written back): only then can a fault in a
+ * slow path be delivered to a guest handler. */
+extern const char aot_slow_path_polls[] __attribute__((weak));
+
+/* The slow paths are called without the registers written back and must return to translated
+ * code: a fault the guest handles is recorded here and delivered by aot_interrupt. */
+static bool defer_fault(struct aot_cpu *cpu, int sig, int code, uint64_t addr, const char *line)
+{
+    struct guest_thread *t = thread_of(cpu);
+    if (!aot_slow_path_polls || !guest_has_handler(sig) || (t->sigmask & sigbit(sig)))
+        return false;
+    t->fault_sig = sig;
+    t->fault_code = code;
+    t->fault_addr = addr;
+    snprintf(t->fault_report, sizeof t->fault_report, "%s", line);
+    __atomic_store_n(&cpu->interrupt, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
 void guest_memory_fault(struct aot_cpu *cpu, uint64_t pc, uint64_t addr, unsigned size, int access)
 {
-    guest_fault(cpu, pc, SIGSEGV, "invalid %s of %u byte%s at address 0x%" PRIx64, access_name(access), size,
-                size == 1 ? "" : "s", addr);
+    char where[256], line[1024];
+    describe_guest_pc(where, sizeof where, pc);
+    snprintf(line, sizeof line, "aotbuilder: guest SIGSEGV at pc %s: invalid %s of %u byte%s at address 0x%" PRIx64
+             "\n", where, access_name(access), size, size == 1 ? "" : "s", addr);
+    /* The first page the access needs and lacks decides between "not mapped" and "not allowed". */
+    uint64_t bad = pt_get(addr >> AOT_PAGE_SHIFT) ? addr + size - 1 : addr;
+    int code = pt_get(bad >> AOT_PAGE_SHIFT) ? SEGV_ACCERR : SEGV_MAPERR;
+    if (defer_fault(cpu, SIGSEGV, code, addr, line))
+        return;
+    cpu->pc = pc;
+    report("%s", line);
+    die_of_signal(SIGSEGV);
+}
+
+void guest_misaligned_atomic(struct aot_cpu *cpu, uint64_t pc, uint64_t addr)
+{
+    char where[256], line[1024];
+    describe_guest_pc(where, sizeof where, pc);
+    snprintf(line, sizeof line, "aotbuilder: guest SIGBUS at pc %s: misaligned atomic access at address 0x%" PRIx64
+             "\n", where, addr);
+    if (defer_fault(cpu, SIGBUS, BUS_ADRALN, addr, line))
+        return;
+    cpu->pc = pc;
+    report("%s", line);
+    die_of_signal(SIGBUS);
 }
 
 /* The instruction word at pc, 16 or 32 bits as its low bits say. */
-static _Noreturn void illegal_instruction(struct aot_cpu *cpu, uint64_t tval)
+static uint64_t illegal_instruction(struct aot_cpu *cpu, uint64_t tval)
 {
     uint16_t half;
     uint32_t word;
-    if (guest_fetch(cpu->pc, &half, sizeof half) != 0)
-        guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction (not readable, tval 0x%" PRIx64 ")", tval);
+    uint64_t pc = cpu->pc;
+    if (guest_fetch(pc, &half, sizeof half) != 0)
+        return guest_fault(cpu, pc, SIGILL, ILL_ILLOPC, pc, "illegal instruction (not readable, tval 0x%" PRIx64 ")",
+                           tval);
     if ((half & 3) != 3)
-        guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction 0x%04x", half);
-    if (guest_fetch(cpu->pc, &word, sizeof word) != 0)
-        guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction (not readable, tval 0x%" PRIx64 ")", tval);
-    guest_fault(cpu, cpu->pc, SIGILL, "illegal instruction 0x%08x", word);
+        return guest_fault(cpu, pc, SIGILL, ILL_ILLOPC, pc, "illegal instruction 0x%04x", half);
+    if (guest_fetch(pc, &word, sizeof word) != 0)
+        return guest_fault(cpu, pc, SIGILL, ILL_ILLOPC, pc, "illegal instruction (not readable, tval 0x%" PRIx64 ")",
+                           tval);
+    return guest_fault(cpu, pc, SIGILL, ILL_ILLOPC, pc, "illegal instruction 0x%08x", word);
 }
 
+/* Registers are written back and cpu->pc is the trapping instruction: a guest handler runs
+ * before this returns where to continue. */
 uint64_t aot_trap(struct aot_cpu *cpu, uint32_t cause, uint64_t tval)
 {
+    uint64_t pc = cpu->pc;
     switch (cause) {
     case AOT_CAUSE_ILLEGAL_INSTRUCTION:
-        illegal_instruction(cpu, tval);
+        return illegal_instruction(cpu, tval);
     case AOT_CAUSE_BREAKPOINT:
-        guest_fault(cpu, cpu->pc, SIGTRAP, "breakpoint (ebreak)");
+        return guest_fault(cpu, pc, SIGTRAP, TRAP_BRKPT, pc, "breakpoint (ebreak)");
     case AOT_CAUSE_MISALIGNED_AMO:
-        guest_fault(cpu, cpu->pc, SIGBUS, "misaligned atomic access at address 0x%" PRIx64, tval);
+        return guest_fault(cpu, pc, SIGBUS, BUS_ADRALN, tval, "misaligned atomic access at address 0x%" PRIx64, tval);
     default:
-        guest_fault(cpu, cpu->pc, SIGILL, "unexpected trap cause %u (tval 0x%" PRIx64 ")", cause, tval);
+        return guest_fault(cpu, pc, SIGILL, ILL_ILLOPC, pc, "unexpected trap cause %u (tval 0x%" PRIx64 ")", cause,
+                           tval);
     }
 }
 
@@ -197,7 +243,7 @@ static bool host_stack_exhausted(struct aot_cpu *cpu, uint64_t addr, uint64_t sp
 static void host_fault(int sig, siginfo_t *si, void *context)
 {
     if (si->si_code <= 0) {
-        guest_signal_arrived(sig);
+        guest_signal_arrived(sig, si);
         return;
     }
     const ucontext_t *uc = context;
@@ -233,4 +279,9 @@ void prepare_thread_for_host_faults(struct aot_cpu *cpu)
     if (!ss.ss_sp || sigaltstack(&ss, NULL) != 0)
         fatal_error("cannot set up a signal stack");
     thread_cpu = cpu;
+}
+
+struct aot_cpu *current_cpu(void)
+{
+    return thread_cpu;
 }

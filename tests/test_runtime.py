@@ -348,8 +348,8 @@ def test_strace_output(harnesses, tmp_path):
     assert err.count("lookup_dcookie(0x0,0x0,0x0,0x0,0x0,0x0) = -1 errno=38 (Function not implemented)") == 2
     result = run(exe, "stat", "/nonexistent/x", env={"AOTBUILDER_STRACE": "1"})
     err = result.stderr.splitlines()
-    assert 'openat(-100,"/nonexistent/x",0x0,00) = -1 errno=2 (No such file or directory)' in err
-    assert (f'newfstatat(-100,"/nonexistent/x",0x{data_buf:x},0x0) = -1 errno=2 (No such file or directory)'
+    assert 'openat(AT_FDCWD,"/nonexistent/x",O_RDONLY,00) = -1 errno=2 (No such file or directory)' in err
+    assert (f'newfstatat(AT_FDCWD,"/nonexistent/x",0x{data_buf:x},0x0) = -1 errno=2 (No such file or directory)'
             in err)
 
 
@@ -424,14 +424,71 @@ SIGNAL_PREFIX = ["ignore 0 old 0", "kill_ignored 0", "query 0 old 1", f"sigkill 
     ("abort", -6, ""),    # tgkill(SIGABRT) with the default action: dies natively, silently
     ("unblock", -12, ""),  # the blocked SIGUSR2 was pending
     ("segv", -11, ""),    # sent, not a fault: no report
-    ("handler", -15, "aotbuilder: guest received SIGTERM: delivering signals to guest handlers is not "
-                     "implemented yet\n"),
+    # the handler (0x12345, in the bss) is delivered to, and fetching it faults
+    ("handler", -11, "aotbuilder: guest SIGSEGV at pc 0x12345: invalid instruction fetch at address 0x12345\n"),
 ])
 def test_signal_dispositions_and_masks(harnesses, ending, rc, stderr):
     exe, _ = harnesses()
     result = run(exe, "signals", ending)
     assert result.stdout.splitlines() == SIGNAL_PREFIX + (["survived"] if ending == "none" else [])
     assert (result.returncode, result.stderr) == (rc, stderr)
+
+
+# ---- delivery to guest handlers (t_handler in harness.c reports its frame and edits it) ----
+
+UC_SIGMASK_SIGUSR2 = 1 << (12 - 1)
+
+
+def test_handler_gets_a_riscv64_frame_and_sigreturn_restores_it(harnesses):
+    exe, guest = harnesses()
+    result = run(exe, "sigframe", "kill")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # a0 = signal, a1 = &frame.info = sp, a2 = &frame.uc = sp + 128, ra = li a7,139; ecall
+    assert lines[0] == "handler sig 10 info 1 uc 1 align 1 ra_is_trampoline 1"
+    assert lines[1] == "siginfo signo 10 code 0 addr " + lines[1].split()[6] + " pid_is_self 1"  # SI_USER
+    # uc_mcontext: pc after the ecall, the registers and f3 as they were; handler mask = the
+    # old one | sa_mask (SIGUSR2) | the signal itself (SIGUSR1)
+    mask_in_handler = (1 << 9) | UC_SIGMASK_SIGUSR2
+    assert lines[2] == (f"ucontext pc {guest.symbols['_start'] + 8:x} s1 5151 sp_above 1 f3 4008000000000000 "
+                        f"mask 0 now {mask_in_handler:x}")
+    assert lines[3] == "stack on_alt 0 ss_flags 2"  # uc_stack: SS_DISABLE
+    # rt_sigreturn: s1 as the handler left it in the frame, the stack and the mask back
+    assert lines[4:] == ["after kill 0 s1 7777 sp 1 mask 0", "resethand 0"]  # SA_RESETHAND: SIG_DFL again
+
+
+def test_breakpoint_handler_moves_the_pc(harnesses):
+    exe, guest = harnesses()
+    result = run(exe, "sigframe", "skip")
+    assert result.returncode == 0, result.stderr
+    bp = guest.symbols["breakpoint"]
+    lines = result.stdout.splitlines()
+    assert lines[1] == f"siginfo signo 5 code 1 addr {bp:x} pid_is_self 0"  # TRAP_BRKPT, si_addr = pc
+    assert lines[2].startswith(f"ucontext pc {bp:x} ")
+    assert lines[-1] == f"after trap next {bp + 4:x}"  # aot_trap returns the pc the handler chose
+
+
+def test_sa_onstack_runs_on_the_alternate_stack(harnesses):
+    exe, _ = harnesses()
+    result = run(exe, "sigframe", "altstack")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "sigaltstack 0"
+    assert "stack on_alt 1 ss_flags 0" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("how, read", [("restart", 1), ("eintr", -4)])
+def test_interrupted_read_restarts_only_with_sa_restart(harnesses, how, read):
+    """SIGALRM interrupts a read of an empty pipe; the handler writes a byte into the pipe."""
+    exe, _ = harnesses()
+    result = run(exe, "sigframe", how)
+    assert (result.returncode, result.stdout) == (0, f"read {read} handler_runs 1\n"), result.stderr
+
+
+def test_sigsuspend_runs_the_pending_handler(harnesses):
+    exe, _ = harnesses()
+    result = run(exe, "sigframe", "sigsuspend")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["pending_not_run 0", f"sigsuspend -4 handler_runs 1 mask {1 << 9:x}"]
 
 
 # ---- the system call table ----

@@ -13,10 +13,12 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aotbuilder
 from aotbuilder.errors import BuildError
 from aotbuilder.lift.emitter import placeholder
 
@@ -98,10 +100,18 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
     lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(named)}"]
     lines += [f".Lname{i}:\n\t.asciz {_asm_string(name)}" for i, (_, name) in enumerate(named)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f"\t.asciz {_asm_string(guest_name)}"]
+    lines += build_tool_symbols()
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:",
               f"\t.incbin {_asm_string(str(guest_path))}"]
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)
+
+
+def build_tool_symbols() -> list[str]:
+    """aot_build_python and aot_build_root: how the runtime runs aotbuilder for another guest."""
+    root = Path(aotbuilder.__file__).resolve().parent.parent
+    return ["\t.globl aot_build_python", "aot_build_python:", f"\t.asciz {_asm_string(sys.executable)}",
+            "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}"]
 
 
 def c_compiler() -> str:

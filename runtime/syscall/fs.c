@@ -2,6 +2,7 @@
  * the riscv64 layout; everything else passes through unchanged (see guest_linux.h). */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -9,17 +10,12 @@
 
 #include "syscall.h"
 
-#define PATH_ARG(var, addr)                      \
-    char var[PATH_MAX];                          \
-    do {                                         \
-        int64_t err_ = read_path((addr), var);   \
-        if (err_)                                \
-            return err_;                         \
-    } while (0)
-
 SYSCALL(openat)
 {
     PATH_ARG(path, a[1]);
+    int fd = open_guest_proc_file(path, (int)a[2]);
+    if (fd != -1)
+        return fd;
     return host_result(syscall(SYS_openat, (int)a[0], path, (int)a[2], (mode_t)a[3]));
 }
 
@@ -83,14 +79,22 @@ SYSCALL(fstatfs)
 
 _Static_assert(sizeof(struct statfs) == 120, "struct statfs: same 64-bit layout on riscv64");
 
+/* /proc/self/exe is a link to the guest's file. */
 SYSCALL(readlinkat)
 {
-    char target[PATH_MAX];
+    char target[PATH_MAX], path[PATH_MAX];
     int size = (int)a[3];
-    PATH_ARG(path, a[1]);
+    int64_t n = guest_read_string(a[1], path, sizeof path);
+    if (n < 0)
+        return n;
     if (size <= 0)
         return -EINVAL;
-    int64_t n = host_result(syscall(SYS_readlinkat, (int)a[0], path, target, size < PATH_MAX ? size : PATH_MAX));
+    const char *exe = guest_path(path);
+    if (exe != path) {
+        n = (int64_t)strlen(exe) < size ? (int64_t)strlen(exe) : size;
+        return copy_out(n, a[2], exe, (size_t)n);
+    }
+    n = host_result(syscall(SYS_readlinkat, (int)a[0], path, target, size < PATH_MAX ? size : PATH_MAX));
     return copy_out(n, a[2], target, n > 0 ? (size_t)n : 0);
 }
 
@@ -211,4 +215,10 @@ SYSCALL(getdents64)
     n = copy_out(n, a[1], buf, n > 0 ? (size_t)n : 0);
     free(buf);
     return n;
+}
+
+SYSCALL(mknodat)
+{
+    PATH_ARG(path, a[1]);
+    return host_result(mknodat((int)a[0], path, (mode_t)a[2], (dev_t)a[3]));
 }

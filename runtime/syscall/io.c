@@ -4,7 +4,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -200,6 +206,24 @@ _Static_assert(sizeof(struct flock) == 32, "struct flock: same 64-bit layout on 
 
 /* ---- ppoll ---- */
 
+/* pselect6's sixth argument: { const sigset_t *ss; size_t ss_len; } */
+struct guest_sigset_argpack { uint64_t ss, ss_len; };
+
+/* Blocks with the guest's temporary mask (see signal_begin_temporary_mask); returns the host
+ * set to block with, or -errno. */
+static int64_t temporary_mask(struct aot_cpu *cpu, uint64_t addr, uint64_t size, sigset_t *host)
+{
+    uint64_t mask;
+    if (size != GUEST_SIGSET_SIZE)
+        return -EINVAL;
+    if (guest_read(addr, &mask, sizeof mask) != 0)
+        return -EFAULT;
+    signal_begin_temporary_mask(cpu, mask);
+    host_sigset_of(thread_of(cpu)->sigmask, host);
+    return 0;
+}
+
+
 #define MAX_POLL_FDS 4096
 
 SYSCALL(ppoll)
@@ -209,18 +233,15 @@ SYSCALL(ppoll)
         return -EINVAL;
     struct pollfd fds[MAX_POLL_FDS];
     struct timespec timeout;
-    uint64_t guest_mask;
     sigset_t mask;
     if (guest_read(a[0], fds, nfds * sizeof fds[0]) != 0)
         return -EFAULT;
     if (a[2] && guest_read(a[2], &timeout, sizeof timeout) != 0)
         return -EFAULT;
     if (a[3]) {
-        if (a[4] != GUEST_SIGSET_SIZE)
-            return -EINVAL;
-        if (guest_read(a[3], &guest_mask, sizeof guest_mask) != 0)
-            return -EFAULT;
-        host_sigset_of(guest_mask, &mask);
+        int64_t err = temporary_mask(cpu, a[3], a[4], &mask);
+        if (err)
+            return err;
     }
     /* The raw system call, because it writes the time left back like the guest expects. */
     int64_t r = host_result(syscall(SYS_ppoll, fds, nfds, a[2] ? &timeout : NULL, a[3] ? &mask : NULL,
@@ -228,4 +249,152 @@ SYSCALL(ppoll)
     if (a[2])
         guest_write(a[2], &timeout, sizeof timeout);
     return copy_out(r, a[0], fds, nfds * sizeof fds[0]);
+}
+
+/* ---- pselect6, epoll ---- */
+
+SYSCALL(pselect6)
+{
+    fd_set sets[3];
+    uint64_t addrs[3] = { a[1], a[2], a[3] };
+    struct timespec timeout;
+    struct guest_sigset_argpack pack = { 0, 0 };
+    sigset_t mask;
+    int nfds = (int)a[0];
+    if (nfds < 0 || nfds > FD_SETSIZE)
+        return -EINVAL;
+    size_t bytes = ((size_t)nfds + 63) / 64 * 8;
+    for (int i = 0; i < 3; i++) {
+        FD_ZERO(&sets[i]);
+        if (addrs[i] && guest_read(addrs[i], &sets[i], bytes) != 0)
+            return -EFAULT;
+    }
+    if ((a[4] && guest_read(a[4], &timeout, sizeof timeout) != 0) || (a[5] && guest_read(a[5], &pack, sizeof pack)))
+        return -EFAULT;
+    if (pack.ss) {
+        int64_t err = temporary_mask(cpu, pack.ss, pack.ss_len, &mask);
+        if (err)
+            return err;
+    }
+    struct { const sigset_t *ss; size_t len; } host_pack = { pack.ss ? &mask : NULL, GUEST_SIGSET_SIZE };
+    int64_t r = host_result(syscall(SYS_pselect6, nfds, addrs[0] ? &sets[0] : NULL, addrs[1] ? &sets[1] : NULL,
+                                    addrs[2] ? &sets[2] : NULL, a[4] ? &timeout : NULL, &host_pack));
+    if (a[4])
+        guest_write(a[4], &timeout, sizeof timeout);
+    for (int i = 0; i < 3 && r >= 0; i++)
+        if (addrs[i] && guest_write(addrs[i], &sets[i], bytes) != 0)
+            return -EFAULT;
+    return r;
+}
+
+/* riscv64's struct epoll_event is { u32 events; u64 data } with natural alignment (16 bytes);
+ * x86-64's is packed (12 bytes). */
+struct guest_epoll_event { uint32_t events; uint32_t pad; uint64_t data; };
+#define MAX_EPOLL_EVENTS 1024
+
+SYSCALL(epoll_create1) { return host_result(epoll_create1((int)a[0])); }
+
+SYSCALL(epoll_ctl)
+{
+    struct guest_epoll_event g;
+    struct epoll_event e;
+    if (a[3] && guest_read(a[3], &g, sizeof g) != 0)
+        return -EFAULT;
+    e.events = g.events;
+    e.data.u64 = g.data;
+    return host_result(epoll_ctl((int)a[0], (int)a[1], (int)a[2], a[3] ? &e : NULL));
+}
+
+static int64_t epoll_wait_common(struct aot_cpu *cpu, const uint64_t *a, int timeout_ms, const struct timespec *ts)
+{
+    int max = (int)a[2];
+    struct epoll_event events[MAX_EPOLL_EVENTS];
+    sigset_t mask;
+    if (max <= 0)
+        return -EINVAL;
+    if (max > MAX_EPOLL_EVENTS)
+        max = MAX_EPOLL_EVENTS;
+    if (a[4]) {
+        int64_t err = temporary_mask(cpu, a[4], a[5], &mask);
+        if (err)
+            return err;
+    }
+    int64_t n = ts ? host_result(syscall(SYS_epoll_pwait2, (int)a[0], events, max, ts, a[4] ? &mask : NULL, 8))
+                   : host_result(syscall(SYS_epoll_pwait, (int)a[0], events, max, timeout_ms, a[4] ? &mask : NULL, 8));
+    for (int64_t i = 0; i < n; i++) {
+        struct guest_epoll_event g = { events[i].events, 0, events[i].data.u64 };
+        if (guest_write(a[1] + (uint64_t)i * sizeof g, &g, sizeof g) != 0)
+            return -EFAULT;
+    }
+    return n;
+}
+
+SYSCALL(epoll_pwait) { return epoll_wait_common(cpu, a, (int)a[3], NULL); }
+
+SYSCALL(epoll_pwait2)
+{
+    struct timespec ts;
+    if (a[3] && guest_read(a[3], &ts, sizeof ts) != 0)
+        return -EFAULT;
+    return a[3] ? epoll_wait_common(cpu, a, 0, &ts) : epoll_wait_common(cpu, a, -1, NULL);
+}
+
+/* ---- descriptors to descriptors ---- */
+
+SYSCALL(eventfd2) { return host_result(eventfd((unsigned)a[0], (int)a[1])); }
+
+/* An optional in/out offset of the guest. */
+static int64_t read_offset(uint64_t addr, loff_t *off)
+{
+    return addr && guest_read(addr, off, sizeof *off) != 0 ? -EFAULT : 0;
+}
+
+static int64_t write_offset(int64_t r, uint64_t addr, const loff_t *off)
+{
+    return r >= 0 && addr && guest_write(addr, off, sizeof *off) != 0 ? -EFAULT : r;
+}
+
+SYSCALL(sendfile)
+{
+    loff_t off;
+    if (read_offset(a[2], &off))
+        return -EFAULT;
+    int64_t r = host_result(sendfile((int)a[0], (int)a[1], a[2] ? &off : NULL, a[3]));
+    return write_offset(r, a[2], &off);
+}
+
+SYSCALL(splice)
+{
+    loff_t in, out;
+    if (read_offset(a[1], &in) || read_offset(a[3], &out))
+        return -EFAULT;
+    int64_t r = host_result(splice((int)a[0], a[1] ? &in : NULL, (int)a[2], a[3] ? &out : NULL, a[4], (unsigned)a[5]));
+    return write_offset(write_offset(r, a[1], &in), a[3], &out);
+}
+
+SYSCALL(copy_file_range)
+{
+    loff_t in, out;
+    if (read_offset(a[1], &in) || read_offset(a[3], &out))
+        return -EFAULT;
+    int64_t r = host_result(copy_file_range((int)a[0], a[1] ? &in : NULL, (int)a[2], a[3] ? &out : NULL, a[4],
+                                            (unsigned)a[5]));
+    return write_offset(write_offset(r, a[1], &in), a[3], &out);
+}
+
+SYSCALL(tee) { return host_result(tee((int)a[0], (int)a[1], a[2], (unsigned)a[3])); }
+SYSCALL(flock) { return host_result(flock((int)a[0], (int)a[1])); }
+SYSCALL(fallocate) { return host_result(fallocate((int)a[0], (int)a[1], (off_t)a[2], (off_t)a[3])); }
+SYSCALL(fadvise64) { return -posix_fadvise((int)a[0], (off_t)a[1], (off_t)a[2], (int)a[3]); }
+SYSCALL(sync) { sync(); return 0; }
+SYSCALL(syncfs) { return host_result(syncfs((int)a[0])); }
+SYSCALL(close_range) { return host_result(syscall(SYS_close_range, (unsigned)a[0], (unsigned)a[1], (unsigned)a[2])); }
+
+SYSCALL(memfd_create)
+{
+    char name[256];
+    int64_t n = guest_read_string(a[0], name, sizeof name);
+    if (n < 0)
+        return n == -ENAMETOOLONG ? -EINVAL : n;
+    return host_result(memfd_create(name, (unsigned)a[1]));
 }

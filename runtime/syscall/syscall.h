@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "guest_linux.h"
@@ -22,12 +23,26 @@ static inline int64_t host_result(long r)
     return r == -1 ? -errno : r;
 }
 
-/* Copies a guest path into a host buffer of PATH_MAX bytes; 0 or a negated errno. */
+/* Copies a guest path into a host buffer of PATH_MAX bytes; 0 or a negated errno.
+ * /proc/self/exe becomes the guest's file (process.c). */
 static inline int64_t read_path(uint64_t addr, char *path)
 {
     int64_t n = guest_read_string(addr, path, PATH_MAX);
-    return n < 0 ? n : 0;
+    if (n < 0)
+        return n;
+    const char *real = guest_path(path);
+    if (real != path)
+        snprintf(path, PATH_MAX, "%s", real);
+    return 0;
 }
+
+#define PATH_ARG(var, addr)                      \
+    char var[PATH_MAX];                          \
+    do {                                         \
+        int64_t err_ = read_path((addr), var);   \
+        if (err_)                                \
+            return err_;                         \
+    } while (0)
 
 /* Copies a host result structure out to the guest if the call succeeded; -EFAULT if it cannot. */
 static inline int64_t copy_out(int64_t result, uint64_t addr, const void *src, size_t len)
@@ -71,6 +86,24 @@ SYSCALL(gettimeofday); SYSCALL(times);
 SYSCALL(rt_sigaction); SYSCALL(rt_sigprocmask); SYSCALL(sigaltstack); SYSCALL(kill);
 SYSCALL(tkill); SYSCALL(tgkill);
 
+SYSCALL(rt_sigsuspend); SYSCALL(rt_sigpending); SYSCALL(rt_sigtimedwait);
+/* io.c */
+SYSCALL(pselect6); SYSCALL(epoll_create1); SYSCALL(epoll_ctl); SYSCALL(epoll_pwait); SYSCALL(epoll_pwait2);
+SYSCALL(eventfd2); SYSCALL(sendfile); SYSCALL(splice); SYSCALL(tee); SYSCALL(copy_file_range); SYSCALL(flock);
+SYSCALL(fallocate); SYSCALL(fadvise64); SYSCALL(sync); SYSCALL(syncfs); SYSCALL(close_range); SYSCALL(memfd_create);
+/* fs.c */
+SYSCALL(mknodat);
+/* process.c */
+SYSCALL(clone); SYSCALL(clone3); SYSCALL(wait4); SYSCALL(waitid); SYSCALL(execve); SYSCALL(setpgid);
+SYSCALL(getpgid); SYSCALL(getsid); SYSCALL(setsid); SYSCALL(setuid); SYSCALL(setgid); SYSCALL(setreuid);
+SYSCALL(setregid); SYSCALL(setresuid); SYSCALL(setresgid); SYSCALL(setfsuid); SYSCALL(setfsgid);
+SYSCALL(getgroups); SYSCALL(setgroups); SYSCALL(getpriority); SYSCALL(setpriority); SYSCALL(prctl);
+SYSCALL(personality); SYSCALL(setitimer); SYSCALL(getitimer);
+/* net.c */
+SYSCALL(socket); SYSCALL(socketpair); SYSCALL(bind); SYSCALL(connect); SYSCALL(listen); SYSCALL(shutdown);
+SYSCALL(accept); SYSCALL(accept4); SYSCALL(getsockname); SYSCALL(getpeername); SYSCALL(setsockopt);
+SYSCALL(getsockopt); SYSCALL(sendto); SYSCALL(recvfrom); SYSCALL(sendmsg); SYSCALL(recvmsg);
+
 /* trace.c: AOTBUILDER_STRACE output, one line per call like qemu -strace. */
 struct syscall_desc {
     const char *name;
@@ -80,6 +113,8 @@ struct syscall_desc {
 };
 #define SC_NORETURN 1  /* trace before the call: it does not come back */
 #define SC_HEX_RESULT 2 /* the result is an address */
+#define SC_TRACE_BEFORE 8 /* trace the call before it runs: it does not come back when it succeeds */
+#define SC_RESTART 4    /* interrupted by a signal, restarted under SA_RESTART (Linux: -ERESTARTSYS) */
 
 struct trace_line { char text[1024]; size_t len; };
 void trace_call(struct trace_line *line, const struct syscall_desc *d, uint64_t nr, const uint64_t *a);

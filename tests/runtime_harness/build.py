@@ -16,6 +16,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from aotbuilder import abi
+from aotbuilder.backend.link import build_tool_symbols
 from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, c_compiler
 
 HERE = Path(__file__).parent
@@ -95,7 +96,8 @@ def read_guest(path: Path) -> GuestImage:
 def link_assembly(guest: GuestImage) -> str:
     """The link symbols, as the translator's link step emits them."""
     start = guest.symbols["_start"]
-    entries = sorted([(start, "t_start", 0), (start + 8, "t_start", 1), (guest.symbols["callee"], "t_callee", 0)])
+    entries = sorted([(start, "t_start", 0), (start + 8, "t_start", 1), (guest.symbols["callee"], "t_callee", 0),
+                      (guest.symbols["handler"], "t_handler", 0)])
     functions = sorted(guest.functions.items(), key=lambda kv: kv[1])
     lines = ["\t.section .rodata", "\t.p2align 4", "\t.globl aot_entries", "aot_entries:"]
     lines += [f"\t.quad 0x{pc:x}, {fn}, {resume}" for pc, fn, resume in entries]
@@ -107,6 +109,7 @@ def link_assembly(guest: GuestImage) -> str:
     lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(functions)}"]
     lines += [f'.Lname{i}:\n\t.asciz "{name}"' for i, (name, _) in enumerate(functions)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f'\t.asciz "{guest.path.name}"']
+    lines += build_tool_symbols()
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)

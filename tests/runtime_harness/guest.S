@@ -17,6 +17,12 @@ callee:
     ret
     .size callee, . - callee
 
+    .globl handler
+    .type handler, @function
+handler:            /* translated by t_handler: the guest's signal handler */
+    ret
+    .size handler, . - handler
+
     .globl illegal32
     .type illegal32, @function
 illegal32:

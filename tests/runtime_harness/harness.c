@@ -19,7 +19,7 @@ enum {
     NR_rt_sigprocmask = 135, NR_uname = 160, NR_getpid = 172, NR_gettid = 178, NR_brk = 214,
     NR_munmap = 215, NR_mremap = 216, NR_mmap = 222, NR_mprotect = 226, NR_madvise = 233,
     NR_lookup_dcookie = 18, NR_clock_gettime = 113, NR_gettimeofday = 169,
-    NR_ppoll = 73,
+    NR_ppoll = 73, NR_sigaltstack = 132, NR_setitimer = 103, NR_rt_sigsuspend = 133,
 };
 
 #define AT_FDCWD (-100)
@@ -201,7 +201,7 @@ static void scenario_mmap(const char *ending)
     store(r, 9, 8);
     int64_t advised = SYS(NR_madvise, r, PAGE, MADV_DONTNEED);
     out("madvise %ld %lx\n", advised, load(r, 8));
-    out("mprotect_unmapped %ld\n", SYS(NR_mprotect, p, PAGE, PROT_READ));
+    out("mprotect_unmapped %ld\n", SYS(NR_mprotect, 1ULL << 32, PAGE, PROT_READ));  /* nothing is mapped there */
     out("munmap_unaligned %ld\n", SYS(NR_munmap, p + 1, PAGE));
     if (!strcmp(ending, "ro"))
         store(p + PAGE, 1, 8);
@@ -386,6 +386,121 @@ static uint64_t recurse(uint64_t depth)
     return depth < (1ULL << 40) ? recurse(depth + 1) + frame[0] : 0;  /* overflows long before */
 }
 
+/* ---- signal delivery: t_handler is the translation of the guest function `handler` ---- */
+
+#define SIGTRAP_ 5
+#define SIGUSR1_ 10
+#define SIGUSR2_ 12
+#define SIGALRM_ 14
+#define SA_SIGINFO_ 4
+#define SA_ONSTACK_ 0x08000000
+#define SA_RESTART_ 0x10000000
+#define SA_RESETHAND_ 0x80000000ULL
+#define UC_MCONTEXT 176  /* offsetof(ucontext_t, uc_mcontext) on riscv64 */
+#define UC_FPREGS (UC_MCONTEXT + 256)
+#define ALTSTACK (G_scratch + 3 * PAGE)
+
+static const char *handler_mode = "";
+static int handler_runs;
+static int64_t scenario_pid;
+
+static void sigaction_of(int sig, uint64_t handler, uint64_t flags, uint64_t mask)
+{
+    uint64_t act = DATA_BUF + 512;
+    store(act, handler, 8), store(act + 8, flags, 8), store(act + 16, mask, 8);
+    SYS(NR_rt_sigaction, (uint64_t)sig, act, 0, 8);
+}
+
+static uint64_t current_mask(void)
+{
+    SYS(NR_rt_sigprocmask, SIG_BLOCK, 0, DATA_BUF + 600, 8);
+    return load(DATA_BUF + 600, 8);
+}
+
+/* The handler reports what Linux's setup_rt_frame gives it, then edits its frame: rt_sigreturn
+ * must restore the edited registers. */
+uint64_t t_handler(struct aot_cpu *c, uint64_t resume)
+{
+    (void)resume;
+    uint64_t sig = c->x[10], info = c->x[11], uc = c->x[12], sp = c->x[2], ra = c->x[1];
+    handler_runs++;
+    if (!strcmp(handler_mode, "write_pipe")) {  /* interrupts a read of an empty pipe */
+        put_bytes(DATA_BUF + 700, "x", 1);
+        uint64_t saved[32];
+        memcpy(saved, c->x, sizeof saved);
+        SYS(NR_write, c->x[9] /* the pipe's write end, kept in s1 */, DATA_BUF + 700, 1);
+        memcpy(c->x, saved, sizeof saved);
+        return ra;
+    }
+    out("handler sig %lu info %d uc %d align %d ra_is_trampoline %d\n", sig, info == sp, uc == sp + 128, sp % 16 == 0,
+        load(ra, 4) == 0x08b00893 && load(ra + 4, 4) == 0x00000073);
+    out("siginfo signo %lu code %ld addr %lx pid_is_self %d\n", load(info, 4), (int64_t)(int32_t)load(info + 8, 4),
+        load(info + 16, 8), (int64_t)load(info + 16, 4) == scenario_pid);
+    out("ucontext pc %lx s1 %lx sp_above %d f3 %lx mask %lx now %lx\n", load(uc + UC_MCONTEXT, 8),
+        load(uc + UC_MCONTEXT + 9 * 8, 8), load(uc + UC_MCONTEXT + 2 * 8, 8) > sp, load(uc + UC_FPREGS + 3 * 8, 8),
+        load(uc + 40, 8), current_mask());
+    out("stack on_alt %d ss_flags %ld\n", sp >= ALTSTACK && sp < ALTSTACK + PAGE, (int64_t)(int32_t)load(uc + 24, 4));
+    store(uc + UC_MCONTEXT + 9 * 8, 0x7777, 8);  /* s1 */
+    if (!strcmp(handler_mode, "skip"))
+        store(uc + UC_MCONTEXT, load(uc + UC_MCONTEXT, 8) + 4, 8);  /* past the ebreak */
+    c->x[9] = 0xdead;  /* clobbered: the frame's value must come back */
+    return ra;
+}
+
+static void scenario_sigframe(const char *how)
+{
+    int64_t pid = SYS(NR_getpid, 0);
+    scenario_pid = pid;
+    handler_mode = how;
+    if (!strcmp(how, "kill")) {
+        sigaction_of(SIGUSR1_, G_handler, SA_SIGINFO_ | SA_RESETHAND_, 1ULL << (SIGUSR2_ - 1));
+        cpu->x[9] = 0x5151;
+        cpu->f[3] = 0x4008000000000000ULL;
+        uint64_t sp = cpu->x[2];
+        int64_t r = SYS(NR_kill, (uint64_t)pid, SIGUSR1_);
+        out("after kill %ld s1 %lx sp %d mask %lx\n", r, cpu->x[9], cpu->x[2] == sp, current_mask());
+        SYS(NR_rt_sigaction, SIGUSR1_, 0, DATA_BUF + 640, 8);
+        out("resethand %lu\n", load(DATA_BUF + 640, 8));
+    } else if (!strcmp(how, "skip")) {  /* a breakpoint whose handler moves the pc past it */
+        sigaction_of(SIGTRAP_, G_handler, SA_SIGINFO_, 0);
+        cpu->pc = G_breakpoint;
+        uint64_t next = aot_trap(cpu, AOT_CAUSE_BREAKPOINT, 0);
+        out("after trap next %lx\n", next);
+    } else if (!strcmp(how, "altstack")) {
+        store(DATA_BUF + 800, ALTSTACK, 8), store(DATA_BUF + 808, 0, 8), store(DATA_BUF + 816, PAGE, 8);
+        out("sigaltstack %ld\n", SYS(NR_sigaltstack, DATA_BUF + 800, 0, 0));
+        sigaction_of(SIGUSR1_, G_handler, SA_SIGINFO_ | SA_ONSTACK_, 0);
+        SYS(NR_kill, (uint64_t)pid, SIGUSR1_);
+    } else if (!strcmp(how, "restart") || !strcmp(how, "eintr")) {
+        /* SIGALRM interrupts a read of an empty pipe; its handler writes one byte into the pipe. */
+        handler_mode = "write_pipe";
+        sigaction_of(SIGALRM_, G_handler, !strcmp(how, "restart") ? SA_RESTART_ : 0, 0);
+        SYS(NR_pipe2, DATA_BUF, 0);
+        uint64_t rd = load(DATA_BUF, 4), wr = load(DATA_BUF + 4, 4);
+        cpu->x[9] = wr;
+        uint64_t timer = DATA_BUF + 900;  /* it_interval 0, it_value 20 ms */
+        store(timer, 0, 8), store(timer + 8, 0, 8), store(timer + 16, 0, 8), store(timer + 24, 20000, 8);
+        SYS(NR_setitimer, 0 /* ITIMER_REAL */, timer, 0);
+        int64_t n = SYS(NR_read, rd, DATA_BUF + 1000, 16);
+        out("read %ld handler_runs %d\n", n, handler_runs);
+    } else if (!strcmp(how, "sigsuspend")) {
+        /* SIGUSR1 blocked and pending; sigsuspend with an empty mask runs the handler and returns
+         * -EINTR with the old mask back. */
+        handler_mode = "write_pipe";
+        SYS(NR_pipe2, DATA_BUF, 0);
+        cpu->x[9] = load(DATA_BUF + 4, 4);
+        sigaction_of(SIGUSR1_, G_handler, 0, 0);
+        store(DATA_BUF + 960, 1ULL << (SIGUSR1_ - 1), 8);
+        SYS(NR_rt_sigprocmask, SIG_BLOCK, DATA_BUF + 960, 0, 8);
+        SYS(NR_kill, (uint64_t)pid, SIGUSR1_);
+        out("pending_not_run %d\n", handler_runs);
+        store(DATA_BUF + 968, 0, 8);
+        int64_t r = SYS(NR_rt_sigsuspend, DATA_BUF + 968, 8);
+        out("sigsuspend %ld handler_runs %d mask %lx\n", r, handler_runs, current_mask());
+    }
+    exit_group(0);
+}
+
 static uint64_t run_scenario(const char *name, const char *arg)
 {
     if (!strcmp(name, "stack")) scenario_stack();
@@ -401,6 +516,7 @@ static uint64_t run_scenario(const char *name, const char *arg)
     if (!strcmp(name, "enosys")) scenario_enosys();
     if (!strcmp(name, "io")) scenario_io(arg);
     if (!strcmp(name, "signals")) scenario_signals(arg);
+    if (!strcmp(name, "sigframe")) scenario_sigframe(arg);
     if (!strcmp(name, "amo")) scenario_amo();
     if (!strcmp(name, "amo_readonly")) aot_host_addr(cpu, G_greeting, 4, 3, SCENARIO_PC);
     if (!strcmp(name, "illegal32")) scenario_trap(G_illegal32, AOT_CAUSE_ILLEGAL_INSTRUCTION);
