@@ -158,6 +158,8 @@ def run(
     # runtime's execve of another guest passes that guest's argv[0] in AOTBUILDER_ARGV0.
     env["AOTBUILDER_GUEST"] = str(guest)
     argv0 = env.pop("AOTBUILDER_ARGV0", str(guest))
+    for name in env.pop("AOTBUILDER_ADDED", "").split(","):  # what that execve added for Python itself
+        env.pop(name, None)
     sys.stdout.flush()
     sys.stderr.flush()
     _guarded(lambda: os.execve(exe, [argv0, *guest_args], env))

@@ -193,7 +193,13 @@ static int64_t exec_translated(int fd, const char *path, char *const *argv, char
         return -errno;
     }
     snprintf(argv0_var, sizeof argv0_var, "AOTBUILDER_ARGV0=%s", argc ? argv[0] : path);
-    char *extra[] = { argv0_var, NULL };
+    /* Python would add LC_CTYPE to the environment in the C locale (PEP 538); `run` takes the
+     * variables named in AOTBUILDER_ADDED out again. */
+    bool coerce_set = false;
+    for (char *const *e = envp; e && *e; e++)
+        coerce_set |= !strncmp(*e, "PYTHONCOERCECLOCALE=", 20);
+    char *extra[] = { argv0_var, coerce_set ? NULL : "PYTHONCOERCECLOCALE=0",
+                      coerce_set ? NULL : "AOTBUILDER_ADDED=PYTHONCOERCECLOCALE", NULL };
     char **env = environment_for_exec(envp, extra);
     const char **args = calloc(argc + 8, sizeof *args);
     if (!env || !args) {

@@ -1,0 +1,295 @@
+/* A guest program for tests/test_runtime_programs.py: files, processes and signals through libc,
+ * run translated and under qemu-riscv64 (the oracle), output compared.  Output never contains
+ * pids, times or addresses.  Usage: posix MODE [DIR] */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void list_dir(const char *dir)
+{
+    char *names[64];
+    int n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < 64)
+        if (e->d_name[0] != '.')
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], compare_names);
+    printf("dir:");
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        lstat(path, &st);
+        printf(" %s(%s%lld,%o)", names[i], S_ISDIR(st.st_mode) ? "d" : S_ISLNK(st.st_mode) ? "l" : "",
+               (long long)st.st_size, (unsigned)(st.st_mode & 0777));
+        free(names[i]);
+    }
+    printf("\n");
+}
+
+static int files(const char *dir)
+{
+    char a[512], b[512], sub[512], link[512], target[512];
+    snprintf(a, sizeof a, "%s/a.txt", dir);
+    snprintf(b, sizeof b, "%s/b.txt", dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    snprintf(link, sizeof link, "%s/link", dir);
+    umask(022);
+    FILE *f = fopen(a, "w");
+    for (int i = 0; i < 1000; i++)
+        fprintf(f, "line %d\n", i);
+    fclose(f);
+    printf("mkdir %d\n", mkdir(sub, 0750));
+    printf("rename %d\n", rename(a, b));
+    printf("symlink %d\n", symlink("b.txt", link));
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = 0;
+    printf("readlink %zd %s\n", n, target);
+    int fd = open(b, O_RDWR);
+    char buf[32] = "";
+    lseek(fd, 7000, SEEK_SET);
+    printf("pread %zd ", pread(fd, buf, 10, 10));
+    printf("[%.10s]\n", buf);
+    printf("truncate %d\n", ftruncate(fd, 100));
+    struct stat st;
+    fstat(fd, &st);
+    printf("size %lld nlink %ld\n", (long long)st.st_size, (long)st.st_nlink);
+    close(fd);
+    printf("chmod %d\n", chmod(b, 0600));
+    printf("access %d %d\n", access(b, R_OK), access(sub, X_OK));
+    printf("open_missing %d errno %d\n", open(a, O_RDONLY), errno);
+    printf("rmdir_nonempty %d\n", rmdir(dir) == 0 ? 0 : errno);
+    list_dir(dir);
+    printf("chdir %d ", chdir(sub));
+    char cwd[512];
+    printf("cwd_tail %s\n", strrchr(getcwd(cwd, sizeof cwd), '/'));
+    printf("unlink %d %d rmdir %d\n", unlink(b), unlink(link), rmdir(sub));
+    list_dir(dir);
+    return 0;
+}
+
+static int processes(const char *self)
+{
+    int p[2];
+    pipe(p);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        dprintf(p[1], "hello from the child\n");
+        _exit(3);
+    }
+    close(p[1]);
+    char buf[64] = "";
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    int status;
+    printf("read %zd %s", n, buf);
+    printf("waitpid %d exited %d status %d\n", waitpid(pid, &status, 0) == pid, WIFEXITED(status),
+           WEXITSTATUS(status));
+    pid = fork();
+    if (pid == 0) {
+        raise(SIGTERM);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    printf("signaled %d sig %d\n", WIFSIGNALED(status), WTERMSIG(status));
+
+    /* vfork + execve of this program (translated again) and of a host program */
+    fflush(stdout);
+    pid = vfork();
+    if (pid == 0) {
+        char *argv[] = { "renamed-argv0", "child", "x y", NULL };
+        char *envp[] = { "ONLY=this", NULL };
+        execve(self, argv, envp);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    printf("exec self status %d\n", WEXITSTATUS(status));
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "echo native sh says $0 $1", "zero", "one", (char *)NULL);
+        _exit(127);
+    }
+    waitpid(pid, &status, 0);
+    printf("exec host status %d\n", WEXITSTATUS(status));
+    printf("exec missing %d errno %d\n", execl("/nonexistent/prog", "x", (char *)NULL), errno);
+    printf("wait_none %d errno %d\n", wait(&status), errno);
+    return 0;
+}
+
+static int child(int argc, char **argv, char **envp)
+{
+    printf("child argc %d argv0 %s argv2 %s env %s", argc, argv[0], argv[2], envp[0]);
+    printf(" envc %d\n", envp[1] == NULL);
+    return 5;
+}
+
+/* ---- signals ---- */
+
+static volatile sig_atomic_t got[65];
+static volatile int last_code;
+static sigjmp_buf jump;
+
+static void on_signal(int sig, siginfo_t *info, void *uc)
+{
+    (void)uc;
+    got[sig]++;
+    last_code = info->si_code;
+}
+
+static void jump_out(int sig)
+{
+    got[sig]++;
+    siglongjmp(jump, sig);
+}
+
+static void handle(int sig, void (*fn)(int), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sa.sa_flags = flags;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+static int signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &sa, NULL);
+    raise(SIGUSR1);
+    printf("raise: handled %d code %d\n", got[SIGUSR1], last_code);
+
+    sigset_t set, pending, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    kill(getpid(), SIGUSR1);
+    sigpending(&pending);
+    printf("blocked: handled %d pending %d\n", got[SIGUSR1], sigismember(&pending, SIGUSR1));
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    printf("unblocked: handled %d\n", got[SIGUSR1]);
+
+    /* SIGALRM with the timer; pause returns after the handler */
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    int r = pause();
+    printf("pause %d errno %d alarms %d\n", r, errno, got[SIGALRM]);
+
+    /* a handler that leaves with siglongjmp, from a system call */
+    handle(SIGUSR2, jump_out, 0);
+    int where = sigsetjmp(jump, 1);
+    if (where == 0) {
+        raise(SIGUSR2);
+        printf("not reached\n");
+    }
+    sigprocmask(SIG_BLOCK, NULL, &old);
+    printf("longjmp from %d, usr2 blocked after %d\n", where, sigismember(&old, SIGUSR2));
+
+    /* SIGCHLD */
+    sigaction(SIGCHLD, &sa, NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    printf("sigchld %d code %d\n", got[SIGCHLD], last_code);
+
+    /* SIG_IGN'd SIGPIPE: write gets EPIPE */
+    handle(SIGPIPE, SIG_IGN, 0);
+    int p[2];
+    pipe(p);
+    close(p[0]);
+    printf("epipe %zd errno %d\n", write(p[1], "x", 1), errno);
+
+    /* sigaltstack */
+    static char altstack[1 << 16];
+    stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 };
+    sigaltstack(&ss, NULL);
+    handle(SIGUSR2, jump_out, SA_ONSTACK);
+    if (sigsetjmp(jump, 1) == 0)
+        raise(SIGUSR2);
+    printf("altstack usr2 %d\n", got[SIGUSR2]);
+    fflush(stdout);
+    handle(SIGUSR1, SIG_DFL, 0);
+    abort();
+}
+
+static int segv(void)
+{
+    handle(SIGSEGV, jump_out, 0);
+    for (int i = 0; i < 3; i++) {
+        if (sigsetjmp(jump, 1) == 0) {
+            *(volatile int *)(uintptr_t)(16 + i) = 1;
+            printf("not reached\n");
+        }
+        printf("segv %d caught %d\n", i, got[SIGSEGV]);
+    }
+    return 0;
+}
+
+static int proc_files(char **argv)
+{
+    char exe[512], real[512];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    printf("exe_is_argv0 %d\n", realpath(argv[0], real) && !strcmp(exe, real));
+    printf("execfn_is_argv0 %d\n", !strcmp((const char *)getauxval(AT_EXECFN), argv[0]));
+    printf("pagesz %lu hwcap %lx\n", getauxval(AT_PAGESZ), getauxval(AT_HWCAP));
+    FILE *f = fopen("/proc/self/auxv", "rb");
+    unsigned long pair[2], pagesz = 0;
+    while (f && fread(pair, sizeof pair, 1, f) == 1 && pair[0])
+        if (pair[0] == AT_PAGESZ)
+            pagesz = pair[1];
+    printf("proc auxv pagesz %lu\n", pagesz);
+    return 0;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "files")) return files(argv[2]);
+    if (!strcmp(mode, "processes")) return processes(argv[0]);
+    if (!strcmp(mode, "child")) return child(argc, argv, envp);
+    if (!strcmp(mode, "signals")) return signals();
+    if (!strcmp(mode, "segv")) return segv();
+    if (!strcmp(mode, "proc")) return proc_files(argv);
+    if (!strcmp(mode, "random")) {
+        const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+        for (int i = 0; i < 16; i++)
+            printf("%02x", r[i]);
+        printf("\n");
+        return 0;
+    }
+    if (!strcmp(mode, "exec") && argc > 2) {
+        execv(argv[2], argv + 2);
+        printf("execv %s errno %d\n", argv[2], errno);
+        return 127;
+    }
+    return 99;
+}
