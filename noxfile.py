@@ -43,3 +43,10 @@ def bench_build(session: nox.Session) -> None:
     """Benchmarks of the build itself (bench/build_bench.py): figures, not pass/fail."""
     session.install("-e", ".")
     session.run("python", "bench/build_bench.py", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Differential fuzzing against qemu-riscv64: nox -s fuzz -- --count N [--seed S] [--workers W]."""
+    session.install("-e", ".[test]")
+    session.run("python", "tests/difftest/runner.py", *(session.posargs or ["--count", "100000"]))
