@@ -484,6 +484,35 @@ def test_interrupted_read_restarts_only_with_sa_restart(harnesses, how, read):
     assert (result.returncode, result.stdout) == (0, f"read {read} handler_runs 1\n"), result.stderr
 
 
+@pytest.mark.parametrize("how, sig, addr, value", [
+    ("load_fault", 11, "100000000", "0"),  # SIGSEGV, SEGV_MAPERR, si_addr the address; the load reads 0
+    ("atomic_fault", 7, None, "1"),        # SIGBUS, BUS_ADRALN for a misaligned AMO
+])
+def test_slow_path_fault_is_delivered_at_the_next_poll(harnesses, how, sig, addr, value):
+    """The slow paths cannot run a handler: they return, and aot_interrupt (called by the poll
+    after them) runs it with the pc of the access."""
+    exe, guest = harnesses()
+    result = run(exe, "sigframe", how)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    addr = addr or f"{guest.symbols['scratch'] + PAGE + 2:x}"
+    pc = guest.symbols["_start"] + 4
+    assert lines[1] == f"siginfo signo {sig} code 1 addr {addr} pid_is_self 0"
+    assert lines[2].startswith(f"ucontext pc {pc:x} ")
+    assert lines[-1] == f"after fault value {value} polled 1 next {pc:x}"
+
+
+def test_asynchronous_signal_waits_for_a_poll(harnesses):
+    exe, guest = harnesses()
+    result = run(exe, "sigframe", "async")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    pc = guest.symbols["_start"] + 8
+    assert lines[0] == "handler sig 10 info 1 uc 1 align 1 ra_is_trampoline 1"
+    assert lines[2].startswith(f"ucontext pc {pc:x} ")
+    assert lines[-1] == f"poll interrupt 1 runs before 0 after 1 next {pc:x} interrupt now 0"
+
+
 def test_sigsuspend_runs_the_pending_handler(harnesses):
     exe, _ = harnesses()
     result = run(exe, "sigframe", "sigsuspend")

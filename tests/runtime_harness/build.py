@@ -110,6 +110,8 @@ def link_assembly(guest: GuestImage) -> str:
     lines += [f'.Lname{i}:\n\t.asciz "{name}"' for i, (name, _) in enumerate(functions)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f'\t.asciz "{guest.path.name}"']
     lines += build_tool_symbols()
+    # harness.c polls cpu->interrupt after its slow-path accesses, as translated code does
+    lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)

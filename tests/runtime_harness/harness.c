@@ -5,6 +5,8 @@
  * (aot_load_slow, aot_store_slow, aot_host_addr, aot_ecall, aot_trap, aot_call_indirect) and
  * print what they observe with the guest's write system call, for tests/test_runtime.py to check.
  * guest_symbols.h (generated) gives the guest's symbols as G_<name>: runtime addresses. */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -483,6 +485,26 @@ static void scenario_sigframe(const char *how)
         SYS(NR_setitimer, 0 /* ITIMER_REAL */, timer, 0);
         int64_t n = SYS(NR_read, rd, DATA_BUF + 1000, 16);
         out("read %ld handler_runs %d\n", n, handler_runs);
+    } else if (!strcmp(how, "load_fault") || !strcmp(how, "atomic_fault")) {
+        /* A slow path meets a fault the guest handles: it returns, and the poll after it (what
+         * translated code does) delivers the fault at the access's pc. */
+        bool is_load = !strcmp(how, "load_fault");
+        sigaction_of(is_load ? 11 : 7, G_handler, SA_SIGINFO_, 0);
+        uint64_t value = is_load ? aot_load_slow(cpu, 1ULL << 32, 4, SCENARIO_PC)  /* unmapped */
+                                 : aot_host_addr(cpu, DATA_BUF + 2, 4, 3, SCENARIO_PC) != 0;  /* misaligned */
+        int pending = cpu->interrupt != 0;
+        cpu->pc = SCENARIO_PC;
+        uint64_t next = pending ? aot_interrupt(cpu) : 0;
+        out("after fault value %lx polled %d next %lx\n", value, pending, next);
+    } else if (!strcmp(how, "async")) {
+        /* A signal that arrives while guest code runs waits for the next poll. */
+        sigaction_of(SIGUSR1_, G_handler, SA_SIGINFO_, 0);
+        kill((int)pid, SIGUSR1_);
+        int pending = cpu->interrupt != 0, runs_before = handler_runs;
+        cpu->pc = G__start + 8;
+        uint64_t next = aot_interrupt(cpu);
+        out("poll interrupt %d runs before %d after %d next %lx interrupt now %d\n", pending, runs_before,
+            handler_runs, next, cpu->interrupt);
     } else if (!strcmp(how, "sigsuspend")) {
         /* SIGUSR1 blocked and pending; sigsuspend with an empty mask runs the handler and returns
          * -EINTR with the old mask back. */
