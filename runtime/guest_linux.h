@@ -73,6 +73,7 @@ struct guest_stack {
 
 /* sa_flags (include/uapi/asm-generic/signal-defs.h) */
 #define GUEST_SA_NOCLDSTOP 0x00000001
+#define GUEST_SA_NOCLDWAIT 0x00000002
 #define GUEST_SA_SIGINFO 0x00000004
 #define GUEST_SA_ONSTACK 0x08000000
 #define GUEST_SA_RESTART 0x10000000

@@ -38,9 +38,11 @@ static void host_handler_for_guest_handler(int sig, siginfo_t *info, void *conte
     guest_signal_arrived(sig, info);
 }
 
-static void mirror_on_host(int sig, uint64_t handler)
+static void mirror_on_host(int sig, uint64_t handler, uint64_t flags)
 {
     struct sigaction sa = { 0 };
+    /* The flags that change what the kernel does for children (the values are the same). */
+    int child_flags = (int)(flags & (GUEST_SA_NOCLDSTOP | GUEST_SA_NOCLDWAIT));
     if (handler == GUEST_SIG_DFL || handler == GUEST_SIG_IGN) {
         sa.sa_handler = handler == GUEST_SIG_DFL ? SIG_DFL : SIG_IGN;
     } else {
@@ -48,6 +50,8 @@ static void mirror_on_host(int sig, uint64_t handler)
         sa.sa_sigaction = host_handler_for_guest_handler;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     }
+    if (sig == SIGCHLD)
+        sa.sa_flags |= child_flags;
     sigfillset(&sa.sa_mask);
     /* This fails for the real-time signals glibc reserves; the guest's use of them stays
      * guest-side, which is all a single-threaded guest can notice. */
@@ -64,7 +68,7 @@ int guest_sigaction(int sig, const struct guest_sigaction *act, struct guest_sig
     if (act) {
         actions[sig] = *act;
         if (!runtime_owns(sig))
-            mirror_on_host(sig, act->handler);
+            mirror_on_host(sig, act->handler, act->flags);
     }
     pthread_mutex_unlock(&actions_lock);
     return 0;
