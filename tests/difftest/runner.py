@@ -91,10 +91,10 @@ class Mismatch:
     note: str = ""
 
 
-def run_cases(cases: list[Case], workdir: Path, cache_dir: Path, name: str = "batch") -> tuple[
+def run_cases(cases: list[Case], workdir: Path, cache_dir: Path, name: str = "batch", opt_level: int = 2) -> tuple[
         toolchain.Outcome, toolchain.Outcome]:
     guest = toolchain.assemble(harness(cases), workdir / name)
-    exe = toolchain.translate(guest, workdir / f"{name}.native", cache_dir)
+    exe = toolchain.translate(guest, workdir / f"{name}.native", cache_dir, opt_level=opt_level)
     return toolchain.run_qemu(guest), toolchain.run_native(exe)
 
 
@@ -112,10 +112,10 @@ def compare(cases: list[Case], expected: toolchain.Outcome, actual: toolchain.Ou
     return bad
 
 
-def check_batch(seed: int, count: int, workdir: Path, cache_dir: Path) -> list[Mismatch]:
+def check_batch(seed: int, count: int, workdir: Path, cache_dir: Path, opt_level: int = 2) -> list[Mismatch]:
     cases = generate(seed, count)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        expected, actual = run_cases(cases, Path(tmp), cache_dir)
+        expected, actual = run_cases(cases, Path(tmp), cache_dir, opt_level=opt_level)
     if expected.status != 0:
         raise RuntimeError(f"seed {seed}: qemu failed on a generated batch (a generator bug): "
                            f"status {expected.status}\n{expected.stderr.decode(errors='replace')}")
@@ -222,12 +222,12 @@ def batch_seeds(seed: int, count: int, batch: int) -> list[tuple[int, int]]:
     return out
 
 
-_WORKER: tuple[Path, Path] | None = None
+_WORKER: tuple[Path, Path, int] | None = None
 
 
-def _worker_init(workdir: Path, cache_dir: Path) -> None:
+def _worker_init(workdir: Path, cache_dir: Path, opt_level: int) -> None:
     global _WORKER
-    _WORKER = (workdir, cache_dir)
+    _WORKER = (workdir, cache_dir, opt_level)
 
 
 def _worker(job: tuple[int, int]) -> tuple[int, list[Mismatch]]:
@@ -237,13 +237,15 @@ def _worker(job: tuple[int, int]) -> tuple[int, list[Mismatch]]:
 
 
 def campaign(seed: int, count: int, workdir: Path, cache_dir: Path, workers: int = 2,
-             batch: int = DEFAULT_BATCH, log: Callable[[str], None] = print, stop_after: int = 1) -> Campaign:
-    """Run `count` cases; stops early after `stop_after` mismatching batches."""
+             batch: int = DEFAULT_BATCH, log: Callable[[str], None] = print, stop_after: int = 1,
+             opt_level: int = 2) -> Campaign:
+    """Run `count` cases translated at LLVM level `opt_level`; stops early after `stop_after`
+    mismatching batches."""
     start = time.monotonic()
     done, found = 0, []
     jobs = batch_seeds(seed, count, batch)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(workdir, cache_dir)) as pool:
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(workdir, cache_dir, opt_level)) as pool:
         for size, mismatches in pool.imap_unordered(_worker, jobs):
             done += size
             if mismatches:
@@ -263,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="campaign seed (default: random)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("-O", dest="opt_level", type=int, default=2, choices=range(4), help="LLVM level")
     parser.add_argument("--keep-going", action="store_true", help="do not stop at the first mismatch")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -275,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="difftest-", dir=args.workdir) as tmp:
         work = Path(tmp)
         result = campaign(seed, args.count, work, work / "cache", args.workers, args.batch,
-                          log=lambda s: print(s, flush=True), stop_after=10**9 if args.keep_going else 1)
+                          log=lambda s: print(s, flush=True), stop_after=10**9 if args.keep_going else 1,
+                          opt_level=args.opt_level)
         for m in result.mismatches[:5]:
             small = minimise(m.case, work, work / "cache")
             print("minimised reproducer (add it to tests/difftest/regressions.py):")

@@ -40,11 +40,12 @@ def assemble(source: str, out: Path) -> Path:
     return out
 
 
-def translate(guest: Path, out: Path, cache_dir: Path, jobs: int = 1) -> Path:
+def translate(guest: Path, out: Path, cache_dir: Path, jobs: int = 1, opt_level: int = 2) -> Path:
     """`aotbuilder build` in this process (the CLI would add interpreter start-up per guest)."""
+    from aotbuilder.backend.codegen import CodegenOptions
     from aotbuilder.pipeline import BuildOptions, build
 
-    build(guest, out, BuildOptions(jobs=jobs, cache_dir=cache_dir))
+    build(guest, out, BuildOptions(codegen=CodegenOptions(opt_level=opt_level), jobs=jobs, cache_dir=cache_dir))
     return out
 
 
