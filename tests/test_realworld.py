@@ -13,6 +13,7 @@ JIT and better discovery are other issues' work); any other difference from qemu
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import subprocess
@@ -149,24 +150,29 @@ def _no_core_dumps() -> None:
 
 @pytest.fixture(scope="module")
 def cache_root(request, tmp_path_factory) -> Path:
+    """pytest's cache directory (shared by the test workers and kept between runs)."""
     cache = getattr(request.config, "cache", None)
     return Path(cache.mkdir("realworld-riscv64")) if cache is not None else tmp_path_factory.mktemp("realworld")
 
 
 @pytest.fixture(scope="module")
 def busybox(cache_root, qemu_run) -> tuple[Path, Path]:
-    """(Debian's riscv64 busybox, its translation)."""
-    try:
-        debs = debian.fetch(["busybox-static"], cache_root / "debs")
-    except debian.Unavailable as e:
-        pytest.skip(f"Debian's riscv64 packages are not available here: {e}")
-    root = debian.extract(debs["busybox-static"], cache_root / "busybox-static")
-    guest = root / "usr" / "bin" / "busybox"
-    exe = cache_root / f"busybox-{debs['busybox-static'].stem}.x86"
-    if not exe.exists():
-        proc = subprocess.run([*AOTBUILDER, "build", str(guest), "-o", str(exe), "--cache-dir",
-                               str(cache_root / "aot")], capture_output=True, text=True, timeout=BUILD_TIMEOUT)
-        assert proc.returncode == 0, proc.stderr
+    """(Debian's riscv64 busybox, its translation), fetched and built once, whichever test worker
+    gets here first; built at -O0 because this tier tests behaviour and the build is most of its
+    time."""
+    with open(cache_root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            debs = debian.fetch(["busybox-static"], cache_root / "debs")
+        except debian.Unavailable as e:
+            pytest.skip(f"Debian's riscv64 packages are not available here: {e}")
+        root = debian.extract(debs["busybox-static"], cache_root / "busybox-static")
+        guest = root / "usr" / "bin" / "busybox"
+        exe = cache_root / f"busybox-{debs['busybox-static'].stem}.x86"
+        if not exe.exists():
+            proc = subprocess.run([*AOTBUILDER, "build", "-O", "0", str(guest), "-o", str(exe), "--cache-dir",
+                                   str(cache_root / "aot")], capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+            assert proc.returncode == 0, proc.stderr
     return guest, exe
 
 
