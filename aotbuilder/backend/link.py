@@ -100,6 +100,9 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
     lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(named)}"]
     lines += [f".Lname{i}:\n\t.asciz {_asm_string(name)}" for i, (_, name) in enumerate(named)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f"\t.asciz {_asm_string(guest_name)}"]
+    # Translated code checks cpu->interrupt after every slow-path access (lift/emitter.py), so the
+    # runtime may defer a fault to the guest's handler instead of dying at once.
+    lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
     lines += build_tool_symbols()
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:",
               f"\t.incbin {_asm_string(str(guest_path))}"]

@@ -57,6 +57,8 @@ class Emitter:
         self.fn = fn
         self.cpu, self.resume = fn.args
         self.use = used
+        # Set by the lowering: returns the function's shared fault block and its pc phi.
+        self.fault_target: Callable[[], tuple[ir.Block, ir.PhiInstr]] | None = None
         entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(entry)
         # Only the registers this function touches live in SSA values; the rest stay in the CPU state.
@@ -70,7 +72,7 @@ class Emitter:
             self._cpu_field("f", i)
         for name in ("pc", "res_addr", "res_val"):
             self._cpu_field(name, 0)
-        for name in ("fflags", "frm"):
+        for name in ("fflags", "frm", "interrupt"):
             self._cpu_field(name, 0, I32)
         # The current value of each register in the current IR block: saves re-loading it.
         self._values: dict[tuple[str, int], ir.Value] = {}
@@ -269,7 +271,9 @@ class Emitter:
     # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
     def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, ty: ir.Type | None = None) -> ir.Value:
         """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`."""
-        raw = self.b.call(self._access_fn("load", size), [self.cpu, addr, pc])
+        result = self.b.call(self._access_fn("load", size), [self.cpu, addr, pc])
+        self._check_fault(self.b.extract_value(result, 1), pc)
+        raw = self.b.extract_value(result, 0)
         if ty is not None:
             return self.b.bitcast(raw, ty)
         return self.extend(raw, 64, signed)
@@ -279,7 +283,20 @@ class Emitter:
         if value.type in (F32, F64):
             value = self.b.bitcast(value, raw_ty)
         value = self.extend(value, size * 8, signed=False)
-        self.b.call(self._access_fn("store", size), [self.cpu, addr, value, pc])
+        faulted = self.b.call(self._access_fn("store", size), [self.cpu, addr, value, pc])
+        self._check_fault(faulted, pc)
+
+    def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:
+        """Leave through the function's fault block when a slow path reported a fault the guest
+        handles (the runtime then delivers it at this instruction).  The fast path returns a
+        constant false, so after inlining this check only exists on the slow path."""
+        if self.fault_target is None:
+            return
+        block, phi = self.fault_target()
+        phi.add_incoming(pc, self.b.block)
+        cont = self.fn.append_basic_block("mem.ok")
+        self.b.cbranch(faulted, block, cont)
+        self.b.position_at_end(cont)
 
     def _access_fn(self, kind: str, size: int) -> ir.Function:
         name = f"aot.{kind}{size * 8}"
@@ -287,10 +304,11 @@ class Emitter:
         if fn is not None:
             return fn
         raw_ty = INT_TYPES[size * 8]
+        # Returns (value, faulted) for loads and faulted for stores: see _check_fault.
         if kind == "load":
-            fnty = ir.FunctionType(raw_ty, [PTR, I64, I64])
+            fnty = ir.FunctionType(ir.LiteralStructType([raw_ty, I1]), [PTR, I64, I64])
         else:
-            fnty = ir.FunctionType(ir.VoidType(), [PTR, I64, raw_ty, I64])
+            fnty = ir.FunctionType(I1, [PTR, I64, raw_ty, I64])
         fn = ir.Function(self.module, fnty, name)
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
@@ -311,18 +329,24 @@ class Emitter:
         host = b.inttoptr(b.add(addr, addend), PTR)
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
+        interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
+        ok = ir.Constant(I1, 0)
         if kind == "load":
+            result_ty = fnty.return_type
             slow_value = b.call(self.intrinsic("aot_load_slow"), [cpu, addr, size_arg, pc])
-            b.ret(b.trunc(slow_value, raw_ty) if size < 8 else slow_value)
+            slow_value = b.trunc(slow_value, raw_ty) if size < 8 else slow_value
+            faulted = b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32))
+            b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), slow_value, 0), faulted, 1))
             b.position_at_end(fast)
-            b.ret(b.load(host, typ=raw_ty, align=1))
+            fast_value = b.load(host, typ=raw_ty, align=1)
+            b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), fast_value, 0), ok, 1))
         else:
             value = rest[0]
             b.call(self.intrinsic("aot_store_slow"), [cpu, addr, self.extend_in(b, value), size_arg, pc])
-            b.ret_void()
+            b.ret(b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
             b.position_at_end(fast)
             b.store(value, host, align=1)
-            b.ret_void()
+            b.ret(ok)
         return fn
 
     @staticmethod
@@ -331,8 +355,9 @@ class Emitter:
 
     def host_addr(self, addr: ir.Value, size: int, access: int, pc: ir.Value) -> ir.Value:
         """Host pointer for an atomic access (the runtime checks alignment and permissions)."""
-        return self.b.inttoptr(
-            self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc), PTR)
+        host = self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc)
+        self._check_fault(self.b.icmp_unsigned("!=", self.cpu_u32("interrupt"), self.c(0, 32)), pc)
+        return self.b.inttoptr(host, PTR)
 
     # -- structured control helpers -------------------------------------------------------------
     def if_then(self, cond: ir.Value, then: Callable[[], None]) -> None:

@@ -54,9 +54,14 @@ class Lowering:
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
         self.exit_phi: ir.PhiInstr | None = None
+        self.fault: tuple[ir.Block, ir.PhiInstr] | None = None
+        self.e.fault_target = self.fault_block
         self.pc = func.entry
         self.size = 4
         self.known: dict[int, int] = {}  # registers holding a known guest address (from auipc)
+        # Where a running guest can be interrupted: the entry and every loop header (the target of
+        # an edge that goes backwards), so no loop or recursion runs without passing one.
+        self.safe_points = {func.entry} | {v for u, v in func.cfg.edges if v <= u}
         self.new_known: int | None = None
 
     # -- positions ---------------------------------------------------------------------------
@@ -191,6 +196,49 @@ class Lowering:
         e.reload_all()
         self.exit(next_pc)
 
+    def poll_interrupt(self, pc: int) -> None:
+        """A safe point: if the runtime raised cpu->interrupt (a signal arrived), let it deliver
+        with the registers written back, then continue here unless it redirected control."""
+        e = self.e
+        label = block_label(pc - self.func.entry)
+        slow = self.llfn.append_basic_block(f"poll.{label}")
+        cont = self.llfn.append_basic_block(f"body.{label}")
+        pending = e.b.icmp_unsigned("!=", e.cpu_u32("interrupt"), e.c(0, 32))
+        e.b.cbranch(pending, slow, cont)
+        e.b.position_at_end(slow)
+        self.pc = pc
+        e.set_cpu_u64("pc", self.pc_value())
+        e.store_written()
+        next_pc = e.call_runtime("aot_interrupt")
+        e.reload_all()
+        back = e.b.icmp_unsigned("==", next_pc, self.pc_value())
+        mismatch = self.llfn.append_basic_block(f"pollx.{label}")
+        e.b.cbranch(back, cont, mismatch)
+        e.b.position_at_end(mismatch)
+        self.exit(next_pc)
+        e.b.position_at_end(cont)
+
+    def fault_block(self) -> tuple[ir.Block, ir.PhiInstr]:
+        """The block memory accesses branch to when the runtime deferred a fault to the guest's
+        handler; it is completed once the function is lowered (see _finish_fault_block)."""
+        if self.fault is None:
+            block = self.llfn.append_basic_block("fault")
+            with self.e.b.goto_block(block):
+                self.fault = (block, self.e.b.phi(I64, name="fault_pc"))
+        return self.fault
+
+    def _finish_fault_block(self) -> None:
+        if self.fault is None:
+            return
+        block, pc = self.fault
+        e = self.e
+        e.b.position_at_end(block)
+        e.set_cpu_u64("pc", pc)
+        e.store_written()
+        next_pc = e.call_runtime("aot_interrupt")
+        e.reload_all()
+        self.exit(next_pc)
+
     def illegal(self) -> None:
         self.trap(abi.CAUSE_ILLEGAL_INSTRUCTION, self.raw)
 
@@ -203,6 +251,7 @@ class Lowering:
             sw.add_case(e.c(k), self.blocks[pc])
         for start in sorted(func.blocks):
             self.lower_block(func.blocks[start])
+        self._finish_fault_block()
         e.b.position_at_end(self.exit_block)
         if self.exit_phi is None:
             e.b.unreachable()
@@ -216,6 +265,8 @@ class Lowering:
     def lower_block(self, block: BasicBlock) -> None:
         self.e.b.position_at_end(self.blocks[block.start])
         self.known = {}
+        if block.start in self.safe_points:
+            self.poll_interrupt(block.start)
         for ins in block.instructions:
             self.lower_insn(ins)
             if self.e.b.block.is_terminated:
