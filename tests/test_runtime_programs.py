@@ -96,6 +96,14 @@ def test_segv_handler_siglongjmps_out_of_faults(posix, qemu_run):
     assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
 
 
+def test_signal_reaches_a_loop_without_system_calls(posix, qemu_run):
+    elf, exe, _ = posix
+    expected = qemu_run(elf, ["spin"])
+    assert expected.stdout == b"spun until SIGALRM: 1 code 128\n"  # SI_KERNEL, from the timer
+    got = run_native(exe, "spin")
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
+
+
 def test_run_names_the_guest_and_execs_other_guests(posix, tmp_path):
     """Under `aotbuilder run`, /proc/self/exe and AT_EXECFN name the guest file; execve of another
     riscv64 program builds and runs it through `aotbuilder run`, keeping its argv[0]."""

@@ -252,6 +252,23 @@ static int segv(void)
     return 0;
 }
 
+/* A loop that makes no system call: the signal arrives at a poll of translated code. */
+static int spin(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = { { 0, 0 }, { 0, 20000 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+    unsigned long spins = 0;
+    while (!got[SIGALRM])
+        spins++;
+    printf("spun until SIGALRM: %d code %d\n", got[SIGALRM], last_code);
+    return spins == 0;
+}
+
 static int proc_files(char **argv)
 {
     char exe[512], real[512];
@@ -278,6 +295,7 @@ int main(int argc, char **argv, char **envp)
     if (!strcmp(mode, "child")) return child(argc, argv, envp);
     if (!strcmp(mode, "signals")) return signals();
     if (!strcmp(mode, "segv")) return segv();
+    if (!strcmp(mode, "spin")) return spin();
     if (!strcmp(mode, "proc")) return proc_files(argv);
     if (!strcmp(mode, "random")) {
         const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
