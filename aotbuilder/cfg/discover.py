@@ -92,12 +92,14 @@ class _FunctionWalk:
     def _retry_unresolved(self) -> list[int]:
         if not self.unresolved:
             return []
-        lines = self._lines()
-        entry_line = next((ln for ln in lines if ln and ln[0].pc == self.entry), [])
-        constants = jumptable.function_constants(entry_line, [ln for ln in lines if ln is not entry_line])
+        definitions = jumptable.constant_definitions(self._lines())
         found: list[int] = []
         for line in list(self.unresolved):
-            known = {} if line[0].pc == self.entry else constants
+            # Guess that a register defined once in the function, to an address in the image, holds
+            # it here (a table base hoisted out of a loop).  A wrong guess costs nothing but unused
+            # switch cases: the lowered switch compares the target computed at run time.
+            known = {r: value for r, (where, value) in definitions.items()
+                     if where != line[0].pc and self.decoder.image.segment_at(value[1]) is not None}
             target = jumptable.jalr_target(line, known)
             shape = jumptable.table_shape(target) if target is not None else None
             self.unresolved.remove(line)

@@ -205,14 +205,17 @@ def scan_table(shape: TableShape, read: Callable[[int, int], bytes],
     return targets or None
 
 
-def function_constants(entry_line: list[Instruction], other_lines: list[list[Instruction]]) -> dict[int, Value]:
-    """Registers set to a constant on the straight line from the function's entry and never written
-    anywhere else (a table base hoisted out of a loop into a callee-saved register, for example).
-    Valid in every block but the entry line itself."""
-    regs: dict[int, Value] = {}
-    for ins in entry_line:
-        _step(regs, ins)
-    written_elsewhere = {ins.insn.rd for line in other_lines for ins in line
-                         if ins.insn is not None and ins.insn.rd and _writes_rd(ins.insn.mnemonic)}
-    return {r: v for r, v in regs.items()
-            if v is not None and v[0] == "c" and r not in written_elsewhere}
+def constant_definitions(lines: list[list[Instruction]]) -> dict[int, tuple[int, Value]]:
+    """reg -> (start of the line defining it, constant) for registers defined exactly once in the
+    function, to a constant (a table base hoisted out of a loop into a callee-saved register)."""
+    defs: dict[int, list[tuple[int, Value]]] = {}
+    for line in lines:
+        regs: dict[int, Value] = {}
+        written: set[int] = set()
+        for ins in line:
+            _step(regs, ins)
+            if ins.insn is not None and ins.insn.rd and _writes_rd(ins.insn.mnemonic):
+                written.add(ins.insn.rd)
+        for reg in written:  # lui+addi in one line is one definition: its value at the line's end
+            defs.setdefault(reg, []).append((line[0].pc, regs.get(reg)))
+    return {r: d[0] for r, d in defs.items() if len(d) == 1 and d[0][1] is not None and d[0][1][0] == "c"}
