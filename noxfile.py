@@ -5,6 +5,8 @@
     nox -s fixtures -- --check    # only compare qemu with the recordings
     nox -s bench_build    # time builds: cold, no-op, one-function change, shared libc (fixtures, busybox)
     nox -s bench_build -- --skip-busybox -O 1 --json out.json
+    nox -s bench          # runtime: native vs translated vs qemu-riscv64 on benchmarks/src (medians, JSON, PNG)
+    nox -s bench -- --repeat 3 --only sort nbody --json out.json --png out.png
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ def bench_build(session: nox.Session) -> None:
     """Benchmarks of the build itself (bench/build_bench.py): figures, not pass/fail."""
     session.install("-e", ".")
     session.run("python", "bench/build_bench.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Runtime benchmarks (benchmarks/run.py): figures, not pass/fail; builds the suite with zig cc."""
+    session.install("-e", ".", ZIG, "matplotlib")
+    session.run("python", "benchmarks/run.py", *session.posargs)
 
 
 @nox.session
