@@ -95,11 +95,10 @@ class _FunctionWalk:
         definitions = jumptable.constant_definitions(self._lines())
         found: list[int] = []
         for line in list(self.unresolved):
-            # Guess that a register defined once in the function, to an address in the image, holds
-            # it here (a table base hoisted out of a loop).  A wrong guess costs nothing but unused
-            # switch cases: the lowered switch compares the target computed at run time.
-            known = {r: value for r, (where, value) in definitions.items()
-                     if where != line[0].pc and self.decoder.image.segment_at(value[1]) is not None}
+            # Guess the table base a register holds (hoisted out of a loop).  A wrong guess costs
+            # nothing but unused switch cases: the lowered switch compares the run-time target.
+            known = jumptable.guess_constants(definitions, line[0].pc,
+                                              lambda v: self.decoder.image.segment_at(v) is not None)
             target = jumptable.jalr_target(line, known)
             shape = jumptable.table_shape(target) if target is not None else None
             self.unresolved.remove(line)

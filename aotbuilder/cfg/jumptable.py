@@ -205,9 +205,8 @@ def scan_table(shape: TableShape, read: Callable[[int, int], bytes],
     return targets or None
 
 
-def constant_definitions(lines: list[list[Instruction]]) -> dict[int, tuple[int, Value]]:
-    """reg -> (start of the line defining it, constant) for registers defined exactly once in the
-    function, to a constant (a table base hoisted out of a loop into a callee-saved register)."""
+def constant_definitions(lines: list[list[Instruction]]) -> dict[int, list[tuple[int, Value]]]:
+    """reg -> [(start of a line defining it, its value at the line's end)] over the function."""
     defs: dict[int, list[tuple[int, Value]]] = {}
     for line in lines:
         regs: dict[int, Value] = {}
@@ -218,4 +217,18 @@ def constant_definitions(lines: list[list[Instruction]]) -> dict[int, tuple[int,
                 written.add(ins.insn.rd)
         for reg in written:  # lui+addi in one line is one definition: its value at the line's end
             defs.setdefault(reg, []).append((line[0].pc, regs.get(reg)))
-    return {r: d[0] for r, d in defs.items() if len(d) == 1 and d[0][1] is not None and d[0][1][0] == "c"}
+    return defs
+
+
+def guess_constants(defs: dict[int, list[tuple[int, Value]]], at: int,
+                    plausible: Callable[[int], bool]) -> dict[int, Value]:
+    """Registers guessed to hold a constant address at the line starting at `at`: the nearest
+    definition before it in address order (a loop-invariant table base set up before the loop),
+    if that definition is a plausible constant."""
+    known: dict[int, Value] = {}
+    for reg, found in defs.items():
+        before = [d for d in found if d[0] < at]
+        where, value = max(before, key=lambda d: d[0]) if before else min(found, key=lambda d: d[0])
+        if value is not None and value[0] == "c" and plausible(value[1]):
+            known[reg] = value
+    return known
