@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aotbuilder
+from aotbuilder.backend.runtime import c_compiler, tool_env
 from aotbuilder.errors import BuildError
 from aotbuilder.lift.emitter import placeholder
 
@@ -117,13 +118,6 @@ def build_tool_symbols() -> list[str]:
             "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}"]
 
 
-def c_compiler() -> str:
-    cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
-        raise BuildError(f"no C compiler found ({cc}): install gcc, or set CC")
-    return cc
-
-
 def _first_problem(output: str) -> str:
     lines = output.strip().splitlines() or ["(no output)"]
     return next((ln for ln in lines if "error" in ln or "undefined" in ln or "multiple definition" in ln),
@@ -145,9 +139,9 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     rsp = workdir / "objects.rsp"
     rsp.write_text("\n".join(str(p) for p in objs))
     tmp_out = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    cmd = [c_compiler(), "-o", str(tmp_out), f"@{rsp}", str(asm), str(runtime_lib), *link_flags,
+    cmd = [*c_compiler(), "-o", str(tmp_out), f"@{rsp}", str(asm), str(runtime_lib), *link_flags,
            *TRANSLATED_CODE_LIBS]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=tool_env())
     if result.returncode != 0:
         tmp_out.unlink(missing_ok=True)
         raise BuildError(f"linking {out} failed: {_first_problem(result.stderr)}")

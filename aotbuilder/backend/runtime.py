@@ -32,9 +32,21 @@ RUNTIME_LINK_FLAGS: tuple[str, ...] = ("-static", "-no-pie", "-pthread")
 def c_compiler() -> list[str]:
     """The host C compiler command: $CC (which may carry arguments, e.g. "ccache gcc") or cc."""
     cc = shlex.split(os.environ.get("CC", "cc")) or ["cc"]
-    if shutil.which(cc[0]) is None:
+    path = shutil.which(cc[0])
+    if path is None:
         raise BuildError(f"no C compiler found ({cc[0]}): install gcc, or set CC")
-    return cc
+    # By absolute path: gcc finds its own parts (collect2, the LTO plugin) from where it was run,
+    # which fails under an environment without PATH (a guest's, when it runs `aotbuilder run`).
+    return [path, *cc[1:]]
+
+
+def tool_env() -> dict[str, str]:
+    """The environment for the C tool chain: the caller's, with a default PATH when it has none
+    (gcc looks for `ld` and its helpers on PATH), e.g. under a guest that cleared its environment."""
+    env = dict(os.environ)
+    if not env.get("PATH"):
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+    return env
 
 
 def archiver() -> str:
@@ -46,7 +58,7 @@ def archiver() -> str:
 
 def _compiler_identity(cc: list[str]) -> str:
     try:
-        result = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=60)
+        result = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=60, env=tool_env())
     except OSError as e:
         raise BuildError(f"cannot run the C compiler {cc[0]}: {e.strerror}") from None
     if result.returncode != 0:
@@ -93,7 +105,8 @@ def _compile_all(cc: list[str], sources: list[Path], include_dir: Path, out_dir:
             cmd = [*cc, *CFLAGS, "-I", str(include_dir), "-I", str(RUNTIME_DIR), "-c", str(src), "-o", str(obj)]
             if len(running) >= jobs:
                 _wait(*running.pop(0))
-            running.append((src, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+            running.append((src, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                                    env=tool_env())))
             objects.append(obj)
         while running:
             _wait(*running.pop(0))
@@ -124,7 +137,7 @@ def build_runtime(cache_dir: Path) -> Path:
     try:
         (work / "aot_abi.h").write_text(header)  # kept next to the archive: what it was built against
         objects = _compile_all(cc, sources, work, work)
-        result = subprocess.run([archiver(), "rcs", str(work / ARCHIVE_NAME), *map(str, objects)],
+        result = subprocess.run([archiver(), "rcs", str(work / ARCHIVE_NAME), *map(str, objects)], env=tool_env(),
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise BuildError(f"archiving the runtime failed: {_first_error(result.stderr)}")
