@@ -165,36 +165,39 @@ class Lowering:
 
     def _continue_if(self, next_pc: ir.Value, expected: int) -> None:
         """Continue at `expected` if control came back there, else leave to the dispatcher."""
-        e = self.e
-        back = e.b.icmp_unsigned("==", next_pc, e.pc(expected - self.func.entry))
-        mismatch = self.llfn.append_basic_block(f"ret.{block_label(self.offset)}")
-        e.b.cbranch(back, self._edge_block(expected), mismatch)
-        e.b.position_at_end(mismatch)
-        self.exit(next_pc)
+        self._leave_unless(next_pc, expected - self.func.entry, self._edge_block(expected), "ret")
 
-    def ecall(self) -> None:
+    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str) -> None:
+        """Go on to `cont` when the runtime returned the pc `offset` bytes from the entry; any
+        other pc (a signal handler, sigreturn, longjmp) leaves to the dispatcher."""
         e = self.e
-        e.set_cpu_u64("pc", self.pc_value())
-        e.store_written()
-        next_pc = e.call_runtime("aot_ecall")
-        e.reload_all()
-        cont = self.llfn.append_basic_block(f"sys.{block_label(self.offset)}")
-        back = e.b.icmp_unsigned("==", next_pc, e.pc(self.offset + self.size))
-        mismatch = self.llfn.append_basic_block(f"sysx.{block_label(self.offset)}")
+        back = e.b.icmp_unsigned("==", next_pc, e.pc(offset))
+        mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
         e.b.cbranch(back, cont, mismatch)
         e.b.position_at_end(mismatch)
         self.exit(next_pc)
-        e.b.position_at_end(cont)
+
+    def _runtime_at(self, pc: ir.Value, intrinsic: str, *args: ir.Value) -> ir.Value:
+        """Call a runtime intrinsic that may redirect control: cpu->pc set, registers written
+        back before and reloaded after; returns the next guest pc."""
+        e = self.e
+        e.set_cpu_u64("pc", pc)
+        e.store_written()
+        next_pc = e.call_runtime(intrinsic, *args)
+        e.reload_all()
+        return next_pc
+
+    def ecall(self) -> None:
+        next_pc = self._runtime_at(self.pc_value(), "aot_ecall")
+        cont = self.llfn.append_basic_block(f"sys.{block_label(self.offset)}")
+        self._leave_unless(next_pc, self.offset + self.size, cont, "sysx")
+        self.e.b.position_at_end(cont)
 
     def trap(self, cause: int, tval: ir.Value | int) -> None:
         """A synchronous exception at this instruction (the runtime decides where to go next)."""
         e = self.e
-        e.set_cpu_u64("pc", self.pc_value())
-        e.store_written()
         tval = e.c(tval) if isinstance(tval, int) else tval
-        next_pc = e.call_runtime("aot_trap", e.c(cause, 32), tval)
-        e.reload_all()
-        self.exit(next_pc)
+        self.exit(self._runtime_at(self.pc_value(), "aot_trap", e.c(cause, 32), tval))
 
     def poll_interrupt(self, pc: int) -> None:
         """A safe point: if the runtime raised cpu->interrupt (a signal arrived), let it deliver
@@ -207,15 +210,8 @@ class Lowering:
         e.b.cbranch(pending, slow, cont)
         e.b.position_at_end(slow)
         self.pc = pc
-        e.set_cpu_u64("pc", self.pc_value())
-        e.store_written()
-        next_pc = e.call_runtime("aot_interrupt")
-        e.reload_all()
-        back = e.b.icmp_unsigned("==", next_pc, self.pc_value())
-        mismatch = self.llfn.append_basic_block(f"pollx.{label}")
-        e.b.cbranch(back, cont, mismatch)
-        e.b.position_at_end(mismatch)
-        self.exit(next_pc)
+        next_pc = self._runtime_at(self.pc_value(), "aot_interrupt")
+        self._leave_unless(next_pc, self.offset, cont, "pollx")
         e.b.position_at_end(cont)
 
     def fault_block(self) -> tuple[ir.Block, ir.PhiInstr]:
@@ -231,13 +227,8 @@ class Lowering:
         if self.fault is None:
             return
         block, pc = self.fault
-        e = self.e
-        e.b.position_at_end(block)
-        e.set_cpu_u64("pc", pc)
-        e.store_written()
-        next_pc = e.call_runtime("aot_interrupt")
-        e.reload_all()
-        self.exit(next_pc)
+        self.e.b.position_at_end(block)
+        self.exit(self._runtime_at(pc, "aot_interrupt"))
 
     def illegal(self) -> None:
         self.trap(abi.CAUSE_ILLEGAL_INSTRUCTION, self.raw)
