@@ -42,8 +42,23 @@ REC_SIZE = REC_WIN + WINDOW
 DEFAULT_BATCH = 500
 
 
-def harness(cases: list[Case]) -> str:
-    """The guest's assembly: harness, dump routine, one function per case, initial states."""
+# qemu 7.2 (Debian 12's qemu-user) computes ctzw of a value whose low word is 0 and high word is not
+# as a 64-bit count (ctzw 1<<63 gives 63; the specification says 32).  The guest qemu runs spells
+# each ctzw as the equivalent `ctz(rs << 32) - 32`, which qemu gets right; the translated guest keeps
+# the real instruction, padded to the same size so every later pc (jal links) is the same in both.
+# tests/test_insn_vectors.py checks those inputs against the specification.
+def _spelling(line: str, oracle: bool) -> list[str]:
+    op, _, operands = line.partition(" ")
+    if op != "ctzw":
+        return [line]
+    rd, rs = (r.strip() for r in operands.split(","))
+    body = [f"slli {rd}, {rs}, 32", f"ctz {rd}, {rd}", f"addi {rd}, {rd}, -32"] if oracle else [line, "nop", "nop"]
+    return [".option push", ".option norvc", *body, ".option pop"]
+
+
+def harness(cases: list[Case], oracle: bool = False) -> str:
+    """The guest's assembly: harness, dump routine, one function per case, initial states.  With
+    `oracle`, instructions qemu is known to get wrong are spelled with equivalents it gets right."""
     n = len(cases)
     t = [".option norelax", ".text", ".globl _start", ".type _start, @function", "_start:",
          "  lla sp, area", f"  sd zero, {IDX}(sp)", "  j next",
@@ -70,7 +85,8 @@ def harness(cases: list[Case]) -> str:
           f"  ld t0, {IDX}(sp)", "  addi t0, t0, 1", f"  sd t0, {IDX}(sp)", "  j next"]
     for k, case in enumerate(cases):
         t += [f".globl case{k}", f".type case{k}, @function", f"case{k}:", f"  ld x31, {XS31}(sp)"]
-        t += ["  " + line if not line.endswith(":") else line for line in case.lines()]
+        lines = [out for line in case.lines() for out in _spelling(line, oracle)]
+        t += ["  " + line if not line.endswith(":") else line for line in lines]
         t += ["  j dump"]
     d = [".data", ".balign 8", "bodies:"] + [f"  .dword case{k}" for k in range(n)] + ["inits:"]
     for case in cases:
@@ -93,9 +109,11 @@ class Mismatch:
 
 def run_cases(cases: list[Case], workdir: Path, cache_dir: Path, name: str = "batch", opt_level: int = 2) -> tuple[
         toolchain.Outcome, toolchain.Outcome]:
-    guest = toolchain.assemble(harness(cases), workdir / name)
+    source, oracle_source = harness(cases), harness(cases, oracle=True)
+    guest = toolchain.assemble(source, workdir / name)
+    oracle = guest if oracle_source == source else toolchain.assemble(oracle_source, workdir / f"{name}-oracle")
     exe = toolchain.translate(guest, workdir / f"{name}.native", cache_dir, opt_level=opt_level)
-    return toolchain.run_qemu(guest), toolchain.run_native(exe)
+    return toolchain.run_qemu(oracle), toolchain.run_native(exe)
 
 
 def compare(cases: list[Case], expected: toolchain.Outcome, actual: toolchain.Outcome) -> list[int]:
