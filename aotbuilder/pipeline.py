@@ -123,10 +123,13 @@ def cached_translation(program: Program, store: CacheStore, opts: CodegenOptions
     record = LiftRecord.decode(data) if data is not None else None
     if record is None:
         return None
+    refs = record.refs(entry, key.sites)
+    if refs is None:
+        return None
     obj = store.get("objects", object_key(record.ir_digest, opts))
     if obj is None:
         return None
-    unit = LinkUnit(entry, program.functions[entry].name, obj, *record.refs(entry))
+    unit = LinkUnit(entry, program.functions[entry].name, obj, *refs)
     return Translation(unit, False, False, record)
 
 
@@ -178,7 +181,11 @@ def translate_functions(program: Program, store: CacheStore, opts: CodegenOption
         assert hit.record is not None
         units[members[0]] = hit.unit
         for entry in members[1:]:
-            units[entry] = _placed(hit.unit, entry, funcs[entry].name, hit.record)
+            placed = _placed(hit.unit, funcs[entry], hit.record, keys[entry])
+            if placed is None:
+                todo.append(entry)
+            else:
+                units[entry] = placed
     if progress:
         progress(len(units), total)
     lifted = compiled = compiled_bytes = 0
@@ -191,10 +198,11 @@ def translate_functions(program: Program, store: CacheStore, opts: CodegenOption
             compiled += 1
             compiled_bytes += code_bytes(funcs[t.unit.entry])
         for entry in groups[keys[t.unit.entry].digest][1:]:
-            if t.record is not None:
-                units[entry] = _placed(t.unit, entry, funcs[entry].name, t.record)
-            else:  # not reusable at another entry: lifted on its own below
+            placed = None if t.record is None else _placed(t.unit, funcs[entry], t.record, keys[entry])
+            if placed is None:  # not reusable at this entry: lifted on its own below
                 again.append(entry)
+            else:
+                units[entry] = placed
         if progress:
             progress(len(units), total)
 
@@ -220,9 +228,10 @@ def translate_functions(program: Program, store: CacheStore, opts: CodegenOption
     return TranslationResult([units[e] for e in sorted(units)], lifted, compiled, compiled_bytes)
 
 
-def _placed(unit: LinkUnit, entry: int, name: str, record: LiftRecord) -> LinkUnit:
-    """The same translated code as `unit`, linked for the function at `entry`."""
-    return LinkUnit(entry, name, unit.obj, *record.refs(entry))
+def _placed(unit: LinkUnit, func: Function, record: LiftRecord, key: LiftKey) -> LinkUnit | None:
+    """The same translated code as `unit`, linked for `func` (None if it is not the same there)."""
+    refs = record.refs(func.entry, key.sites)
+    return None if refs is None else LinkUnit(func.entry, func.name, unit.obj, *refs)
 
 
 def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:

@@ -18,7 +18,6 @@ from aotbuilder.cache.lift_record import (
     LiftRecord,
     Observation,
     observed_lift,
-    offset,
     storable,
 )
 from aotbuilder.cache.stats import CacheCounters, add_counters, read_counters
@@ -26,6 +25,7 @@ from aotbuilder.cache.store import HEADER, STALE_TEMP_AGE, CacheStore
 from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import load_guest
+from aotbuilder.lift.addresses import offset
 
 # -- sizes and settings ------------------------------------------------------------------------
 
@@ -212,9 +212,18 @@ def test_key_covers_every_field_the_lifter_may_read() -> None:
 def test_offsets_wrap_like_guest_arithmetic() -> None:
     assert offset(0x1000, 0x1100) == -0x100
     assert offset(0xFFFF_FFFF_FFFF_FFC2, 0x1002FB4) == -0x1002FF2  # auipc reaching a weak symbol at 0
-    record = LiftRecord("d", (offset(0, 0x1000), offset(0x2000, 0x1000)), (0,), ())
-    assert record.refs(0x5000) == ((0x4000, 0x6000), (0x5000,), ())
+    record = LiftRecord("d", (("offset", offset(0, 0x1000)), ("offset", offset(0x2000, 0x1000))),
+                        (("offset", 0),), ())
+    assert record.refs(0x5000, {}) == ((0x4000, 0x6000), (0x5000,), ())
     assert LiftRecord.decode(record.encode()) == record
+
+
+def test_placed_lift_takes_addresses_from_its_sites() -> None:
+    record = LiftRecord("d", (("offset", 0), ("site", 8)), (("offset", 0), ("site", 12)), (0x10,))
+    assert record.refs(0x5000, {0x5008: 0x9040, 0x500C: 0x7000}) == ((0x5000, 0x9040), (0x5000, 0x7000), (0x5010,))
+    assert record.refs(0x5000, {0x5008: 0x9040}) is None  # no site 12 bytes in: not the same code
+    assert LiftRecord.decode(record.encode()) == record
+    assert LiftRecord.decode(b'{"ir":"x","addr":[["elsewhere",1]],"fn":[],"resume":[]}') is None
     assert LiftRecord.decode(b'{"ir": "x"}') is None
     assert LiftRecord.decode(b'{"ir":"x","addr":["1"],"fn":[],"resume":[]}') is None
 

@@ -178,28 +178,36 @@ def test_one_function_change_rebuilds_at_most_three(tmp_path: Path, versions, ca
     moved = [f.name for e, f in p2.functions.items() if entries1.get(f.name, e) != e]
     assert len(moved) > 20  # the change shifted most of the program
     report = _build(v2, tmp_path / "v2", cache)
+    # Every function that moved, including those building absolute addresses with lui (musl here
+    # is medlow code), is found where it moved: only the changed one and its neighbours whose
+    # code really differs are lifted, and compiled.
     assert report.functions_compiled <= 3, report
-    # Functions that build absolute addresses with lui (musl here is medlow code) are keyed at
-    # their place and lifted again when they move; every other function is found where it moved.
-    keys1 = {lift_key(p1, f).digest for f in p1.functions.values()}
-    new_keys = [k for k in (lift_key(p2, f) for f in p2.functions.values()) if k.digest not in keys1]
-    assert report.functions_lifted == len({k.digest for k in new_keys})
-    assert sum(not k.pinned for k in new_keys) <= 3
+    assert report.functions_lifted <= 3, report
     assert _run(tmp_path / "v2") == _expected(True)
     assert _run(tmp_path / "v2", "9") == _expected(True, 9)
 
 
-def test_second_program_reuses_libc(tmp_path: Path, other_program: Path, cache: Path) -> None:
+def test_second_program_reuses_libc(tmp_path: Path, versions, other_program: Path, cache: Path) -> None:
     report = _build(other_program, tmp_path / "other", cache)
-    assert report.functions_cached >= 0.6 * report.functions_total, report
+    # musl's functions sit elsewhere in this program and reach their data and callees by other
+    # offsets; those the first program had too are, nearly all, neither lifted nor compiled again.
+    # (A few differ for real: a lui constant that is an image address in one program and not in
+    # the other, a hoisted address base that lives across a loop.)
+    seen = {f.name for f in discover(load_guest(versions[0])).functions.values()}
+    shared = sum(f.name in seen for f in discover(load_guest(other_program)).functions.values())
+    assert shared > 40
+    assert report.functions_total - report.functions_lifted >= 0.8 * shared, report
+    assert report.functions_total - report.functions_compiled >= 0.8 * shared, report
     assert _run(tmp_path / "other", "x") == b"9 words, x\n"
 
 
-def test_moved_functions_reuse_lifts_exactly(versions) -> None:
-    """A lift result placed at another entry gives exactly what lifting there gives: the same IR
-    and the same link-time addresses.  Compared against real lifts of every function that moved."""
+@pytest.mark.parametrize("second", ["changed", "other"])
+def test_placed_lifts_are_exactly_real_lifts(versions, other_program: Path, second: str) -> None:
+    """A lift result placed at another entry, in the changed program or in another program with
+    the same libc, gives exactly what lifting there gives: the same IR and the same link-time
+    addresses.  Compared against real lifts of every function found in the cache that moved."""
     v1, v2 = versions
-    p1, p2 = discover(load_guest(v1)), discover(load_guest(v2))
+    p1, p2 = discover(load_guest(v1)), discover(load_guest(v2 if second == "changed" else other_program))
     entries1 = {f.name: e for e, f in p1.functions.items()}
     stored: dict[str, LiftRecord] = {}
     for func in p1.functions.values():
@@ -209,12 +217,14 @@ def test_moved_functions_reuse_lifts_exactly(versions) -> None:
             stored[key.digest] = LiftRecord.of(lifted, ir_digest(lifted.ir))
     compared = 0
     for entry, func in p2.functions.items():
-        record = stored.get(lift_key(p2, func).digest)
+        key = lift_key(p2, func)
+        record = stored.get(key.digest)
         if record is None:
             continue
         real = lower_function(p2, func, "x86_64-unknown-linux-gnu")
         assert record.ir_digest == ir_digest(real.ir), func.name
-        assert record.refs(entry) == (real.addr_refs, real.fn_refs, real.resume_pcs), func.name
+        placed = record.refs(entry, key.sites)
+        assert placed == (real.addr_refs, real.fn_refs, real.resume_pcs), func.name
         compared += entries1.get(func.name) != entry
     assert compared > 20  # moved functions, each checked against a real lift at its new place
 
@@ -271,12 +281,18 @@ def test_builds_killed_at_random_moments_leave_a_usable_cache(tmp_path: Path, ve
     v1, _ = versions
     cache = tmp_path / "cache"
     rng = random.Random(20240606)
-    killed = 0
-    for attempt in range(6):
+    # Kill moments are spread over the time a whole cold build takes on this machine.
+    start = time.monotonic()
+    subprocess.run(_cli("build", str(v1), "-o", str(tmp_path / "timed"), "-O", "0", "--cache-dir",
+                        str(tmp_path / "timing-cache")), check=True, capture_output=True)
+    cold = time.monotonic() - start
+    killed = attempt = 0
+    while killed < 4 and attempt < 12:  # each kill lets at most a quarter of the work finish
+        attempt += 1
         out = tmp_path / f"killed{attempt}"
         proc = subprocess.Popen(_cli("build", str(v1), "-o", str(out), "-O", "0", "--cache-dir", str(cache)),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(rng.uniform(0.3, 6.0))
+        time.sleep(rng.uniform(0.02, 0.25) * cold)
         whole_group = attempt % 2 == 0
         if proc.poll() is None:
             if whole_group:
@@ -287,7 +303,7 @@ def test_builds_killed_at_random_moments_leave_a_usable_cache(tmp_path: Path, ve
         proc.wait()
         if not whole_group:
             _wait_for_orphans(proc.pid)
-    assert killed >= 3
+    assert killed >= 3, (killed, cold)
     report = _build(v1, tmp_path / "final", cache)
     assert _run(tmp_path / "final") == _expected(False)
     assert _run(tmp_path / "final", "11") == _expected(False, 11)

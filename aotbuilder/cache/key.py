@@ -27,10 +27,11 @@ import aotbuilder
 from aotbuilder import __version__, abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions
 from aotbuilder.cfg.program import Function, Program
-from aotbuilder.isa import operand_kinds
+from aotbuilder.isa import Insn, operand_kinds
+from aotbuilder.lift.addresses import MASK, address_sites
 from aotbuilder.lift.lower import Lowering
 
-KEY_FORMAT = 2
+KEY_FORMAT = 3
 
 _PACKAGE = Path(aotbuilder.__file__).parent
 # The code whose behaviour decides a lift (decoder, semantics, emitter, ABI, the Program it reads)
@@ -64,7 +65,7 @@ def _ints(values: Iterable[int]) -> bytes:
 
 
 # Offsets are kept only while they are what pc-relative code can reach (auipc: +-2 GiB, plus an
-# addi); anything farther is an absolute value and pins the lift to its place (see LiftKey).
+# addi); a lift referring to anything farther by offset is not stored (lift_record.storable).
 NEAR = 1 << 32
 
 
@@ -75,14 +76,20 @@ class LiftKey:
     ``targets`` are the addresses whose "is a function entry" answer went into the key,
     ``image_values`` the lui values whose "is an image address" answer did: the pipeline checks
     that the real lift asked nothing else before it stores a lift result under this key.
-    ``pinned``: the key includes the function's absolute entry, because the function builds
-    absolute image addresses (lui) that do not move with it.
+    ``sites`` are the function's address sites (lift/addresses.py), for placing a stored lift.
     """
 
     digest: str
     targets: frozenset[int]
     image_values: frozenset[int]
-    pinned: bool
+    sites: dict[int, int]
+
+
+def _site_form(insn: Insn) -> bytes:
+    """An address site's instruction without its immediate (the immediate is the site's address,
+    which reaches the code only as a placeholder)."""
+    return "|".join(map(str, (insn.mnemonic, insn.size, insn.rd, insn.rs1, insn.rs2, insn.rs3, insn.csr,
+                              insn.rm, insn.aq, insn.rl, insn.compressed))).encode()
 
 
 def lift_key(program: Program, func: Function) -> LiftKey:
@@ -91,60 +98,62 @@ def lift_key(program: Program, func: Function) -> LiftKey:
     1. key format, aotbuilder version, runtime ABI version, target triple, and the source digest
        of the lifter (LIFT_SOURCES: decoder, semantics, emitter, ABI, Program);
     2. the instruction stream: for each block in address order, its start and length, and for
-       each instruction its pc, size and raw bits (the decoded form follows from the raw bits);
+       each instruction its pc, size and raw bits (the decoded form follows from the raw bits),
+       except that an address site (lift/addresses.py) contributes its decoded form without its
+       immediate;
     3. the control-flow graph inside the function (nodes and edges), the return sites, the
-       resolved jumps (jalr pc -> constant target) and the jump tables (jalr pc -> targets);
-    4. for every address the lifter may ask "is this a function entry?" (each instruction's
-       fall-through pc, each pc-relative target, each resolved and jump-table target): the answer;
-    5. for every lui: whether the lifter treats its value as an image address (Lowering.near_image,
-       which reads the program's image range).
+       resolved jumps (jalr pc -> constant target; the target only if it is inside the function)
+       and the jump tables (jalr pc -> targets);
+    4. for every address the lifter may ask "is this a function entry?" about (each instruction's
+       fall-through pc, each branch or jal target, each resolved and jump-table target): the answer;
+    5. for each address site, whether it is gp-relative and whether its address is a function entry.
 
-    Addresses in 2-4 are offsets from the function's entry, so a function that moved, or the same
-    libc function in another program, has the same key.  Only when 5 makes the function build
-    absolute image addresses is the entry itself hashed too (``pinned``).
+    Addresses in 2-4 are offsets from the entry, and the immediates of address sites are left out,
+    so a function that moved, or the same libc function in another program with its data and
+    callees elsewhere, has the same key.
     """
     entry = func.entry
     h = xxhash.xxh3_128()
     _feed(h, f"aotbuilder-lift-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
           TRIPLE.encode(), source_digest(LIFT_SOURCES).encode())
+    lui_values = [ins.insn.imm & MASK for ins in func.instructions() if ins.insn and ins.insn.mnemonic == "lui"]
+    # The lifter's own predicate, so the key cannot drift from what the lifter decides.
+    found = address_sites(func, lambda v: Lowering.near_image(SimpleNamespace(program=program), v))
+    sites = found.values
     words = array("q")
     targets: set[int] = set()
-    lui_values: list[int] = []
     for start in sorted(func.blocks):
         block = func.blocks[start]
         words.append(start - entry)
         words.append(len(block.instructions))
         for ins in block.instructions:
-            words.append(ins.pc - entry)
-            words.append(ins.size)
-            words.append(ins.raw)
             targets.add(ins.pc + ins.size)
             insn = ins.insn
-            if insn is None:
-                continue
-            if insn.mnemonic == "lui":
-                lui_values.append(insn.imm & 0xFFFF_FFFF_FFFF_FFFF)
-            elif "target" in operand_kinds(insn.mnemonic):
+            site = ins.pc in sites
+            words.append(ins.pc - entry)
+            words.append(ins.size)
+            if site:
+                words.append(-2 if ins.pc in found.gp_relative else -1)
+                _feed(h, b"site", _site_form(insn))
+            else:
+                words.append(ins.raw)
+            if insn is not None and "target" in operand_kinds(insn.mnemonic) and not site:
                 targets.add(ins.pc + insn.imm)
     _feed(h, b"code", words.tobytes())
     _feed(h, b"cfg-nodes", _ints(sorted(n - entry for n in func.cfg.nodes)))
     _feed(h, b"cfg-edges", _ints(sorted(d for u, v in func.cfg.edges for d in (u - entry, v - entry))))
     _feed(h, b"return-sites", _ints(pc - entry for pc in func.return_sites))
     resolved = sorted(func.resolved_jumps.items())
-    _feed(h, b"resolved", _ints(v - entry for pc_target in resolved for v in pc_target))
-    targets.update(t for _, t in resolved)
+    _feed(h, b"resolved", _ints(v - entry for pc, t in resolved for v in ((pc,) if pc in sites else (pc, t))))
+    targets.update(t for pc, t in resolved if pc not in sites)
     for pc, table in sorted(func.jump_tables.items()):
         _feed(h, b"jump-table", _ints([pc - entry, *(t - entry for t in table)]))
         targets.update(table)
     functions = program.functions
     _feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if t in functions)))
-    # The lifter's own predicate, so the key cannot drift from what the lifter decides.
-    near = [Lowering.near_image(SimpleNamespace(program=program), v) for v in lui_values]
-    _feed(h, b"image-addresses", bytes(near))
-    pinned = any(near)
-    if pinned:
-        _feed(h, b"entry", _ints([entry]))
-    return LiftKey(h.hexdigest(), frozenset(targets), frozenset(lui_values), pinned)
+    _feed(h, b"site-entries", bytes(address in functions for address in sites.values()))
+    targets.update(sites.values())
+    return LiftKey(h.hexdigest(), frozenset(targets), frozenset(lui_values), sites)
 
 
 def ir_digest(ir_text: str) -> str:

@@ -1,9 +1,9 @@
 """Lift results stored under a lift key, and the check that makes storing one safe.
 
 A lift result is what linking needs besides the object: the IR digest (which names the object,
-see key.object_key) and the link-time values (guest addresses, callees, resume pcs), stored as
-offsets from the function's entry so that a hit at another place yields the addresses a real
-lift there would.
+see key.object_key) and the link-time values (guest addresses, callees, resume pcs), stored by
+origin (an address site of the function, or an offset from its entry) so that a hit at another
+place, in another program, yields the addresses a real lift there would.
 
 ``lift_key`` hashes what the lifter is known to read.  Before a result is stored, ``observed_lift``
 lifts through thin views of the Program and Function that record what the lifter actually read;
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from aotbuilder.backend.codegen import TRIPLE
 from aotbuilder.cache.key import NEAR, LiftKey
 from aotbuilder.cfg.program import Function, Program
+from aotbuilder.lift.addresses import MASK, Origin, offset
 from aotbuilder.lift.lower import LiftedFunction, Lowering
 
 # What lift_key covers of a Function and of a Program; reading anything else is not covered.
@@ -27,51 +28,57 @@ FUNCTION_FIELDS_IN_KEY = frozenset({"entry", "blocks", "cfg", "return_sites", "r
 PROGRAM_FIELDS_IN_KEY = frozenset({"functions", "image_range", "function_at"})
 
 
-MASK = (1 << 64) - 1
-
-
-def offset(address: int, entry: int) -> int:
-    """`address - entry` modulo 2**64, as a signed number: guest arithmetic wraps (auipc reaching
-    a weak undefined symbol at 0 from above, for example), and placing the offset at another entry
-    must wrap the same way."""
-    return ((address - entry + (1 << 63)) & MASK) - (1 << 63)
-
-
 @dataclass(frozen=True)
 class LiftRecord:
-    """A stored lift: the IR's digest and the link-time values as offsets from the entry."""
+    """A stored lift: the IR's digest and where each link-time value comes from (Origin), so that
+    the same lift can be placed at another entry, with other immediates at its address sites."""
 
     ir_digest: str
-    addr_offsets: tuple[int, ...]
-    fn_offsets: tuple[int, ...]
+    addr_origins: tuple[Origin, ...]
+    fn_origins: tuple[Origin, ...]
     resume_offsets: tuple[int, ...]
 
     @classmethod
     def of(cls, lifted: LiftedFunction, ir_digest: str) -> LiftRecord:
-        e = lifted.entry
-        return cls(ir_digest, tuple(offset(a, e) for a in lifted.addr_refs),
-                   tuple(offset(f, e) for f in lifted.fn_refs), tuple(offset(r, e) for r in lifted.resume_pcs))
+        return cls(ir_digest, lifted.addr_origins, lifted.fn_origins,
+                   tuple(offset(r, lifted.entry) for r in lifted.resume_pcs))
 
-    def refs(self, entry: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(addr_refs, fn_refs, resume_pcs) of this lift placed at `entry`."""
-        def place(offsets: tuple[int, ...]) -> tuple[int, ...]:
-            return tuple((entry + d) & MASK for d in offsets)
+    def refs(self, entry: int, sites: dict[int, int]) -> tuple[tuple[int, ...], ...] | None:
+        """(addr_refs, fn_refs, resume_pcs) of this lift placed at `entry`, where the address
+        sites form `sites` (pc -> address); None if a site of the lift is not a site there."""
+        def place(origins: tuple[Origin, ...]) -> tuple[int, ...] | None:
+            out = []
+            for kind, d in origins:
+                value = (entry + d) & MASK if kind == "offset" else sites.get(entry + d)
+                if value is None:
+                    return None
+                out.append(value)
+            return tuple(out)
 
-        return place(self.addr_offsets), place(self.fn_offsets), place(self.resume_offsets)
+        addr, fn = place(self.addr_origins), place(self.fn_origins)
+        if addr is None or fn is None:
+            return None
+        return addr, fn, tuple((entry + d) & MASK for d in self.resume_offsets)
 
     def encode(self) -> bytes:
-        return json.dumps({"ir": self.ir_digest, "addr": self.addr_offsets, "fn": self.fn_offsets,
+        return json.dumps({"ir": self.ir_digest, "addr": self.addr_origins, "fn": self.fn_origins,
                            "resume": self.resume_offsets}, separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, data: bytes) -> LiftRecord | None:
         """The record, or None if the bytes are not one (treated as a miss)."""
+        def origins(values: list) -> tuple[Origin, ...]:
+            out = tuple((kind, d) for kind, d in values)
+            if not all(kind in ("site", "offset") and isinstance(d, int) for kind, d in out):
+                raise ValueError("not an origin")
+            return out
+
         try:
             d = json.loads(data)
-            record = cls(str(d["ir"]), tuple(d["addr"]), tuple(d["fn"]), tuple(d["resume"]))
+            record = cls(str(d["ir"]), origins(d["addr"]), origins(d["fn"]), tuple(d["resume"]))
         except (ValueError, KeyError, TypeError):
             return None
-        if not all(isinstance(v, int) for v in (*record.addr_offsets, *record.fn_offsets, *record.resume_offsets)):
+        if not all(isinstance(v, int) for v in record.resume_offsets):
             return None
         return record
 
@@ -152,12 +159,10 @@ def observed_lift(program: Program, func: Function) -> tuple[LiftedFunction, Obs
 
 
 def storable(lifted: LiftedFunction, seen: Observation, key: LiftKey) -> bool:
-    """Whether this lift may be stored under `key`: the key covered everything it read, and (for a
-    position-independent key) every address it refers to is a pc-relative distance away."""
-    if not seen.covered_by(key):
+    """Whether this lift may be stored under `key`: the key covered everything it read, every
+    address site's address went into a placeholder (so the immediates the key leaves out reach the
+    code only that way), and every other value is a pc-relative distance from the entry."""
+    if not seen.covered_by(key) or lifted.sites_used != lifted.sites:
         return False
-    if key.pinned:
-        return True
-    e = lifted.entry
-    return all(0 <= v <= MASK and -NEAR < offset(v, e) < NEAR
-               for v in (*lifted.addr_refs, *lifted.fn_refs, *lifted.resume_pcs))
+    near = all(-NEAR < d < NEAR for kind, d in (*lifted.addr_origins, *lifted.fn_origins) if kind == "offset")
+    return near and all(-NEAR < offset(r, lifted.entry) < NEAR for r in lifted.resume_pcs)

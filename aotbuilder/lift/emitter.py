@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 
 from aotbuilder import abi
+from aotbuilder.lift.addresses import MASK, Origin, offset
 
 I1, I8, I16, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 16, 32, 64, 128))
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -79,10 +80,18 @@ class Emitter:
         self._values_block: ir.Block | None = None
         self._dirty: set[tuple[str, int]] = set()
         self.reload_all()
+        self.entry_pc = entry_pc
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
         self.fn_refs: list[int] = [entry_pc]  # index 0 is the function itself
-        self._addr_index: dict[int, int] = {entry_pc: 0}
-        self._fn_index: dict[int, int] = {}
+        # Where each ref's value comes from (see Origin): one placeholder per origin, so a stored
+        # lift is placed by evaluating them at the new entry (cache/lift_record.py).
+        self.addr_origins: list[Origin] = [("offset", 0)]
+        self.fn_origins: list[Origin] = [("offset", 0)]
+        # The address site being lowered (lift/addresses.py): (its offset, its address).
+        self.site: tuple[int, int] | None = None
+        self.sites_used: set[int] = set()
+        self._addr_index: dict[Origin, int] = {("offset", 0): 0}
+        self._fn_index: dict[Origin, int] = {}
         self._intrinsics: dict[str, ir.Function] = {}
         self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")
 
@@ -201,12 +210,20 @@ class Emitter:
         """The guest pc `offset` bytes from this function's entry."""
         return self.b.add(self.self_pc, self.c(offset)) if offset else self.self_pc
 
+    def _origin(self, guest_addr: int) -> Origin:
+        if self.site is not None and self.site[1] == guest_addr & MASK:
+            self.sites_used.add(self.site[0])
+            return ("site", self.site[0])
+        return ("offset", offset(guest_addr, self.entry_pc))
+
     def addr(self, guest_addr: int) -> ir.Value:
         """A guest address the code refers to (pc-relative data), supplied at link time."""
-        index = self._addr_index.get(guest_addr)
+        origin = self._origin(guest_addr)
+        index = self._addr_index.get(origin)
         if index is None:
-            index = self._addr_index[guest_addr] = len(self.addr_refs)
+            index = self._addr_index[origin] = len(self.addr_refs)
             self.addr_refs.append(guest_addr)
+            self.addr_origins.append(origin)
         return self.b.ptrtoint(self._extern_addr(placeholder("A", index)), I64)
 
     def _extern_addr(self, name: str) -> ir.GlobalVariable:
@@ -220,10 +237,12 @@ class Emitter:
         """The translated function for the guest function at `entry`."""
         if entry == own_entry:
             return self.fn
-        index = self._fn_index.get(entry)
+        origin = self._origin(entry)
+        index = self._fn_index.get(origin)
         if index is None:
-            index = self._fn_index[entry] = len(self.fn_refs)
+            index = self._fn_index[origin] = len(self.fn_refs)
             self.fn_refs.append(entry)
+            self.fn_origins.append(origin)
             ir.Function(self.module, FN_TYPE, placeholder("F", index))
         return self.module.globals[placeholder("F", index)]
 

@@ -16,6 +16,7 @@ from aotbuilder import abi
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
+from aotbuilder.lift.addresses import Origin, Sites, address_sites
 from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_FN, Emitter, RegisterUse
 from aotbuilder.lift.semantics import SEMANTICS
 
@@ -34,6 +35,10 @@ class LiftedFunction:
     addr_refs: tuple[int, ...]  # placeholder aotA_r<k> -> guest address (k = 0: the entry)
     fn_refs: tuple[int, ...]  # placeholder aotF_r<k> -> guest function entry (k = 0: itself)
     resume_pcs: tuple[int, ...]  # resume index k+1 -> guest pc (return sites)
+    addr_origins: tuple[Origin, ...]  # where each addr_refs value comes from
+    fn_origins: tuple[Origin, ...]
+    sites: frozenset[int]  # offsets of the address sites
+    sites_used: frozenset[int]  # ... whose address went into a placeholder
 
 
 def block_label(offset: int) -> str:
@@ -58,11 +63,10 @@ class Lowering:
         self.e.fault_target = self.fault_block
         self.pc = func.entry
         self.size = 4
-        self.known: dict[int, int] = {}  # registers holding a known guest address (from auipc)
+        self.sites = Sites({}, frozenset())  # the address sites (lift/addresses.py)
         # Where a running guest can be interrupted: the entry and every loop header (the target of
         # an edge that goes backwards), so no loop or recursion runs without passing one.
         self.safe_points = {func.entry} | {v for u, v in func.cfg.edges if v <= u}
-        self.new_known: int | None = None
 
     # -- positions ---------------------------------------------------------------------------
     @property
@@ -75,25 +79,23 @@ class Lowering:
     def next_pc(self) -> int:
         return self.pc + self.size
 
-    def known_address(self, reg: int, imm: int) -> int | None:
-        base = self.known.get(reg)
-        return None if base is None else (base + imm) & 0xFFFF_FFFF_FFFF_FFFF
+    def site(self) -> int | None:
+        """The address this instruction forms, if it is an address site (lift/addresses.py)."""
+        return self.sites.values.get(self.pc)
 
     def effective_address(self, insn) -> ir.Value:
-        """rs1 + imm; a base known to be pc-relative folds into one link-time address."""
-        known = self.known_address(insn.rs1, insn.imm)
-        if known is not None:
-            return self.e.addr(known)
-        return self.e.b.add(self.e.x(insn.rs1), self.e.c(insn.imm))
+        """rs1 + imm: at an address site one link-time address, or gp + a link-time offset."""
+        value = self.site()
+        if value is None:
+            return self.e.b.add(self.e.x(insn.rs1), self.e.c(insn.imm))
+        if self.pc in self.sites.gp_relative:
+            return self.e.b.add(self.e.x(insn.rs1), self.e.addr(value))
+        return self.e.addr(value)
 
     def near_image(self, value: int) -> bool:
         """Whether a lui value may be the upper part of an address in the guest image."""
         lo, hi = self.program.image_range
         return lo - 0x800 <= value < hi + 0x800
-
-    def set_known(self, value: int) -> None:
-        """The instruction's rd now holds this guest address (a link-time value)."""
-        self.new_known = value
 
     # -- control flow ----------------------------------------------------------------------------
     def goto(self, target: int) -> None:
@@ -116,7 +118,9 @@ class Lowering:
         if target in self.blocks:
             return self.blocks[target]
         saved = self.e.b.block
-        stub = self.llfn.append_basic_block(f"to.{block_label(target - self.func.entry)}")
+        # Named after the branch, not its target: a target outside the function is a site, and
+        # its address must stay out of the IR.
+        stub = self.llfn.append_basic_block(f"to.{block_label(self.offset)}")
         self.e.b.position_at_end(stub)
         self.goto(target)
         self.e.b.position_at_end(saved)
@@ -236,6 +240,7 @@ class Lowering:
     # -- the driver ----------------------------------------------------------------------------
     def lower(self) -> LiftedFunction:
         func, e = self.func, self.e
+        self.sites = address_sites(func, self.near_image)
         resume = [pc for pc in func.return_sites if pc in self.blocks]
         sw = e.b.switch(e.resume, self.blocks[func.entry])
         for k, pc in enumerate(resume, start=1):
@@ -251,11 +256,11 @@ class Lowering:
             e.b.ret(self.exit_phi)
         e.flush()
         return LiftedFunction(func.entry, func.name, str(self.module), tuple(e.addr_refs),
-                              tuple(e.fn_refs), tuple(resume))
+                              tuple(e.fn_refs), tuple(resume), tuple(e.addr_origins), tuple(e.fn_origins),
+                              frozenset(pc - func.entry for pc in self.sites.values), frozenset(e.sites_used))
 
     def lower_block(self, block: BasicBlock) -> None:
         self.e.b.position_at_end(self.blocks[block.start])
-        self.known = {}
         if block.start in self.safe_points:
             self.poll_interrupt(block.start)
         for ins in block.instructions:
@@ -273,17 +278,14 @@ class Lowering:
         if sem is None:
             self.illegal()
             return
-        self.new_known = None
+        site = self.sites.values.get(ins.pc)
+        self.e.site = None if site is None else (ins.pc - self.func.entry, site)
         try:
             sem(self, ins.insn)
         except Exception as exc:  # a lifter bug: name the instruction, keep the cause
             raise LiftError(f"cannot lift {disassemble(ins.insn, ins.pc)} at pc 0x{ins.pc:x} "
                             f"in {self.func.name}: {exc}") from exc
-        if "rd" in operand_kinds(ins.insn.mnemonic) and ins.insn.rd:
-            if self.new_known is None:
-                self.known.pop(ins.insn.rd, None)
-            else:
-                self.known[ins.insn.rd] = self.new_known
+        self.e.site = None
 
 
 _OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",

@@ -64,18 +64,12 @@ def gen_store(ctx, insn: Insn, size: int) -> None:
 # -- upper immediates, jumps ------------------------------------------------------------------------
 
 def trans_lui(ctx, insn: Insn) -> None:
-    value = insn.imm & 0xFFFF_FFFF_FFFF_FFFF
-    if ctx.near_image(value):  # the upper half of an absolute address: fold it like auipc
-        ctx.e.set_x(insn.rd, ctx.e.addr(value))
-        ctx.set_known(value)
-    else:
-        ctx.e.set_x(insn.rd, ctx.e.c(insn.imm))
+    address = ctx.site()  # the upper half of an absolute address in the image: like auipc
+    ctx.e.set_x(insn.rd, ctx.e.c(insn.imm) if address is None else ctx.e.addr(address))
 
 
 def trans_auipc(ctx, insn: Insn) -> None:
-    target = (ctx.pc + insn.imm) & 0xFFFF_FFFF_FFFF_FFFF
-    ctx.e.set_x(insn.rd, ctx.e.addr(target))
-    ctx.set_known(target)
+    ctx.e.set_x(insn.rd, ctx.e.addr(ctx.site()))
 
 
 def trans_jal(ctx, insn: Insn) -> None:
@@ -172,10 +166,8 @@ def trans_sd(ctx, insn: Insn) -> None:
 # -- integer register-immediate --------------------------------------------------------------------
 
 def trans_addi(ctx, insn: Insn) -> None:
-    known = ctx.known_address(insn.rs1, insn.imm)
-    if known is not None:
-        ctx.e.set_x(insn.rd, ctx.e.addr(known))
-        ctx.set_known(known)
+    if ctx.site() is not None:  # the second half of la/lla, or gp-relative
+        ctx.e.set_x(insn.rd, ctx.effective_address(insn))
     else:
         gen_alu_imm(ctx, insn, "add")
 
