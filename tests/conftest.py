@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -83,6 +84,18 @@ def qemu_run() -> Callable[..., Outcome]:
         return fixture_lib.qemu_run(Path(path), args, env, data)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One translation cache for the tests that only need programs built (not the ones about the
+    cache itself), shared by all test workers of the run, as one user's cache is shared by their
+    builds: each libc is translated once per run, not once per test module and worker."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = root / "aot-shared-cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,7 @@ AOTBUILDER = [sys.executable, "-m", "aotbuilder"]
 
 
 @pytest.fixture(scope="session")
-def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One translation cache for the whole test session, as a user's would be."""
-    return tmp_path_factory.mktemp("aot-cache")
-
-
-@pytest.fixture(scope="session")
-def translate(tmp_path_factory: pytest.TempPathFactory, session_cache: Path):
+def translate(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path):
     """translate(elf) -> native executable, built once per ELF through the real CLI."""
     out_dir = tmp_path_factory.mktemp("translated")
     built: dict[Path, Path] = {}
@@ -29,7 +23,7 @@ def translate(tmp_path_factory: pytest.TempPathFactory, session_cache: Path):
         if elf not in built:
             out = out_dir / elf.name
             proc = subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(out), "--cache-dir",
-                                   str(session_cache)], capture_output=True, text=True, timeout=1800)
+                                   str(shared_cache)], capture_output=True, text=True, timeout=1800)
             assert proc.returncode == 0, proc.stderr
             built[elf] = out
         return built[elf]
@@ -47,11 +41,11 @@ def test_fixture_matches_oracle(fixture_case_elf, translate):
     assert proc.returncode == case.expected_status
 
 
-def test_run_passes_arguments_environment_and_status(fixture_bin_dir, session_cache, fixture_cases):
+def test_run_passes_arguments_environment_and_status(fixture_bin_dir, shared_cache, fixture_cases):
     """`aotbuilder run GUEST ARGS...`: arguments that look like options reach the guest unchanged."""
     case = next(c for c in fixture_cases if c.name == "args")
     elf = fixture_bin_dir / f"{case.program}-zig-O2"
-    env = {**os.environ, **case.env, "AOTBUILDER_CACHE_DIR": str(session_cache)}
+    env = {**os.environ, **case.env, "AOTBUILDER_CACHE_DIR": str(shared_cache)}
     proc = subprocess.run([*AOTBUILDER, "run", str(elf), *case.argv], capture_output=True, env=env,
                           timeout=TIMEOUT)
     assert proc.stdout == case.expected_stdout

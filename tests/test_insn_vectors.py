@@ -16,9 +16,8 @@ SEED = 20240603
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One translation cache (and runtime build) for the module's guests."""
-    return tmp_path_factory.mktemp("aot-cache")
+def cache(shared_cache: Path) -> Path:
+    return shared_cache
 
 
 @pytest.fixture(scope="module")

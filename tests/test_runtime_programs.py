@@ -28,11 +28,11 @@ def _no_core_dumps() -> None:
 
 
 @pytest.fixture(scope="module")
-def posix(compile_guest, tmp_path_factory) -> tuple[Path, Path, Path]:
+def posix(compile_guest, tmp_path_factory, shared_cache) -> tuple[Path, Path, Path]:
     """(guest ELF, its translation, the cache it was built with)."""
     elf = compile_guest(PROGRAM, toolchain="zig")
     work = tmp_path_factory.mktemp("posix")
-    cache = work / "cache"
+    cache = shared_cache
     exe = work / "posix.x86"
     proc = subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(cache)],
                           capture_output=True, text=True, timeout=1800)
