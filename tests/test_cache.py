@@ -22,10 +22,10 @@ from aotbuilder.cache.lift_record import (
 )
 from aotbuilder.cache.stats import CacheCounters, add_counters, read_counters
 from aotbuilder.cache.store import HEADER, STALE_TEMP_AGE, CacheStore
+from aotbuilder.cfg.addresses import offset
 from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import load_guest
-from aotbuilder.lift.addresses import offset
 
 # -- sizes and settings ------------------------------------------------------------------------
 

@@ -723,3 +723,21 @@ def test_garbage_after_the_magic_is_rejected(tmp_path: Path) -> None:
             data = data[:18] + struct.pack("<H", 243) + data[20:]  # get past the machine check
             message = _check_loaded_or_rejected(write(tmp_path, data))
             assert message != "loaded"
+
+
+@pytest.mark.parametrize("name", ["hello-gcc-O2", "hello-zig-O2"])
+def test_code_is_the_executable_sections(fixture_bin_dir: Path, name: str) -> None:
+    """Read-only data sharing the executable segment with the code (.rodata) is not code; the
+    ranges are checked against pyelftools' section headers."""
+    path = fixture_bin_dir / name
+    image = load_guest(path)
+    with open(path, "rb") as f:
+        sections = {s.name: s for s in ELFFile(f).iter_sections()}
+        text, rodata = sections[".text"], sections.get(".rodata")
+        text_lo, text_hi = text["sh_addr"], text["sh_addr"] + text["sh_size"]
+        assert any(lo <= text_lo and text_hi <= hi for lo, hi in image.code_ranges)
+        assert image.is_code(text_lo) and image.is_code(text_hi - 2)
+        if rodata is not None and image.is_executable(rodata["sh_addr"]):
+            assert not image.is_code(rodata["sh_addr"])
+    stripped_of_headers = GuestImage(path, b"", image.entry, 0, False, image.segments, [], [], [])
+    assert stripped_of_headers.is_code(text_lo)  # no section headers: the executable segments

@@ -26,9 +26,9 @@ import xxhash
 import aotbuilder
 from aotbuilder import __version__, abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions
+from aotbuilder.cfg.addresses import MASK, address_sites
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.isa import Insn, operand_kinds
-from aotbuilder.lift.addresses import MASK, address_sites
 from aotbuilder.lift.lower import Lowering
 
 KEY_FORMAT = 3
@@ -37,7 +37,7 @@ _PACKAGE = Path(aotbuilder.__file__).parent
 # The code whose behaviour decides a lift (decoder, semantics, emitter, ABI, the Program it reads)
 # and the code that turns IR into an object.  Hashing the sources, not only __version__, keeps a
 # development tree honest: editing the lifter invalidates lifts without anyone bumping a number.
-LIFT_SOURCES = ("isa", "lift", "abi.py", "cfg/program.py", "cache/key.py")
+LIFT_SOURCES = ("isa", "lift", "abi.py", "cfg/program.py", "cfg/addresses.py", "cache/key.py")
 CODEGEN_SOURCES = ("backend/codegen.py", "abi.py")
 
 
@@ -76,7 +76,7 @@ class LiftKey:
     ``targets`` are the addresses whose "is a function entry" answer went into the key,
     ``image_values`` the lui values whose "is an image address" answer did: the pipeline checks
     that the real lift asked nothing else before it stores a lift result under this key.
-    ``sites`` are the function's address sites (lift/addresses.py), for placing a stored lift.
+    ``sites`` are the function's address sites (cfg/addresses.py), for placing a stored lift.
     """
 
     digest: str
@@ -99,7 +99,7 @@ def lift_key(program: Program, func: Function) -> LiftKey:
        of the lifter (LIFT_SOURCES: decoder, semantics, emitter, ABI, Program);
     2. the instruction stream: for each block in address order, its start and length, and for
        each instruction its pc, size and raw bits (the decoded form follows from the raw bits),
-       except that an address site (lift/addresses.py) contributes its decoded form without its
+       except that an address site (cfg/addresses.py) contributes its decoded form without its
        immediate;
     3. the control-flow graph inside the function (nodes and edges), the return sites, the
        resolved jumps (jalr pc -> constant target; the target only if it is inside the function)

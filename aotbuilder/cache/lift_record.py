@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from aotbuilder.backend.codegen import TRIPLE
 from aotbuilder.cache.key import NEAR, LiftKey
+from aotbuilder.cfg.addresses import MASK, Origin, offset
 from aotbuilder.cfg.program import Function, Program
-from aotbuilder.lift.addresses import MASK, Origin, offset
 from aotbuilder.lift.lower import LiftedFunction, Lowering
 
 # What lift_key covers of a Function and of a Program; reading anything else is not covered.

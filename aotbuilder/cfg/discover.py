@@ -35,7 +35,7 @@ class Decoder:
         if pc in self._cache:
             return self._cache[pc]
         ins = None
-        if pc % 2 == 0 and self.image.is_executable(pc):
+        if pc % 2 == 0 and self.image.is_code(pc):
             try:
                 low = int.from_bytes(self.image.read(pc, 2), "little")
             except GuestError:

@@ -8,13 +8,12 @@ from aotbuilder.elf import GuestImage
 
 
 def code_pointers(image: GuestImage) -> frozenset[int]:
-    """Every aligned 64-bit value in non-executable segments that points into executable memory
-    at an even address (for static-PIE, the values the guest's self-relocation stores)."""
+    """Every aligned 64-bit value in non-executable segments that points into code (an executable
+    section) at an even address (for static-PIE, the values the guest's self-relocation stores)."""
     found: set[int] = set()
-    ranges = image.exec_ranges()
 
     def executable(value: int) -> bool:
-        return value % 2 == 0 and any(lo <= value < hi for lo, hi in ranges)
+        return value % 2 == 0 and image.is_code(value)
 
     for seg in image.segments:
         if seg.executable:

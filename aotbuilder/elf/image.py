@@ -85,6 +85,9 @@ class GuestImage:
     # Static-PIE only: slot address -> value the guest's self-relocation (R_RISCV_RELATIVE and RELR)
     # stores there at startup.  Pointer scans over PIE data must read values from here.
     relative_relocs: dict[int, int] = field(default_factory=dict, repr=False)
+    # [lo, hi) of the executable sections, where the section headers tell (else empty: all of the
+    # executable segments may be code).
+    code_ranges: list[tuple[int, int]] = field(default_factory=list, repr=False)
 
     @cached_property
     def _starts(self) -> list[int]:
@@ -139,6 +142,12 @@ class GuestImage:
     def is_executable(self, addr: int) -> bool:
         seg = self.segment_at(addr)
         return seg is not None and seg.executable
+
+    def is_code(self, addr: int) -> bool:
+        """Whether addr may hold code: executable, and in an executable section if there are any."""
+        if not self.code_ranges:
+            return self.is_executable(addr)
+        return any(lo <= addr < hi for lo, hi in self.code_ranges) and self.is_executable(addr)
 
     def exec_ranges(self) -> list[tuple[int, int]]:
         return [(s.vaddr, s.end) for s in self.segments if s.executable]

@@ -36,6 +36,7 @@ _EHDR = struct.Struct("<HHIQQQIHHHHHH")  # e_type .. e_shstrndx, after the 16-by
 _PHDR = struct.Struct("<IIQQQQQQ")
 _RELA = struct.Struct("<QQq")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
+SHF_ALLOC_EXEC = 0x2 | 0x4  # SHF_ALLOC | SHF_EXECINSTR
 _SYM = struct.Struct("<IBBHQQ")
 # Linux refuses more program headers than fit in 64 KiB (fs/binfmt_elf.c: elf_read_phdrs).
 _MAX_PHNUM = 65536 // _PHDR.size
@@ -62,6 +63,7 @@ T = TypeVar("T")
 class _Section:
     name: str  # "[<index>]" when it has none
     type: int
+    flags: int
     addr: int
     offset: int
     size: int
@@ -206,12 +208,12 @@ class _Loader:
             names = self.file_range("section name table", headers[shstrndx][4], headers[shstrndx][5])
         sections = []
         for i, header in enumerate(headers):
-            sh_name, sh_type, _flags, addr, offset, size, link, _info, _align, entsize = header
+            sh_name, sh_type, flags, addr, offset, size, link, _info, _align, entsize = header
             end = names.find(b"\0", sh_name)
             if sh_name and (sh_name >= len(names) or end < 0):
                 raise self.corrupt(f"section {i}: name at 0x{sh_name:x} is outside the section name table")
             name = names[sh_name:end].decode("utf-8", "replace") if sh_name else ""
-            sections.append(_Section(name or f"[{i}]", sh_type, addr, offset, size, link, entsize))
+            sections.append(_Section(name or f"[{i}]", sh_type, flags, addr, offset, size, link, entsize))
         return sections
 
     def file_range(self, what: str, offset: int, size: int) -> bytes:
@@ -298,6 +300,11 @@ class _Loader:
 
     def read_sections(self, image: GuestImage, sections: list[_Section]) -> None:
         image.symbols = self.symbols(sections, image.load_bias)
+        # Executable segments often hold read-only data too (.rodata next to .text): where the
+        # section headers say which part is code, discovery only looks for code there.
+        code = [(s.addr + image.load_bias, s.addr + image.load_bias + s.size) for s in sections
+                if s.flags & SHF_ALLOC_EXEC == SHF_ALLOC_EXEC and s.size and s.type == SHT_PROGBITS]
+        image.code_ranges = sorted(r for r in code if image.is_executable(r[0]))
         image.init_array = self.init_array(image, sections)
         eh_frame = next((s for s in sections if s.name == ".eh_frame" and s.type == SHT_PROGBITS), None)
         if eh_frame is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 
 from aotbuilder import abi
-from aotbuilder.lift.addresses import MASK, Origin, offset
+from aotbuilder.cfg.addresses import MASK, Origin, offset
 
 I1, I8, I16, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 16, 32, 64, 128))
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -87,7 +87,7 @@ class Emitter:
         # lift is placed by evaluating them at the new entry (cache/lift_record.py).
         self.addr_origins: list[Origin] = [("offset", 0)]
         self.fn_origins: list[Origin] = [("offset", 0)]
-        # The address site being lowered (lift/addresses.py): (its offset, its address).
+        # The address site being lowered (cfg/addresses.py): (its offset, its address).
         self.site: tuple[int, int] | None = None
         self.sites_used: set[int] = set()
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 
 from aotbuilder import abi
+from aotbuilder.cfg.addresses import Origin, Sites, address_sites
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
-from aotbuilder.lift.addresses import Origin, Sites, address_sites
 from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_FN, Emitter, RegisterUse
 from aotbuilder.lift.semantics import SEMANTICS
 
@@ -63,7 +63,7 @@ class Lowering:
         self.e.fault_target = self.fault_block
         self.pc = func.entry
         self.size = 4
-        self.sites = Sites({}, frozenset())  # the address sites (lift/addresses.py)
+        self.sites = Sites({}, frozenset())  # the address sites (cfg/addresses.py)
         # Where a running guest can be interrupted: the entry and every loop header (the target of
         # an edge that goes backwards), so no loop or recursion runs without passing one.
         self.safe_points = {func.entry} | {v for u, v in func.cfg.edges if v <= u}
@@ -80,7 +80,7 @@ class Lowering:
         return self.pc + self.size
 
     def site(self) -> int | None:
-        """The address this instruction forms, if it is an address site (lift/addresses.py)."""
+        """The address this instruction forms, if it is an address site (cfg/addresses.py)."""
         return self.sites.values.get(self.pc)
 
     def effective_address(self, insn) -> ir.Value:
