@@ -135,6 +135,8 @@ def run(
     strace: Annotated[bool, typer.Option("--strace", help="Print the guest's system calls on stderr.")] = False,
     seed: Annotated[str | None, typer.Option("--seed", help="Fix the guest's AT_RANDOM bytes (reproducible "
                                              "runs); also $AOTBUILDER_SEED.")] = None,
+    perf_map: Annotated[bool, typer.Option("--perf-map", help="Write /tmp/perf-PID.map, so `perf report` names "
+                                           "the translated code after the guest's functions.")] = False,
 ) -> None:
     """Translate GUEST if needed (reusing an earlier build) and run it with ARGS.
 
@@ -154,6 +156,8 @@ def run(
         env["AOTBUILDER_STRACE"] = "1"
     if seed is not None:
         env["AOTBUILDER_SEED"] = seed
+    if perf_map:
+        env["AOTBUILDER_PERF_MAP"] = "1"
     # The runtime names the guest's file by AOTBUILDER_GUEST (/proc/self/exe, AT_EXECFN); the
     # runtime's execve of another guest passes that guest's argv[0] in AOTBUILDER_ARGV0.
     env["AOTBUILDER_GUEST"] = str(guest)

@@ -10,6 +10,7 @@ int main(int argc, char **argv, char **envp)
     envp = runtime_environment_init(envp);
     dispatch_init();
     load_guest_program(&prog);
+    perf_map_write();  /* names the code after the guest's symbols: once the guest is mapped */
     addrspace_init(page_up(prog.end), guest_stack_size());
     sigreturn_trampoline_init();
     uint64_t sp = build_initial_stack(&prog, argc, argv, envp);

@@ -81,6 +81,7 @@ _Noreturn void run_guest_thread(struct aot_cpu *cpu);
 /* trap.c: reports and deaths.  Report lines start with "aotbuilder: ". */
 const char *signal_name(int sig);
 void describe_guest_pc(char *buf, size_t size, uint64_t pc);
+void perf_map_write(void);
 _Noreturn void die_of_signal(int sig);
 _Noreturn void fatal_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A synchronous fault at pc: runs the guest's handler and returns where to continue, or reports

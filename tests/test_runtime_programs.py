@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from aotbuilder.backend import link
 
@@ -149,3 +150,39 @@ def test_strace_shows_execve(posix):
                for line in err)
     assert "execve = -1 errno=2 (No such file or directory)" in err
     assert any(line.startswith("exit_group(127)") for line in err)
+
+
+def test_perf_map_names_the_translated_functions(posix):
+    """`run --perf-map` writes /tmp/perf-PID.map: each line starts at the native code of a guest
+    function, as the executable's own symbol table (aotF_<guest pc>, read by pyelftools) says."""
+    elf, exe, cache = posix
+    proc = subprocess.Popen([*AOTBUILDER, "run", "--perf-map", str(elf), "random"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={"AOTBUILDER_CACHE_DIR": str(cache)})
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 0, err
+    path = Path(f"/tmp/perf-{proc.pid}.map")
+    try:
+        lines = path.read_text().splitlines()
+    finally:
+        path.unlink(missing_ok=True)
+    with open(exe, "rb") as f:
+        symbols = {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+    entries = {symbols[f"aotF_{pc:016x}"]: pc for pc in _function_pcs(symbols)}
+    named = {}
+    for line in lines:
+        start, size, name = line.split(" ", 2)
+        assert int(size, 16) > 0
+        named[int(start, 16)] = name
+    main = next(pc for name, pc in _guest_symbols(elf).items() if name == "main")
+    assert named[symbols[f"aotF_{main:016x}"]] == f"0x{main:x} (main)"
+    assert set(named) == set(entries)
+
+
+def _function_pcs(symbols: dict[str, int]) -> list[int]:
+    return [int(name[5:], 16) for name in symbols if name.startswith("aotF_")]
+
+
+def _guest_symbols(elf: Path) -> dict[str, int]:
+    with open(elf, "rb") as f:
+        return {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()
+                if s["st_info"]["type"] == "STT_FUNC"}
