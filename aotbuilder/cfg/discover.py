@@ -86,8 +86,25 @@ class _FunctionWalk:
             # Indirect jumps whose table base lives in a register set elsewhere in the function:
             # retry them knowing the function's constant registers; new targets extend the walk.
             work = self._retry_unresolved()
+        self._check_resolved_jumps()
         self._build_blocks()
         return self.func
+
+    def _check_resolved_jumps(self) -> None:
+        """A jalr target was evaluated over the straight line its walk decoded; it is a constant
+        only if no other path joins that line before the jump (busybox's shell: each case of a
+        switch sets a5 to its handler, then jumps into the middle of the first case's line, which
+        ends in `jalr a5`).  Re-evaluate over the jump's own block, found now that every leader is
+        known; a jump that is not constant there stays indirect."""
+        for pc, target in list(self.func.resolved_jumps.items()):
+            start = max(leader for leader in self.leaders if leader <= pc)
+            line, at = [], start
+            while at < pc and at in self.insns:
+                line.append(self.insns[at])
+                at += self.insns[at].size
+            value = jumptable.jalr_target([*line, self.insns[pc]]) if at == pc else None
+            if value is None or value[0] != "c" or value[1] & ~1 != target:
+                del self.func.resolved_jumps[pc]
 
     def _retry_unresolved(self) -> list[int]:
         if not self.unresolved:
