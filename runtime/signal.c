@@ -81,15 +81,18 @@ bool guest_has_handler(int sig)
     return sig >= 1 && sig <= GUEST_NSIG && is_handler(actions[sig].handler);
 }
 
-/* Async-signal-safe: runs in the host handler. */
+static void default_action(int sig);
+
+/* Async-signal-safe: runs in the host handler.  The guest may have reset the handler to SIG_DFL
+ * (or SIG_IGN) since the host handler was installed: a signal in flight then takes the default
+ * action, which for SIGCHLD and the like is to be ignored, as the kernel would. */
 void guest_signal_arrived(int sig, const siginfo_t *info)
 {
     struct aot_cpu *cpu = current_cpu();
-    uint64_t handler = actions[sig].handler;
-    if (handler == GUEST_SIG_IGN)
+    if (!is_handler(actions[sig].handler) || !cpu) {
+        default_action(sig);
         return;
-    if (!is_handler(handler) || !cpu)
-        die_of_signal(sig);
+    }
     struct guest_thread *t = thread_of(cpu);
     t->pending_info[sig] = *info;
     __atomic_or_fetch(&t->pending, sigbit(sig), __ATOMIC_SEQ_CST);
