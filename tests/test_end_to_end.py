@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,27 @@ def test_run_passes_arguments_environment_and_status(fixture_bin_dir, shared_cac
     dashed = subprocess.run([*AOTBUILDER, "run", str(elf), "--", *case.argv], capture_output=True, env=env,
                             timeout=TIMEOUT)
     assert dashed.stdout == case.expected_stdout
+
+
+@pytest.mark.parametrize("variant", ["gcc-O2", "zig-O2"])
+def test_stripped_program_matches_oracle(variant, fixture_bin_dir, fixture_cases, tmp_path, shared_cache):
+    """Without symbols, discovery still finds `main` (only ever named by `la` in _start, handed to
+    the libc in a register) and the qsort comparator (a code pointer passed in a register)."""
+    strip = shutil.which("riscv64-linux-gnu-strip")
+    if strip is None:
+        pytest.skip("riscv64-linux-gnu-strip is not installed (apt install binutils-riscv64-linux-gnu)")
+    elf = tmp_path / f"sort-{variant}-stripped"
+    shutil.copy(fixture_bin_dir / f"sort-{variant}", elf)
+    subprocess.run([strip, "--strip-all", str(elf)], check=True)
+    exe = tmp_path / "sort.x86"
+    # -O0: the point is discovery, and a stripped program's functions are new to the cache.
+    proc = subprocess.run([*AOTBUILDER, "build", "-O", "0", str(elf), "-o", str(exe), "--cache-dir",
+                           str(shared_cache)], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    cases = [c for c in fixture_cases if c.program == "sort"]
+    assert cases
+    for case in cases:
+        run = subprocess.run([str(exe), *case.argv], input=case.stdin, capture_output=True, env=dict(case.env),
+                             timeout=TIMEOUT)
+        assert (run.stdout, run.stderr, run.returncode) == (case.expected_stdout, case.expected_stderr,
+                                                            case.expected_status), case.name

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import networkx as nx
 
 from aotbuilder.cfg import jumptable
+from aotbuilder.cfg.addresses import address_sites
 from aotbuilder.cfg.pointers import code_pointers
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.elf import GuestImage
@@ -311,7 +312,8 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
             sizes[sym.addr] = max(sizes.get(sym.addr, 0), sym.size)
     pointers = code_pointers(image)
     roots = {image.entry, *names, *image.init_array, *image.eh_frame_pcs, *extra_roots}
-    if not names:
+    stripped = not names
+    if stripped:
         # Stripped: function pointers stored in data (callbacks, applet tables, vtables) are entries.
         # A pointer that is really a label inside a function only makes that label a function
         # of its own: jumping there is then a tail call, which is still correct.
@@ -321,22 +323,50 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
     names.setdefault(image.entry, "_start")
     functions: dict[int, Function] = {}
     call_graph = nx.DiGraph()
-    work = sorted(roots)
-    while work:
-        entry = work.pop()
-        if entry in functions or decoder.at(entry) is None:
-            continue
-        walk = _FunctionWalk(entry, names.get(entry, f"sub_{entry:x}"), sizes.get(entry, 0), decoder, roots,
-                             pointers)
-        functions[entry] = walk.run()
-        call_graph.add_node(entry)
-        for callee in sorted(walk.callees):
-            call_graph.add_edge(entry, callee)
-            roots.add(callee)
-            if callee not in functions:
-                work.append(callee)
-    # Callees discovered late may have been explored inline by earlier walks; that is only
-    # duplicated code, since a block's semantics do not depend on which function holds it.
     lo = min(s.vaddr for s in image.segments)
     hi = max(s.vaddr + s.memsz for s in image.segments)
+    work = sorted(roots)
+    scanned: set[int] = set()  # functions whose `la` addresses were collected (stripped binaries)
+    while work:
+        while work:
+            entry = work.pop()
+            if entry in functions or decoder.at(entry) is None:
+                continue
+            walk = _FunctionWalk(entry, names.get(entry, f"sub_{entry:x}"), sizes.get(entry, 0), decoder, roots,
+                                 pointers)
+            functions[entry] = walk.run()
+            call_graph.add_node(entry)
+            for callee in sorted(walk.callees):
+                call_graph.add_edge(entry, callee)
+                roots.add(callee)
+                if callee not in functions:
+                    work.append(callee)
+        if stripped:
+            # Stripped: functions only ever named by `la` (main, handed to __libc_start_main in a
+            # register; callbacks registered in code) are entries too.
+            fresh = [functions[e] for e in functions if e not in scanned]
+            scanned.update(f.entry for f in fresh)
+            work = sorted(_loaded_code_addresses(fresh, functions, decoder, (lo, hi)) - roots)
+            roots.update(work)
+    # Callees discovered late may have been explored inline by earlier walks; that is only
+    # duplicated code, since a block's semantics do not depend on which function holds it.
     return Program(functions, call_graph, roots, (lo, hi))
+
+
+def _loaded_code_addresses(scan: list[Function], functions: dict[int, Function], decoder: Decoder,
+                           image_range: tuple[int, int]) -> set[int]:
+    """Code addresses that an addi in `scan` completes (`la`: auipc or lui, then addi) and that no
+    explored function has as an instruction: a label inside explored code is a jump target, not an
+    entry."""
+    lo, hi = image_range
+    explored = {ins.pc for f in functions.values() for b in f.blocks.values() for ins in b.instructions}
+    found = set()
+    for func in scan:
+        sites = address_sites(func, lambda v: lo - 0x800 <= v < hi + 0x800)
+        for block in func.blocks.values():
+            for ins in block.instructions:
+                address = sites.values.get(ins.pc)
+                if (address is not None and ins.insn.mnemonic == "addi" and ins.pc not in sites.gp_relative
+                        and address not in explored and decoder.at(address) is not None):
+                    found.add(address)
+    return found
