@@ -19,17 +19,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from types import SimpleNamespace
 
 import xxhash
 
 import aotbuilder
 from aotbuilder import __version__, abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions
-from aotbuilder.cfg.addresses import MASK, address_sites
+from aotbuilder.cfg.addresses import MASK, address_sites, near_image
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.isa import Insn, operand_kinds
-from aotbuilder.lift.lower import Lowering
 
 KEY_FORMAT = 3
 
@@ -117,8 +115,8 @@ def lift_key(program: Program, func: Function) -> LiftKey:
     _feed(h, f"aotbuilder-lift-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
           TRIPLE.encode(), source_digest(LIFT_SOURCES).encode())
     lui_values = [ins.insn.imm & MASK for ins in func.instructions() if ins.insn and ins.insn.mnemonic == "lui"]
-    # The lifter's own predicate, so the key cannot drift from what the lifter decides.
-    found = address_sites(func, lambda v: Lowering.near_image(SimpleNamespace(program=program), v))
+    # The predicate the lifter uses, so the key cannot drift from what the lifter decides.
+    found = address_sites(func, lambda v: near_image(program.image_range, v))
     sites = found.values
     words = array("q")
     targets: set[int] = set()

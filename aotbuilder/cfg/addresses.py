@@ -41,6 +41,13 @@ GP = 3
 PC_RELATIVE_JUMPS = frozenset("jal beq bne blt bge bltu bgeu".split())
 
 
+def near_image(image_range: tuple[int, int], value: int) -> bool:
+    """Whether a lui value may be the upper part of an address in the image [lo, hi) (an addi
+    after it adds at most +-2 KiB)."""
+    lo, hi = image_range
+    return lo - 0x800 <= value < hi + 0x800
+
+
 @dataclass(frozen=True)
 class Sites:
     """A function's address sites: pc -> the guest address the instruction forms, or for the
@@ -50,7 +57,7 @@ class Sites:
     gp_relative: frozenset[int]
 
 
-def address_sites(func: Function, near_image: Callable[[int], bool]) -> Sites:
+def address_sites(func: Function, near: Callable[[int], bool]) -> Sites:
     """The address sites of `func`.
 
     Known addresses flow through registers forwards: into a block from the blocks before it that
@@ -73,7 +80,7 @@ def address_sites(func: Function, near_image: Callable[[int], bool]) -> Sites:
                 continue
             m = insn.mnemonic
             address = None
-            if m == "auipc" or (m == "lui" and near_image(insn.imm & MASK)):
+            if m == "auipc" or (m == "lui" and near(insn.imm & MASK)):
                 address = ((ins.pc if m == "auipc" else 0) + insn.imm) & MASK
             elif (m == "addi" or m in MEMORY_ACCESSES) and insn.rs1 in known:
                 address = (known[insn.rs1] + insn.imm) & MASK

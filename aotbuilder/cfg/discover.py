@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import networkx as nx
 
 from aotbuilder.cfg import jumptable
-from aotbuilder.cfg.addresses import address_sites
+from aotbuilder.cfg.addresses import address_sites, near_image
 from aotbuilder.cfg.pointers import code_pointers
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.elf import GuestImage
@@ -358,11 +358,10 @@ def _loaded_code_addresses(scan: list[Function], functions: dict[int, Function],
     """Code addresses that an addi in `scan` completes (`la`: auipc or lui, then addi) and that no
     explored function has as an instruction: a label inside explored code is a jump target, not an
     entry."""
-    lo, hi = image_range
     explored = {ins.pc for f in functions.values() for b in f.blocks.values() for ins in b.instructions}
     found = set()
     for func in scan:
-        sites = address_sites(func, lambda v: lo - 0x800 <= v < hi + 0x800)
+        sites = address_sites(func, lambda v: near_image(image_range, v))
         for block in func.blocks.values():
             for ins in block.instructions:
                 address = sites.values.get(ins.pc)

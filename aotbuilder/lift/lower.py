@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 
 from aotbuilder import abi
-from aotbuilder.cfg.addresses import Origin, Sites, address_sites
+from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
@@ -94,8 +94,7 @@ class Lowering:
 
     def near_image(self, value: int) -> bool:
         """Whether a lui value may be the upper part of an address in the guest image."""
-        lo, hi = self.program.image_range
-        return lo - 0x800 <= value < hi + 0x800
+        return near_image(self.program.image_range, value)
 
     # -- control flow ----------------------------------------------------------------------------
     def goto(self, target: int) -> None:
