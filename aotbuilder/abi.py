@@ -145,7 +145,22 @@ LINK_SYMBOLS = {
     "aot_build_python": "const char[]: the Python interpreter that built this executable (the runtime's "
                         "execve of another riscv64 program runs it as `aotbuilder run`)",
     "aot_build_root": "const char[]: the directory that holds the aotbuilder package of that build",
+    "aot_build_cache": "const char[]: the cache directory of that build (the fallback JIT keeps its objects there)",
+    "aot_guest_digest": "const char[]: xxh3-128 of the guest file, hex (names it in the learned-entries file)",
 }
+
+# The fallback JIT worker (`python -m aotbuilder.jit EXE`, aotbuilder/jit/) and the runtime
+# (runtime/jit.c) talk over the worker's stdin and stdout; every number is a little-endian u64
+# (i64 where signed).
+#   worker:  JIT_HELLO once it is ready
+#   runtime: pc, region_lo, region_len, the region's bytes        (translate the code at pc)
+#   worker:  size > 0                                            (bytes of code it will place)
+#            or -1, message_len, message                         (it cannot; the runtime reports it)
+#   runtime: base                                                (the host address for the code)
+#   worker:  n_entries, n x (pc, host fn, resume), n_ranges, n x (lo, hi), the code (size bytes)
+# The entries are rows of the dispatcher's table (struct aot_entry); the ranges are the guest
+# bytes the code was translated from (stores to them invalidate it).
+JIT_HELLO = int.from_bytes(b"AOTJIT01", "little")
 
 
 def c_header() -> str:
@@ -165,6 +180,7 @@ def c_header() -> str:
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
+        f"#define AOT_JIT_HELLO 0x{JIT_HELLO:x}ULL",
         *(f"#define AOT_FP_{name} {code}" for name, code in FP_SOFT.items()),
         f"#define AOT_FP_OP_MASK 0x{FP_SOFT_OP_MASK:x}",
         f"#define AOT_FP_DOUBLE 0x{FP_SOFT_DOUBLE:x}",

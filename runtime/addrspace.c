@@ -72,6 +72,7 @@ static void map_pages(uint64_t addr, uint64_t len, unsigned char *host, uint64_t
 
 static void unmap_range(uint64_t addr, uint64_t len)
 {
+    code_cache_invalidate(addr, addr + len);
     uint64_t vpn = vpn_of(addr), end = vpn + pages_of(len);
     bool unmapped = false;
     while (vpn < end) {
@@ -229,6 +230,7 @@ int64_t guest_munmap(uint64_t addr, uint64_t len)
 
 static int64_t protect_range(uint64_t addr, uint64_t len, uint64_t perms)
 {
+    code_cache_invalidate(addr, addr + len);  /* W^X flips come with new code */
     uint64_t vpn = vpn_of(addr), end = vpn + pages_of(len);
     int64_t result = 0;
     while (vpn < end) {
@@ -239,7 +241,7 @@ static int64_t protect_range(uint64_t addr, uint64_t len, uint64_t perms)
             break;
         }
         for (; vpn < run.vpn + run.npages; vpn++)
-            pt_set(vpn, (pt_get(vpn) & ~PTE_PERMS) | perms);
+            pt_set(vpn, (pt_get(vpn) & ~(PTE_PERMS | PTE_CODE)) | perms);
     }
     tlb_flush_all();
     return result;
@@ -330,8 +332,9 @@ static int64_t move_mapping(uint64_t old, uint64_t old_len, uint64_t new, uint64
     unsigned char *host = mremap(pte_host(first), old_len, new_len, MREMAP_MAYMOVE);
     if (host == MAP_FAILED)
         return -errno;
+    code_cache_invalidate(old, old + old_len);
     for (uint64_t i = 0; i < old_pages; i++) {
-        uint64_t bits = pt_get(from + i) & ~GUEST_PAGE_MASK;
+        uint64_t bits = pt_get(from + i) & ~GUEST_PAGE_MASK & ~PTE_CODE;
         pt_set(from + i, 0);
         pt_set(to + i, pte_make(host + i * AOT_PAGE_SIZE, bits));
     }

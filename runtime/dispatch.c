@@ -1,8 +1,9 @@
-/* From guest pc to translated code: an open-addressing hash table over aot_entries, the
- * dispatcher loop, and aot_call_indirect.
+/* From guest pc to translated code: an open-addressing hash table over aot_entries and the
+ * fallback JIT's entries, the dispatcher loop, and aot_call_indirect.
  *
- * The table is built once at startup and only read afterwards, so lookups take no lock; when the
- * fallback JIT adds entries it will publish a slot by storing its entry pointer last (release). */
+ * Lookups take no lock.  The JIT adds and removes entries under code_cache's lock: a slot is
+ * published by storing its entry pointer last (release); a removed entry leaves a tombstone;
+ * a table that grows is copied, and the old one is never freed (a reader may still be in it). */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,12 +13,17 @@
 
 struct entry_slot {
     uint64_t pc;
-    const struct aot_entry *entry;  /* NULL: empty slot */
+    const struct aot_entry *entry;  /* NULL: empty slot; &tombstone: removed */
+    struct jit_unit *unit;          /* NULL: translated ahead of time */
+    bool used;                      /* entered through the dispatcher (ahead-of-time entries) */
 };
 
+static const struct aot_entry tombstone;
 static struct entry_slot *entry_slots;
 static uint64_t entry_mask;
 static unsigned entry_shift;
+static uint64_t slots_taken;  /* live entries and tombstones */
+uint64_t aot_entries_used;
 
 /* Fibonacci hashing: the multiply spreads the (2-byte aligned, clustered) pcs over the top bits. */
 static uint64_t slot_index(uint64_t pc)
@@ -25,13 +31,38 @@ static uint64_t slot_index(uint64_t pc)
     return (pc * 0x9e3779b97f4a7c15ULL) >> entry_shift;
 }
 
-static void insert_entry(const struct aot_entry *e)
+static void put_entry(struct entry_slot *slots, const struct aot_entry *e, struct jit_unit *unit)
 {
     uint64_t i = slot_index(e->pc);
-    for (; entry_slots[i].entry; i = (i + 1) & entry_mask)
-        if (entry_slots[i].pc == e->pc)
-            return;
-    entry_slots[i] = (struct entry_slot){ e->pc, e };
+    for (; slots[i].entry; i = (i + 1) & entry_mask) {
+        if (slots[i].pc == e->pc) {
+            if (slots[i].entry != &tombstone)
+                return;  /* the first translation of a pc stays */
+            break;
+        }
+    }
+    if (!slots[i].entry)
+        slots_taken++;
+    slots[i].pc = e->pc;
+    slots[i].unit = unit;
+    slots[i].used = false;
+    __atomic_store_n(&slots[i].entry, e, __ATOMIC_RELEASE);
+}
+
+static void resize_table(unsigned bits)
+{
+    struct entry_slot *old = entry_slots;
+    uint64_t old_size = old ? entry_mask + 1 : 0;
+    struct entry_slot *slots = calloc(1ULL << bits, sizeof *slots);
+    if (!slots)
+        fatal_error("out of memory for the dispatcher table");
+    entry_mask = (1ULL << bits) - 1;
+    entry_shift = 64 - bits;
+    slots_taken = 0;
+    for (uint64_t i = 0; i < old_size; i++)
+        if (old[i].entry && old[i].entry != &tombstone)
+            put_entry(slots, old[i].entry, old[i].unit);
+    __atomic_store_n(&entry_slots, slots, __ATOMIC_RELEASE);
 }
 
 void dispatch_init(void)
@@ -39,41 +70,89 @@ void dispatch_init(void)
     unsigned bits = 4;
     while ((1ULL << bits) < 2 * aot_entry_count)  /* load factor <= 1/2 keeps probes short */
         bits++;
-    entry_slots = calloc(1ULL << bits, sizeof *entry_slots);
-    if (!entry_slots)
-        fatal_error("out of memory for the dispatcher table");
-    entry_mask = (1ULL << bits) - 1;
-    entry_shift = 64 - bits;
+    resize_table(bits);
     for (uint64_t i = 0; i < aot_entry_count; i++)
-        insert_entry(&aot_entries[i]);
+        put_entry(entry_slots, &aot_entries[i], NULL);
 }
 
-static inline const struct aot_entry *lookup_entry(uint64_t pc)
+void dispatch_insert(const struct aot_entry *e, struct jit_unit *unit)
 {
-    for (uint64_t i = slot_index(pc);; i = (i + 1) & entry_mask) {
-        const struct entry_slot *slot = &entry_slots[i];
-        if (!slot->entry || slot->pc == pc)
-            return slot->entry;
+    if (2 * (slots_taken + 1) > entry_mask + 1) {
+        unsigned bits = 64 - entry_shift;
+        uint64_t live = 0;
+        for (uint64_t i = 0; i <= entry_mask; i++)
+            live += entry_slots[i].entry && entry_slots[i].entry != &tombstone;
+        resize_table(4 * (live + 1) > entry_mask + 1 ? bits + 1 : bits);  /* tombstones alone: same size */
     }
+    put_entry(entry_slots, e, unit);
+}
+
+static inline struct entry_slot *lookup_slot(uint64_t pc)
+{
+    struct entry_slot *slots = __atomic_load_n(&entry_slots, __ATOMIC_ACQUIRE);
+    for (uint64_t i = slot_index(pc);; i = (i + 1) & entry_mask) {
+        struct entry_slot *slot = &slots[i];
+        const struct aot_entry *e = __atomic_load_n(&slot->entry, __ATOMIC_ACQUIRE);
+        if (!e)
+            return NULL;
+        if (slot->pc == pc)
+            return e == &tombstone ? NULL : slot;
+    }
+}
+
+void dispatch_remove(uint64_t pc, const struct jit_unit *unit)
+{
+    struct entry_slot *slot = lookup_slot(pc);
+    if (slot && slot->unit == unit)
+        __atomic_store_n(&slot->entry, &tombstone, __ATOMIC_RELEASE);
 }
 
 /* Code that is not executable guest memory faults like on Linux (the guest's SIGSEGV handler
- * sees the bad pc in its frame); executable code without a translation is what the fallback JIT
- * will handle. */
-static uint64_t dispatch_miss(struct aot_cpu *cpu, uint64_t pc)
+ * sees the bad pc in its frame); executable code without a translation goes to the fallback
+ * JIT, which installs one (or reports why it cannot and ends the process). */
+static struct entry_slot *dispatch_miss(struct aot_cpu *cpu, uint64_t pc, uint64_t *next)
 {
-    char where[256];
     cpu->pc = pc;
-    describe_guest_pc(where, sizeof where, pc);
     if (!(pt_get(pc >> AOT_PAGE_SHIFT) & PTE_X)) {
-        char line[512];
+        char where[256], line[512];
+        describe_guest_pc(where, sizeof where, pc);
         snprintf(line, sizeof line, "aotbuilder: guest SIGSEGV at pc %s: invalid instruction fetch at address 0x%"
                  PRIx64 "\n", where, pc);
-        return deliver_fault(cpu, pc, SIGSEGV, pt_get(pc >> AOT_PAGE_SHIFT) ? SEGV_ACCERR : SEGV_MAPERR, pc, line);
+        *next = deliver_fault(cpu, pc, SIGSEGV, pt_get(pc >> AOT_PAGE_SHIFT) ? SEGV_ACCERR : SEGV_MAPERR, pc, line);
+        return NULL;
     }
-    report("aotbuilder: no translation for guest pc %s: code that static discovery missed needs the "
-           "fallback JIT, which is not implemented yet\n", where);
-    die_of_signal(SIGILL);
+    jit_translate(cpu, pc);
+    struct entry_slot *slot = lookup_slot(pc);
+    if (!slot)
+        fatal_error("the fallback JIT's translation of guest pc 0x%" PRIx64 " has no entry for it", pc);
+    return slot;
+}
+
+/* Runs the translation in slot from its entry; returns the next guest pc. */
+static inline uint64_t enter(struct aot_cpu *cpu, struct entry_slot *slot)
+{
+    const struct aot_entry *e = slot->entry;
+    struct jit_unit *unit = slot->unit;
+    if (unit)
+        return jit_unit_enter(cpu, unit, e);
+    if (__builtin_expect(!slot->used, 0)) {
+        slot->used = true;
+        __atomic_add_fetch(&aot_entries_used, 1, __ATOMIC_RELAXED);
+    }
+    return e->fn(cpu, e->resume);
+}
+
+static inline uint64_t run_at(struct aot_cpu *cpu, uint64_t pc)
+{
+    struct entry_slot *slot = lookup_slot(pc);
+    if (__builtin_expect(!slot, 0)) {
+        uint64_t next;
+        slot = dispatch_miss(cpu, pc, &next);
+        if (!slot)
+            return next;
+    }
+    cpu->pc = pc;
+    return enter(cpu, slot);
 }
 
 /* One step of the dispatcher: pending signals first (every register is in *cpu here), then the
@@ -82,11 +161,7 @@ static inline uint64_t dispatch_step(struct aot_cpu *cpu, uint64_t pc)
 {
     if (__builtin_expect(__atomic_load_n(&cpu->interrupt, __ATOMIC_RELAXED), 0))
         pc = deliver_signals_at(cpu, pc);
-    const struct aot_entry *e = lookup_entry(pc);
-    if (!e)
-        return dispatch_miss(cpu, pc);
-    cpu->pc = pc;
-    return e->fn(cpu, e->resume);
+    return run_at(cpu, pc);
 }
 
 /* A handler returned through the trampoline (its frame is at sp): stop if it is the handler this
@@ -112,10 +187,9 @@ void dispatch_loop(struct aot_cpu *cpu, uint64_t pc)
 
 uint64_t aot_call_indirect(struct aot_cpu *cpu, uint64_t target)
 {
-    const struct aot_entry *e = lookup_entry(target);
-    if (!e)
-        return target == sigreturn_pc ? target : dispatch_miss(cpu, target);
-    return e->fn(cpu, e->resume);
+    if (target == sigreturn_pc)
+        return target;
+    return run_at(cpu, target);
 }
 
 /* A safe point of translated code: cpu->pc is the poll's pc and every register is in *cpu. */

@@ -9,6 +9,8 @@ int main(int argc, char **argv, char **envp)
     syscalls_init();
     envp = runtime_environment_init(envp);
     dispatch_init();
+    code_cache_init();
+    jit_init();
     load_guest_program(&prog);
     perf_map_write();  /* names the code after the guest's symbols: once the guest is mapped */
     addrspace_init(page_up(prog.end), guest_stack_size());

@@ -172,11 +172,33 @@ static void tlb_fill(struct aot_cpu *cpu, uint64_t addr, uint64_t pte)
     struct aot_tlb_entry *e = &cpu->tlb[(addr >> AOT_PAGE_SHIFT) & (AOT_TLB_SIZE - 1)];
     uint64_t page = page_down(addr);
     e->tag_read = (pte & PTE_R) ? page : AOT_TLB_INVALID;
-    e->tag_write = (pte & PTE_W) ? page : AOT_TLB_INVALID;
+    e->tag_write = (pte & (PTE_W | PTE_CODE)) == PTE_W ? page : AOT_TLB_INVALID;
     e->addend = (uint64_t)(uintptr_t)pte_host(pte) - page;
 }
 
+void pt_mark_code(uint64_t lo, uint64_t hi, bool on)
+{
+    bool changed = false;
+    for (uint64_t vpn = lo >> AOT_PAGE_SHIFT; vpn < (hi + AOT_PAGE_SIZE - 1) >> AOT_PAGE_SHIFT; vpn++) {
+        uint64_t pte = pt_get(vpn);
+        uint64_t marked = on ? pte | PTE_CODE : pte & ~PTE_CODE;
+        if (pte && marked != pte) {
+            pt_set(vpn, marked);
+            changed = true;
+        }
+    }
+    if (changed && on)
+        tlb_flush_all();  /* no thread may keep a write entry for a page that now holds code */
+}
+
 /* ---- Access intrinsics ---- */
+
+/* The system calls' and atomics' writes bypass the TLB: they check for code pages themselves. */
+static void note_write(uint64_t addr, uint64_t len)
+{
+    if (pt_get(addr >> AOT_PAGE_SHIFT) & PTE_CODE)
+        code_cache_written(addr, len);
+}
 
 static uint64_t pte_granting(uint64_t addr, uint64_t need)
 {
@@ -239,6 +261,8 @@ void aot_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
         }
         tlb_fill(cpu, addr, pte);
         memcpy(pte_host(pte) + (addr & ~GUEST_PAGE_MASK), &value, size);
+        if (pte & PTE_CODE)
+            code_cache_written(addr, size);
         return;
     }
     if (!crossing_access_ok(addr, size, PTE_W)) {
@@ -247,6 +271,8 @@ void aot_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
     }
     for (uint32_t i = 0; i < size; i++)
         *host_byte(addr + i, PTE_W) = (unsigned char)(value >> (8 * i));
+    note_write(addr, size);
+    note_write(addr + size - 1, size);
 }
 
 uint64_t aot_host_addr(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint32_t access, uint64_t pc)
@@ -263,6 +289,8 @@ uint64_t aot_host_addr(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint32
         return (uint64_t)(uintptr_t)fault_scratch;
     }
     tlb_fill(cpu, addr, pte);
+    if (pte & PTE_CODE && need & PTE_W)
+        code_cache_written(addr, size);
     return (uint64_t)(uintptr_t)(pte_host(pte) + (addr & ~GUEST_PAGE_MASK));
 }
 
@@ -307,6 +335,7 @@ int guest_write(uint64_t addr, const void *src, size_t len)
         if (!dst)
             return -EFAULT;
         memcpy(dst, in, n);
+        note_write(addr, n);
         in += n, addr += n, len -= n;
     }
     return 0;
@@ -338,6 +367,8 @@ int guest_iovecs(uint64_t addr, uint64_t len, uint64_t need, struct iovec *iov, 
         unsigned char *host = host_byte(addr, need);
         if (!host)
             break;
+        if (need & PTE_W)
+            note_write(addr, n);  /* before the host writes: what runs afterwards is translated afresh */
         if (count && (unsigned char *)iov[count - 1].iov_base + iov[count - 1].iov_len == host)
             iov[count - 1].iov_len += n;
         else if (count < max)

@@ -21,6 +21,9 @@
 /* The host mapping is a MAP_SHARED file mapping whose host protection mirrors the guest's
  * (the host would refuse read-write for a read-only file descriptor). */
 #define PTE_SHARED_FILE 8ULL
+/* The fallback JIT translated code on this page: stores take the slow path (no write TLB entry)
+ * and invalidate what they overwrite (self-modifying code). */
+#define PTE_CODE 16ULL
 
 /* The page table covers 48-bit guest addresses; Linux riscv64 user space (Sv48 at most) fits. */
 #define GUEST_VA_BITS 48
@@ -47,6 +50,8 @@ bool pt_range_free(uint64_t vpn, uint64_t npages);
 uint64_t pt_find_free_below(uint64_t top_vpn, uint64_t npages, uint64_t min_vpn);
 
 void tlb_register(struct aot_cpu *cpu);
+/* Sets (or clears) PTE_CODE on the mapped pages of [lo, hi). */
+void pt_mark_code(uint64_t lo, uint64_t hi, bool on);
 void tlb_flush_all(void);
 
 /* Data transfer for system calls; permissions are checked, failures are -EFAULT. */

@@ -68,11 +68,43 @@ uint64_t guest_stack_size(void);
 uint64_t build_initial_stack(const struct guest_program *prog, int argc, char **argv, char **envp);
 
 /* dispatch.c */
+struct jit_unit;
 void dispatch_init(void);
+/* The JIT's entries (under the code cache's lock); a pc keeps its first live translation. */
+void dispatch_insert(const struct aot_entry *e, struct jit_unit *unit);
+void dispatch_remove(uint64_t pc, const struct jit_unit *unit);
+extern uint64_t aot_entries_used;  /* ahead-of-time entries the dispatcher has entered */
 _Noreturn void dispatch_loop(struct aot_cpu *cpu, uint64_t pc);
 /* Runs guest code from pc until the handler whose frame is at `frame` returns through the
  * sigreturn trampoline; returns the pc its rt_sigreturn restored. */
 uint64_t dispatch_handler(struct aot_cpu *cpu, uint64_t pc, uint64_t frame);
+
+/* codecache.c: the fallback JIT's translations (units), their invalidation and collection. */
+struct jit_unit *code_cache_alloc(uint64_t size);  /* writable memory for a new unit */
+unsigned char *jit_unit_code(struct jit_unit *unit);
+/* Makes the unit's code executable and enters its rows in the dispatcher; ranges are the guest
+ * bytes it was translated from, [lo, hi) pairs. */
+void code_cache_install(struct jit_unit *unit, struct aot_entry *entries, uint64_t n_entries,
+                        uint64_t (*ranges)[2], uint64_t n_ranges);
+void code_cache_discard(struct jit_unit *unit);  /* a unit that was never installed */
+/* Runs a unit's entry with the unit pinned (it is not freed while a thread is inside it). */
+uint64_t jit_unit_enter(struct aot_cpu *cpu, struct jit_unit *unit, const struct aot_entry *e);
+/* Guest bytes [lo, hi) changed, or their mapping did: drop the translations made from them. */
+void code_cache_invalidate(uint64_t lo, uint64_t hi);
+/* A store to [addr, addr + len) on pages marked PTE_CODE. */
+void code_cache_written(uint64_t addr, uint64_t len);
+void code_cache_init(void);
+struct code_cache_stats {
+    uint64_t jit_compiles, invalidations, evictions, gc_collections, bytes, peak_bytes, budget;
+    double jit_seconds, gc_pause_max_ms;
+};
+extern struct code_cache_stats code_cache_stats;
+void stats_write(void);  /* AOTBUILDER_STATS_JSON: the figures above, once the guest exits */
+
+/* jit.c: the worker process that translates missed code, and the learned-entries file. */
+void jit_init(void);
+void jit_translate(struct aot_cpu *cpu, uint64_t pc);  /* installs a translation of pc, or dies */
+void jit_forget_worker(void);  /* in a forked child: the parent's worker is not ours */
 
 /* cpu.c */
 struct aot_cpu *cpu_create(void);

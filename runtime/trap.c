@@ -110,6 +110,7 @@ void describe_guest_pc(char *buf, size_t size, uint64_t pc)
 
 void die_of_signal(int sig)
 {
+    stats_write();
     struct sigaction dfl = { .sa_handler = SIG_DFL };
     sigaction(sig, &dfl, NULL);
     sigset_t set;

@@ -26,9 +26,13 @@ class CodegenOptions:
 
     opt_level: int = 2
     cpu: str = field(default_factory=default_cpu)
+    # "small": linked into the executable (code and guest addresses below 2 GiB); "large": code the
+    # fallback JIT places anywhere, with guest addresses anywhere (every reference is 64-bit).
+    code_model: str = "small"
 
     def describe(self) -> str:
-        return f"llvm={llvm_version()};llvmlite={llvmlite.__version__};O{self.opt_level};cpu={self.cpu}"
+        return (f"llvm={llvm_version()};llvmlite={llvmlite.__version__};O{self.opt_level};cpu={self.cpu};"
+                f"code-model={self.code_model}")
 
 
 @cache
@@ -47,7 +51,7 @@ def target_machine(opts: CodegenOptions) -> llvm.TargetMachine:
     _init()
     target = llvm.Target.from_triple(TRIPLE)
     return target.create_target_machine(cpu=opts.cpu, opt=opts.opt_level, reloc="static",
-                                        codemodel="small")
+                                        codemodel=opts.code_model)
 
 
 def optimise(ir_text: str, opts: CodegenOptions) -> llvm.ModuleRef:

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import xxhash
+
 import aotbuilder
 from aotbuilder.backend.runtime import c_compiler, tool_env
 from aotbuilder.errors import BuildError
@@ -78,7 +80,8 @@ def _asm_string(s: str) -> str:
     return '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
-def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int) -> str:
+def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
+                  cache_root: Path) -> str:
     """The generated part of the executable: absolute symbols, guest image, entry and symbol tables."""
     units = list(units)
     addrs = sorted({a for u in units for a in u.addr_refs})
@@ -104,18 +107,31 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
     # Translated code checks cpu->interrupt after every slow-path access (lift/emitter.py), so the
     # runtime may defer a fault to the guest's handler instead of dying at once.
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
-    lines += build_tool_symbols()
+    lines += build_tool_symbols(cache_root)
+    lines += guest_digest_symbol(guest_path)
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:",
               f"\t.incbin {_asm_string(str(guest_path))}"]
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)
 
 
-def build_tool_symbols() -> list[str]:
-    """aot_build_python and aot_build_root: how the runtime runs aotbuilder for another guest."""
+def build_tool_symbols(cache_root: Path) -> list[str]:
+    """aot_build_python, aot_build_root and aot_build_cache: how the runtime runs aotbuilder (for
+    another guest, and the fallback JIT's worker)."""
     root = Path(aotbuilder.__file__).resolve().parent.parent
     return ["\t.globl aot_build_python", "aot_build_python:", f"\t.asciz {_asm_string(sys.executable)}",
-            "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}"]
+            "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}",
+            "\t.globl aot_build_cache", "aot_build_cache:", f"\t.asciz {_asm_string(str(cache_root.resolve()))}"]
+
+
+def guest_digest(data: bytes) -> str:
+    """Names a guest program in its learned-entries file."""
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def guest_digest_symbol(guest_path: Path) -> list[str]:
+    return ["\t.globl aot_guest_digest", "aot_guest_digest:",
+            f"\t.asciz {_asm_string(guest_digest(guest_path.read_bytes()))}"]
 
 
 def _first_problem(output: str) -> str:
@@ -125,7 +141,7 @@ def _first_problem(output: str) -> str:
 
 
 def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
-                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path) -> None:
+                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path, cache_root: Path) -> None:
     """Write the objects and the generated assembly into workdir and link them into `out`."""
     objs = []
     for unit in units:
@@ -135,7 +151,7 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     guest_copy = workdir / "guest.elf"
     shutil.copyfile(guest_path, guest_copy)
     asm = workdir / "link.s"
-    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias))
+    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias, cache_root))
     rsp = workdir / "objects.rsp"
     rsp.write_text("\n".join(str(p) for p in objs))
     tmp_out = out.with_name(f".{out.name}.tmp{os.getpid()}")

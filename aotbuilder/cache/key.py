@@ -147,9 +147,8 @@ def lift_key(program: Program, func: Function) -> LiftKey:
     for pc, table in sorted(func.jump_tables.items()):
         _feed(h, b"jump-table", _ints([pc - entry, *(t - entry for t in table)]))
         targets.update(table)
-    functions = program.functions
-    _feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if t in functions)))
-    _feed(h, b"site-entries", bytes(address in functions for address in sites.values()))
+    _feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if program.is_function(t))))
+    _feed(h, b"site-entries", bytes(program.is_function(address) for address in sites.values()))
     targets.update(sites.values())
     return LiftKey(h.hexdigest(), frozenset(targets), frozenset(lui_values), sites)
 

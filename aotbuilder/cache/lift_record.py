@@ -25,7 +25,7 @@ from aotbuilder.lift.lower import LiftedFunction, Lowering
 # What lift_key covers of a Function and of a Program; reading anything else is not covered.
 FUNCTION_FIELDS_IN_KEY = frozenset({"entry", "blocks", "cfg", "return_sites", "resolved_jumps", "jump_tables",
                                     "instructions", "name"})  # name: error messages only, not in the IR
-PROGRAM_FIELDS_IN_KEY = frozenset({"functions", "image_range", "function_at"})
+PROGRAM_FIELDS_IN_KEY = frozenset({"functions", "image_range", "function_at", "is_function", "external"})
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,13 @@ class _FunctionWalk:
                 self.terminators.add(pc)
                 self._jalr(line, insn, nxt, found)
                 return found
+            if m == "fence.i":
+                # Code may have changed: the lowering leaves to the dispatcher, which resumes at
+                # the next instruction (a resume point) unless its translation was invalidated.
+                self.terminators.add(pc)
+                self.func.return_sites.append(nxt)
+                self._target(nxt, found)
+                return found
             if self.is_other_function(nxt):
                 return found  # falls through into the next function: a tail call
             if nxt in self.insns:
@@ -304,12 +311,7 @@ def _estimate_sizes(sizes: dict[int, int], roots: set[int], image: GuestImage) -
 def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
     """Find the functions of `image` and their control-flow graphs."""
     decoder = Decoder(image)
-    names: dict[int, str] = {}
-    sizes: dict[int, int] = {}
-    for sym in image.symbols:
-        if sym.kind == "func" and image.is_executable(sym.addr):
-            names.setdefault(sym.addr, sym.name)
-            sizes[sym.addr] = max(sizes.get(sym.addr, 0), sym.size)
+    names, sizes = _symbol_functions(image)
     pointers = code_pointers(image)
     roots = {image.entry, *names, *image.init_array, *image.eh_frame_pcs, *extra_roots}
     stripped = not names
@@ -321,16 +323,45 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
     roots = {pc for pc in roots if decoder.at(pc) is not None}
     _estimate_sizes(sizes, roots, image)
     names.setdefault(image.entry, "_start")
+    return _explore(decoder, sorted(roots), roots, names, sizes, pointers, frozenset(), stripped)
+
+
+def discover_from(image: GuestImage, entry: int, translated: Iterable[int]) -> Program:
+    """The functions reachable from `entry` (the fallback JIT's region) that are not among
+    `translated`, the entries translated already: those stay outside as `Program.external`, and
+    calls to them are native calls to the existing translations."""
+    decoder = Decoder(image)
+    names, sizes = _symbol_functions(image)
+    external = frozenset(translated) - {entry}
+    roots = {entry, *external}
+    _estimate_sizes(sizes, {entry, *names}, image)
+    return _explore(decoder, [entry], roots, names, sizes, code_pointers(image), external, False)
+
+
+def _symbol_functions(image: GuestImage) -> tuple[dict[int, str], dict[int, int]]:
+    """Names and sizes of the function symbols in executable memory."""
+    names: dict[int, str] = {}
+    sizes: dict[int, int] = {}
+    for sym in image.symbols:
+        if sym.kind == "func" and image.is_executable(sym.addr):
+            names.setdefault(sym.addr, sym.name)
+            sizes[sym.addr] = max(sizes.get(sym.addr, 0), sym.size)
+    return names, sizes
+
+
+def _explore(decoder: Decoder, work: list[int], roots: set[int], names: dict[int, str], sizes: dict[int, int],
+             pointers: frozenset[int], external: frozenset[int], stripped: bool) -> Program:
+    """Walk the functions from `work`, and the callees they reveal (not those in `external`)."""
+    image = decoder.image
     functions: dict[int, Function] = {}
     call_graph = nx.DiGraph()
     lo = min(s.vaddr for s in image.segments)
     hi = max(s.vaddr + s.memsz for s in image.segments)
-    work = sorted(roots)
     scanned: set[int] = set()  # functions whose `la` addresses were collected (stripped binaries)
     while work:
         while work:
             entry = work.pop()
-            if entry in functions or decoder.at(entry) is None:
+            if entry in functions or entry in external or decoder.at(entry) is None:
                 continue
             walk = _FunctionWalk(entry, names.get(entry, f"sub_{entry:x}"), sizes.get(entry, 0), decoder, roots,
                                  pointers)
@@ -350,7 +381,7 @@ def discover(image: GuestImage, extra_roots: Iterable[int] = ()) -> Program:
             roots.update(work)
     # Callees discovered late may have been explored inline by earlier walks; that is only
     # duplicated code, since a block's semantics do not depend on which function holds it.
-    return Program(functions, call_graph, roots, (lo, hi))
+    return Program(functions, call_graph, roots, (lo, hi), external)
 
 
 def _loaded_code_addresses(scan: list[Function], functions: dict[int, Function], decoder: Decoder,

@@ -52,10 +52,17 @@ class Program:
     roots: set[int] = field(default_factory=set)
     # [lo, hi) of the loaded image: constants in this range are treated as guest addresses.
     image_range: tuple[int, int] = (0, 0)
+    # Function entries translated elsewhere (the fallback JIT's region calls into the ahead-of-time
+    # translation): calls to them are native calls, but they are not translated here.
+    external: frozenset[int] = frozenset()
 
     def in_image(self, value: int) -> bool:
         lo, hi = self.image_range
         return lo <= value < hi
+
+    def is_function(self, pc: int) -> bool:
+        """Whether a jump to pc is a call to a translated function."""
+        return pc in self.functions or pc in self.external
 
     def function_at(self, pc: int) -> Function | None:
         return self.functions.get(pc)

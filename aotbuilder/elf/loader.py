@@ -79,6 +79,11 @@ def load_guest(path: str | Path) -> GuestImage:
     return _Loader(os.fspath(path), _read_file(os.fspath(path))).load()
 
 
+def load_guest_bytes(name: str, data: bytes) -> GuestImage:
+    """``load_guest`` of a file's contents (messages call it ``name``)."""
+    return _Loader(name, data).load()
+
+
 def _read_file(name: str) -> bytes:
     try:
         st = os.stat(name)

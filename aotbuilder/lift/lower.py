@@ -101,7 +101,7 @@ class Lowering:
         e = self.e
         if target in self.blocks:
             e.b.branch(self.blocks[target])
-        elif target in self.program.functions:
+        elif self.program.is_function(target):
             e.store_written()
             result = e.b.call(e.function(target, self.func.entry), [e.cpu, e.c(0)], tail="musttail")
             e.b.ret(result)
@@ -138,7 +138,7 @@ class Lowering:
             self.goto(target)
             return
         e = self.e
-        if target in self.program.functions:
+        if self.program.is_function(target):
             e.set_x(link, e.pc(self.offset + self.size))
             e.store_written()
             result = e.b.call(e.function(target, self.func.entry), [e.cpu, e.c(0)])

@@ -290,7 +290,9 @@ def trans_fence(ctx, insn: Insn) -> None:
 
 
 def trans_fence_i(ctx, insn: Insn) -> None:
-    """Translations are static today; the JIT issue makes this invalidate stale code."""
+    """Leave to the dispatcher: a store that changed code has invalidated its translation, and the
+    next instruction runs from a fresh one (discovery made it a resume point)."""
+    ctx.exit(ctx.e.pc(ctx.offset + ctx.size))
 
 
 def trans_ecall(ctx, insn: Insn) -> None:

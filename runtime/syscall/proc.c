@@ -12,8 +12,8 @@
 #include "syscall.h"
 
 /* With one guest thread, ending it ends the process, as on Linux. */
-SYSCALL(exit) { syscall(SYS_exit_group, (int)a[0]); __builtin_unreachable(); }
-SYSCALL(exit_group) { syscall(SYS_exit_group, (int)a[0]); __builtin_unreachable(); }
+SYSCALL(exit) { stats_write(); syscall(SYS_exit_group, (int)a[0]); __builtin_unreachable(); }
+SYSCALL(exit_group) { stats_write(); syscall(SYS_exit_group, (int)a[0]); __builtin_unreachable(); }
 
 SYSCALL(getpid) { return getpid(); }
 SYSCALL(getppid) { return getppid(); }

@@ -28,6 +28,7 @@ SYSCALL(clone)
         return -errno;
     struct guest_thread *t = thread_of(cpu);
     if (pid == 0) {
+        jit_forget_worker();
         t->tid = getpid();
         t->host_tid = gettid();
         forget_pending_signals(cpu);

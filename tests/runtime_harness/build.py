@@ -16,7 +16,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from aotbuilder import abi
-from aotbuilder.backend.link import build_tool_symbols
+from aotbuilder.backend.link import build_tool_symbols, guest_digest_symbol
 from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, c_compiler
 
 HERE = Path(__file__).parent
@@ -109,7 +109,7 @@ def link_assembly(guest: GuestImage) -> str:
     lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(functions)}"]
     lines += [f'.Lname{i}:\n\t.asciz "{name}"' for i, (name, _) in enumerate(functions)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f'\t.asciz "{guest.path.name}"']
-    lines += build_tool_symbols()
+    lines += build_tool_symbols(guest.path.parent) + guest_digest_symbol(guest.path)
     # harness.c polls cpu->interrupt after its slow-path accesses, as translated code does
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']

@@ -1,0 +1,3 @@
+from aotbuilder.jit.worker import main
+
+main()
