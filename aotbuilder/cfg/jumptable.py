@@ -222,13 +222,18 @@ def constant_definitions(lines: list[list[Instruction]]) -> dict[int, list[tuple
 
 def guess_constants(defs: dict[int, list[tuple[int, Value]]], at: int,
                     plausible: Callable[[int], bool]) -> dict[int, Value]:
-    """Registers guessed to hold a constant address at the line starting at `at`: the nearest
-    definition before it in address order (a loop-invariant table base set up before the loop),
-    if that definition is a plausible constant."""
+    """Registers guessed to hold a constant at the line starting at `at`: the nearest definition
+    before it in address order (loop invariants set up before the loop), if that definition is a
+    plausible address (a table base) or small enough to be the bound a compare checks the index
+    against (busybox: `li s3, 26` in the prologue, `bltu s3, a5, default` in the loop).
+
+    A wrong guess never sends a jump to the wrong place: a table whose entries do not decode is
+    no table, and the lowered switch compares the run-time target, so a case it lacks leaves
+    through the dispatcher."""
     known: dict[int, Value] = {}
     for reg, found in defs.items():
         before = [d for d in found if d[0] < at]
         where, value = max(before, key=lambda d: d[0]) if before else min(found, key=lambda d: d[0])
-        if value is not None and value[0] == "c" and plausible(value[1]):
+        if value is not None and value[0] == "c" and (value[1] <= MAX_TABLE_ENTRIES or plausible(value[1])):
             known[reg] = value
     return known
