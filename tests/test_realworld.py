@@ -21,6 +21,7 @@ under qemu a script that runs the applet under qemu, translated a link to the tr
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import resource
 import shlex
@@ -32,6 +33,7 @@ from pathlib import Path
 import pytest
 from runtime_harness import debian
 
+REPO = Path(__file__).resolve().parent.parent
 AOTBUILDER = [sys.executable, "-m", "aotbuilder"]
 QEMU = shutil.which("qemu-riscv64") or "qemu-riscv64"  # PATH is busybox's applets only
 TIMEOUT = 120
@@ -174,6 +176,16 @@ def cache_root(request, tmp_path_factory) -> Path:
     return Path(cache.mkdir("realworld-riscv64")) if cache is not None else tmp_path_factory.mktemp("realworld")
 
 
+def _translator_digest() -> str:
+    """Of the sources that make a translation (aotbuilder's and the runtime's): a translation that
+    an older aotbuilder made is not the one to test."""
+    h = hashlib.sha256()
+    for path in sorted([*(REPO / "aotbuilder").rglob("*.py"), *(REPO / "runtime").rglob("*.[ch]")]):
+        h.update(path.relative_to(REPO).as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @pytest.fixture(scope="module")
 def busybox(cache_root, qemu_run) -> tuple[Path, Path]:
     """(Debian's riscv64 busybox, its translation), fetched and built once, whichever test worker
@@ -187,8 +199,10 @@ def busybox(cache_root, qemu_run) -> tuple[Path, Path]:
             pytest.skip(f"Debian's riscv64 packages are not available here: {e}")
         root = debian.extract(debs["busybox-static"], cache_root / "busybox-static")
         guest = root / "usr" / "bin" / "busybox"
-        exe = cache_root / f"busybox-{debs['busybox-static'].stem}.x86"
+        exe = cache_root / f"busybox-{debs['busybox-static'].stem}-{_translator_digest()}.x86"
         if not exe.exists():
+            for older in cache_root.glob(f"busybox-{debs['busybox-static'].stem}*.x86"):
+                older.unlink()
             proc = subprocess.run([*AOTBUILDER, "build", "-O", "0", str(guest), "-o", str(exe), "--cache-dir",
                                    str(cache_root / "aot")], capture_output=True, text=True, timeout=BUILD_TIMEOUT)
             assert proc.returncode == 0, proc.stderr
