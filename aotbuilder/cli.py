@@ -137,6 +137,13 @@ def run(
                                              "runs); also $AOTBUILDER_SEED.")] = None,
     perf_map: Annotated[bool, typer.Option("--perf-map", help="Write /tmp/perf-PID.map, so `perf report` names "
                                            "the translated code after the guest's functions.")] = False,
+    stats_json: Annotated[Path | None, typer.Option("--stats-json", help="After the guest exits, write "
+                                                    "translation statistics (ahead-of-time entries used, JIT "
+                                                    "compiles, invalidations, code-cache collections) as JSON "
+                                                    "to this file.")] = None,
+    code_cache_size: Annotated[str | None, typer.Option("--code-cache-size", help="Budget of the fallback JIT's "
+                                                        "code cache: bytes, or with K, M, G (64M, 1G) "
+                                                        "[default: 64M].")] = None,
 ) -> None:
     """Translate GUEST if needed (reusing an earlier build) and run it with ARGS.
 
@@ -145,7 +152,16 @@ def run(
     by a signal kills aotbuilder with the same signal.
     """
     from aotbuilder import pipeline
+    from aotbuilder.cache.config import parse_size
 
+    budget = None
+    if code_cache_size is not None:
+        try:
+            budget = parse_size(code_cache_size)
+        except ValueError as exc:
+            _fail(f"--code-cache-size: {exc}")
+        if not budget:
+            _fail("--code-cache-size: the budget must be more than 0 bytes")
     guest_args = list(args or [])
     if guest_args[:1] == ["--"]:
         guest_args = guest_args[1:]
@@ -158,6 +174,10 @@ def run(
         env["AOTBUILDER_SEED"] = seed
     if perf_map:
         env["AOTBUILDER_PERF_MAP"] = "1"
+    if stats_json is not None:
+        env["AOTBUILDER_STATS_JSON"] = str(stats_json.absolute())
+    if budget is not None:
+        env["AOTBUILDER_CODE_CACHE_SIZE"] = str(budget)
     # The runtime names the guest's file by AOTBUILDER_GUEST (/proc/self/exe, AT_EXECFN); the
     # runtime's execve of another guest passes that guest's argv[0] in AOTBUILDER_ARGV0.
     env["AOTBUILDER_GUEST"] = str(guest)

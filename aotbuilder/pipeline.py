@@ -27,7 +27,7 @@ import xxhash
 
 from aotbuilder import __version__
 from aotbuilder.backend.codegen import CodegenOptions, compile_object
-from aotbuilder.backend.link import LinkUnit, link_executable
+from aotbuilder.backend.link import LinkUnit, guest_digest, link_executable
 from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, build_runtime, runtime_sources
 from aotbuilder.cache import config
 from aotbuilder.cache.key import LiftKey, ir_digest, lift_key, object_key, source_digest
@@ -83,6 +83,7 @@ class BuildReport:
     seconds_discover: float = 0.0
     seconds_translate: float = 0.0
     seconds_link: float = 0.0
+    learned_entries: int = 0  # entries the fallback JIT reported for this guest (OUTPUT.learned)
     cache_bytes: int = 0  # cache size after the build (and after eviction)
     cache_evicted_bytes: int = 0
 
@@ -240,7 +241,8 @@ def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | No
     root = options.cache_root
     max_size = config.max_size(root)  # a bad setting fails the build before any work
     image = load_guest(guest)
-    program = discover(image)
+    learned = read_learned(out, guest_digest(image.raw))
+    program = discover(image, learned)
     discovered = time.monotonic()
     store = CacheStore(root)
     jobs = options.worker_count
@@ -260,10 +262,33 @@ def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | No
         output=str(out), functions_total=total, functions_lifted=result.lifted,
         functions_compiled=result.compiled, functions_cached=total - result.compiled,
         guest_code_bytes=sum(code_bytes(f) for f in program.functions.values()),
-        guest_code_bytes_compiled=result.compiled_bytes, jobs=jobs,
+        guest_code_bytes_compiled=result.compiled_bytes, jobs=jobs, learned_entries=len(learned),
         seconds=round(time.monotonic() - start, 3), seconds_discover=round(discovered - start, 3),
         seconds_translate=round(translated - discovered, 3), seconds_link=round(linked - translated, 3),
         cache_bytes=pruned.remaining_bytes, cache_evicted_bytes=pruned.evicted_bytes)
+
+
+def learned_path(exe: Path) -> Path:
+    """Where the runtime of `exe` records the guest pcs its fallback JIT had to translate."""
+    return exe.with_name(exe.name + ".learned")
+
+
+def read_learned(exe: Path, digest: str) -> list[int]:
+    """The learned entries of `exe` for the guest with this digest (lines "<digest> 0x<pc>";
+    lines for another guest, once built to the same place, and damaged lines are ignored)."""
+    try:
+        text = learned_path(exe).read_text(errors="replace")
+    except OSError:
+        return []
+    found: set[int] = set()
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] == digest:
+            try:
+                found.add(int(parts[1], 16))
+            except ValueError:
+                continue
+    return sorted(found)
 
 
 def run_target(guest: Path, options: BuildOptions) -> Path:
@@ -295,7 +320,16 @@ def build_for_run(guest: Path, options: BuildOptions, progress: Progress | None 
         load_guest(guest)  # names what is wrong with the input
         raise
     try:
-        os.utime(exe)  # its last use, for eviction
+        built = exe.stat().st_mtime_ns
     except FileNotFoundError:
         build(guest, exe, options, progress)
+        return exe
+    try:
+        learned = learned_path(exe).stat().st_mtime_ns
+    except FileNotFoundError:
+        learned = 0
+    if learned >= built:  # the JIT found code since the build: translate it ahead of time now
+        build(guest, exe, options, progress)
+    else:
+        os.utime(exe)  # its last use, for eviction
     return exe

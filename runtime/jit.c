@@ -61,7 +61,7 @@ static bool read_full(int fd, void *buf, size_t len)
     return true;
 }
 
-static bool write_full(int fd, const void *buf, size_t len)
+static bool send_full(int fd, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     while (len) {
@@ -152,7 +152,8 @@ static void remember_learned(uint64_t pc)
     if (fd < 0)
         return;  /* a read-only place: the next run translates it again */
     int n = snprintf(line, sizeof line, "%s 0x%" PRIx64 "\n", aot_guest_digest, pc);
-    write_full(fd, line, (size_t)n);
+    if (write(fd, line, (size_t)n) != n)  /* O_APPEND: one short line lands whole or not at all */
+        report("aotbuilder: cannot record a learned entry in %s\n", path);
     close(fd);
 }
 
@@ -179,7 +180,7 @@ void jit_translate(struct aot_cpu *cpu, uint64_t pc)
         fatal_error("cannot read the guest code around pc 0x%" PRIx64 " for the JIT", pc);
     uint64_t request[3] = { pc, lo, hi - lo };
     int64_t size = 0;
-    bool ok = write_full(worker.fd, request, sizeof request) && write_full(worker.fd, bytes, hi - lo) &&
+    bool ok = send_full(worker.fd, request, sizeof request) && send_full(worker.fd, bytes, hi - lo) &&
               read_full(worker.fd, &size, 8);
     free(bytes);
     if (!ok)
@@ -204,7 +205,7 @@ void jit_translate(struct aot_cpu *cpu, uint64_t pc)
     uint64_t base = (uint64_t)(uintptr_t)jit_unit_code(unit), n_entries = 0, n_ranges = 0;
     struct aot_entry *entries = NULL;
     uint64_t (*ranges)[2] = NULL;
-    ok = write_full(worker.fd, &base, 8) && read_full(worker.fd, &n_entries, 8) &&
+    ok = send_full(worker.fd, &base, 8) && read_full(worker.fd, &n_entries, 8) &&
          (entries = calloc(n_entries ? n_entries : 1, sizeof *entries)) != NULL;
     for (uint64_t i = 0; ok && i < n_entries; i++) {
         uint64_t row[3];
