@@ -10,9 +10,10 @@
  * so "no thread is inside" is exactly "not pinned".
  *
  * Collection (when a new unit would exceed the budget, AOTBUILDER_CODE_CACHE_SIZE): dead units
- * are freed; nursery units entered at least PROMOTE_USES times since the last collection are
- * promoted to the old generation; then nursery units are evicted oldest first, and old ones
- * least used first, until the cache is at most 3/4 of the budget. */
+ * are freed; nursery units that survived an earlier collection and were entered at least
+ * PROMOTE_USES times since are promoted to the old generation (a unit's first uses, right after
+ * it was made, do not count: every new unit has them); then nursery units are evicted oldest
+ * first, and old ones least used first, until the cache is at most 3/4 of the budget. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ struct jit_unit {
     uint32_t pins;                 /* threads inside (atomic) */
     uint64_t uses;                 /* entries since the last collection (atomic) */
     bool old;                      /* promoted out of the nursery */
+    bool survived;                 /* a collection has seen it */
     bool dead;                     /* out of the dispatcher; freed when unpinned */
     bool installed;
 };
@@ -108,8 +110,10 @@ static void collect(uint64_t incoming)
         next = u->next;
         if (u->dead && !u->pins)
             free_unit(u);
-        else if (!u->old && __atomic_load_n(&u->uses, __ATOMIC_RELAXED) >= PROMOTE_USES)
+        else if (!u->old && u->survived && __atomic_load_n(&u->uses, __ATOMIC_RELAXED) >= PROMOTE_USES) {
             u->old = true;
+            st->promotions++;
+        }
     }
     uint64_t target = st->budget / 4 * 3;
     for (int old = 0; old <= 1 && st->bytes + incoming > target; old++) {
@@ -132,8 +136,10 @@ static void collect(uint64_t incoming)
             kill_unit(victim);
         }
     }
-    for (struct jit_unit *u = first_unit; u; u = u->next)
+    for (struct jit_unit *u = first_unit; u; u = u->next) {
         __atomic_store_n(&u->uses, 0, __ATOMIC_RELAXED);
+        u->survived = true;
+    }
     double pause_ms = (now_seconds() - start) * 1e3;
     if (pause_ms > st->gc_pause_max_ms)
         st->gc_pause_max_ms = pause_ms;
@@ -253,10 +259,11 @@ void stats_write(void)
     }
     const struct code_cache_stats *st = &code_cache_stats;
     fprintf(f, "{\"aot_entries\": %" PRIu64 ", \"jit_compiles\": %" PRIu64 ", \"jit_seconds\": %.6f, "
-            "\"invalidations\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"gc_collections\": %" PRIu64 ", "
+            "\"invalidations\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"promotions\": %" PRIu64 ", "
+            "\"gc_collections\": %" PRIu64 ", "
             "\"gc_pause_max_ms\": %.3f, \"code_cache_peak_bytes\": %" PRIu64 ", \"code_cache_budget_bytes\": %"
             PRIu64 "}\n", aot_entries_used, st->jit_compiles, st->jit_seconds, st->invalidations, st->evictions,
-            st->gc_collections, st->gc_pause_max_ms, st->peak_bytes, st->budget);
+            st->promotions, st->gc_collections, st->gc_pause_max_ms, st->peak_bytes, st->budget);
     fclose(f);
 }
 

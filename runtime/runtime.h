@@ -95,7 +95,7 @@ void code_cache_invalidate(uint64_t lo, uint64_t hi);
 void code_cache_written(uint64_t addr, uint64_t len);
 void code_cache_init(void);
 struct code_cache_stats {
-    uint64_t jit_compiles, invalidations, evictions, gc_collections, bytes, peak_bytes, budget;
+    uint64_t jit_compiles, invalidations, evictions, promotions, gc_collections, bytes, peak_bytes, budget;
     double jit_seconds, gc_pause_max_ms;
 };
 extern struct code_cache_stats code_cache_stats;

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
 from aotbuilder import abi
@@ -153,6 +154,6 @@ def main() -> None:
         sys.exit("usage: python -m aotbuilder.jit EXECUTABLE (the translated program's runtime starts it)")
     try:
         exe = read_executable(sys.argv[1])
-    except (OSError, GuestError) as exc:
+    except (OSError, GuestError, ELFError) as exc:
         sys.exit(f"aotbuilder: error: the fallback JIT cannot read {sys.argv[1]}: {exc}")
     serve(exe, sys.stdin.buffer, sys.stdout.buffer)
