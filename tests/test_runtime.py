@@ -380,13 +380,15 @@ def test_unknown_csr_is_an_illegal_instruction(harnesses):
     assert "illegal instruction" in result.stderr
 
 
-def test_dispatcher_miss_in_code_needs_the_jit(harnesses):
+def test_dispatcher_miss_in_code_without_a_jit_names_the_pc_and_the_fix(harnesses):
+    """The harness's build tools do not exist (runtime_harness/build.py): the JIT cannot start."""
     exe, guest = harnesses()
     pc = guest.symbols["_start"] + 2
     result = run(exe, "miss")
     assert result.returncode == -4
-    assert result.stderr == (f"aotbuilder: no translation for guest pc 0x{pc:x} (_start+0x2): code that static "
-                             "discovery missed needs the fallback JIT, which is not implemented yet\n")
+    assert result.stderr == (f"aotbuilder: no translation for guest pc 0x{pc:x} (_start+0x2), and the fallback JIT "
+                             "could not start (it runs the aotbuilder that built this program: reinstall it, or "
+                             "rebuild the program with `aotbuilder build` on this machine)\n")
 
 
 @pytest.mark.parametrize("scenario", ["jump_null", "jump_data"])

@@ -109,12 +109,19 @@ def link_assembly(guest: GuestImage) -> str:
     lines += ["\t.globl aot_symbol_count", "aot_symbol_count:", f"\t.quad {len(functions)}"]
     lines += [f'.Lname{i}:\n\t.asciz "{name}"' for i, (name, _) in enumerate(functions)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f'\t.asciz "{guest.path.name}"']
-    lines += build_tool_symbols(guest.path.parent) + guest_digest_symbol(guest.path)
+    # No fallback JIT: the guest's code is never run as RISC-V here, so a miss must stay a miss.
+    tools = build_tool_symbols(guest.path.parent)
+    python = next(i for i, line in enumerate(tools) if line == "aot_build_python:") + 1
+    tools[python] = f'\t.asciz "{NO_PYTHON}"'
+    lines += tools + guest_digest_symbol(guest.path)
     # harness.c polls cpu->interrupt after its slow-path accesses, as translated code does
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)
+
+
+NO_PYTHON = "/nonexistent/python-for-the-jit"
 
 
 def symbols_header(guest: GuestImage) -> str:
