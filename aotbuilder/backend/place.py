@@ -52,16 +52,54 @@ class _Object:
     place: dict[int, int]  # section index -> offset in the block
 
 
-def _parse(data: bytes) -> _Object:
+def _section_headers(data: bytes) -> list[tuple[int, ...]]:
+    """(sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign,
+    sh_entsize) of every section of an ELF64 little-endian file."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
-        raise BuildError("the JIT's object is not ELF64 little-endian")
+        raise BuildError("not an ELF64 little-endian file")
     shoff, = struct.unpack_from("<Q", data, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
-    headers = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
-    names_at = headers[shstrndx][4]
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    return [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+
+
+def _name(data: bytes, off: int) -> bytes:
+    return data[off:data.index(b"\0", off)]
+
+
+def executable_symbols(data: bytes) -> dict[str, int]:
+    """The global symbols an executable defines, by name (its .symtab)."""
+    headers = _section_headers(data)
+    found: dict[str, int] = {}
+    for _, sh_type, _, _, offset, size, link, _, _, _ in headers:
+        if sh_type != SHT_SYMTAB:
+            continue
+        strings = headers[link][4]
+        for k in range(size // 24):
+            st_name, st_info, _, shndx, value, _ = struct.unpack_from("<IBBHQQ", data, offset + 24 * k)
+            if st_info >> 4 != STB_LOCAL and shndx != SHN_UNDEF:
+                found[_name(data, strings + st_name).decode(errors="replace")] = value
+    return found
+
+
+def executable_bytes(data: bytes, addr: int, size: int | None = None) -> bytes:
+    """`size` bytes at a virtual address of an executable (None: a NUL-terminated string, without
+    the NUL), from the section that holds them in the file."""
+    for _, sh_type, flags, sh_addr, offset, sh_size, *_ in _section_headers(data):
+        if flags & SHF_ALLOC and sh_type != SHT_NOBITS and sh_addr <= addr < sh_addr + sh_size:
+            at = offset + addr - sh_addr
+            if size is None:
+                return _name(data, at)
+            if addr + size <= sh_addr + sh_size:
+                return data[at:at + size]
+    raise BuildError(f"no section of the executable holds 0x{addr:x}")
+
+
+def _parse(data: bytes) -> _Object:
+    headers = _section_headers(data)
+    names_at = headers[struct.unpack_from("<H", data, 0x3E)[0]][4]
 
     def name(off: int) -> bytes:
-        return data[off:data.index(b"\0", off)]
+        return _name(data, off)
 
     obj = _Object(data, {}, [], [], {})
     symtab = None

@@ -8,13 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
-
 from aotbuilder import abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, compile_object
 from aotbuilder.backend.link import LinkUnit, function_symbol, instantiate
-from aotbuilder.backend.place import Placement
+from aotbuilder.backend.place import Placement, executable_bytes, executable_symbols
 from aotbuilder.cache.key import ir_digest, object_key
 from aotbuilder.cache.store import CacheStore
 from aotbuilder.cfg.discover import discover_from
@@ -39,22 +36,15 @@ class Executable:
 
 def read_executable(path: str) -> Executable:
     with open(path, "rb") as f:
-        elf = ELFFile(f)
-        symtab = elf.get_section_by_name(".symtab")
-        symbols = {s.name: s["st_value"] for s in symtab.iter_symbols()
-                   if s["st_info"]["bind"] != "STB_LOCAL" and s["st_shndx"] != "SHN_UNDEF"} if symtab else {}
+        data = f.read()
+    symbols = executable_symbols(data)
 
-        def data(name: str, size: int) -> bytes:
-            addr = symbols[name]
-            for seg in elf.iter_segments(type="PT_LOAD"):
-                if seg["p_vaddr"] <= addr < seg["p_vaddr"] + seg["p_filesz"]:
-                    f.seek(seg["p_offset"] + addr - seg["p_vaddr"])
-                    return f.read(size)
-            return b""
+    def read(name: str, size: int | None = None) -> bytes:
+        return executable_bytes(data, symbols[name], size) if name in symbols else b""
 
-        size = int.from_bytes(data("aot_guest_image_size", 8), "little") if "aot_guest_image_size" in symbols else 0
-        raw = data("aot_guest_image", size) if size else b""
-        cache_root = data("aot_build_cache", 4096).split(b"\0")[0].decode() if "aot_build_cache" in symbols else ""
+    size = int.from_bytes(read("aot_guest_image_size", 8) or bytes(8), "little")
+    raw = read("aot_guest_image", size) if size else b""
+    cache_root = read("aot_build_cache").decode()
     translated = frozenset(int(name[5:], 16) for name in symbols if name.startswith("aotF_"))
     image = load_guest_bytes("guest", raw) if raw else None
     return Executable(symbols, translated, image, CacheStore(Path(cache_root)) if cache_root else None)
@@ -154,6 +144,6 @@ def main() -> None:
         sys.exit("usage: python -m aotbuilder.jit EXECUTABLE (the translated program's runtime starts it)")
     try:
         exe = read_executable(sys.argv[1])
-    except (OSError, GuestError, ELFError) as exc:
+    except (OSError, GuestError) as exc:
         sys.exit(f"aotbuilder: error: the fallback JIT cannot read {sys.argv[1]}: {exc}")
     serve(exe, sys.stdin.buffer, sys.stdout.buffer)
