@@ -201,7 +201,9 @@ def busybox(cache_root, qemu_run) -> tuple[Path, Path]:
         guest = root / "usr" / "bin" / "busybox"
         exe = cache_root / f"busybox-{debs['busybox-static'].stem}-{_translator_digest()}.x86"
         if not exe.exists():
-            for older in cache_root.glob(f"busybox-{debs['busybox-static'].stem}*.x86"):
+            # Older translations, and the entries their fallback JIT learned: a build would take
+            # those as roots, and each translation here starts from what static discovery finds.
+            for older in [*cache_root.glob("busybox-*.x86"), *cache_root.glob("busybox-*.x86.learned")]:
                 older.unlink()
             proc = subprocess.run([*AOTBUILDER, "build", "-O", "0", str(guest), "-o", str(exe), "--cache-dir",
                                    str(cache_root / "aot")], capture_output=True, text=True, timeout=BUILD_TIMEOUT)
