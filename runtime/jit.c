@@ -47,6 +47,18 @@ void jit_forget_worker(void)
 }
 
 
+int jit_owned_fd(void) { return worker.pid > 0 ? worker.fd : -1; }
+
+int jit_move_fd(void)
+{
+    int moved = fcntl(worker.fd, F_DUPFD_CLOEXEC, JIT_FD_FLOOR);
+    if (moved < 0)
+        return -1;
+    close(worker.fd);
+    worker.fd = moved;
+    return 0;
+}
+
 static bool read_full(int fd, void *buf, size_t len)
 {
     unsigned char *p = buf;

@@ -86,10 +86,17 @@ SYSCALL(writev) { return vector_io(FROM_GUEST, (int)a[0], a[1], a[2], false, 0);
 SYSCALL(preadv) { return vector_io(TO_GUEST, (int)a[0], a[1], a[2], true, (off_t)a[3]); }
 SYSCALL(pwritev) { return vector_io(FROM_GUEST, (int)a[0], a[1], a[2], true, (off_t)a[3]); }
 
-SYSCALL(close) { return host_result(close((int)a[0])); }
+/* The runtime's own descriptor (the JIT worker's socket) is not the guest's: closing it is
+ * EBADF, and a dup3 onto it moves it out of the way first. */
+SYSCALL(close) { return jit_owns_fd((int)a[0]) ? -EBADF : host_result(close((int)a[0])); }
 SYSCALL(lseek) { return host_result(lseek((int)a[0], (off_t)a[1], (int)a[2])); }
 SYSCALL(dup) { return host_result(dup((int)a[0])); }
-SYSCALL(dup3) { return host_result(dup3((int)a[0], (int)a[1], (int)a[2])); }
+SYSCALL(dup3)
+{
+    if (jit_owns_fd((int)a[1]) && jit_move_fd() != 0)
+        return -EMFILE;
+    return host_result(dup3((int)a[0], (int)a[1], (int)a[2]));
+}
 
 SYSCALL(pipe2)
 {
@@ -388,7 +395,17 @@ SYSCALL(fallocate) { return host_result(fallocate((int)a[0], (int)a[1], (off_t)a
 SYSCALL(fadvise64) { return -posix_fadvise((int)a[0], (off_t)a[1], (off_t)a[2], (int)a[3]); }
 SYSCALL(sync) { sync(); return 0; }
 SYSCALL(syncfs) { return host_result(syncfs((int)a[0])); }
-SYSCALL(close_range) { return host_result(syscall(SYS_close_range, (unsigned)a[0], (unsigned)a[1], (unsigned)a[2])); }
+SYSCALL(close_range)
+{
+    unsigned first = (unsigned)a[0], last = (unsigned)a[1], flags = (unsigned)a[2];
+    int own = jit_owned_fd();
+    if (own < 0 || (unsigned)own < first || (unsigned)own > last || first > last)
+        return host_result(syscall(SYS_close_range, first, last, flags));
+    int64_t r = (unsigned)own > first ? host_result(syscall(SYS_close_range, first, (unsigned)own - 1, flags)) : 0;
+    if (r == 0 && (unsigned)own < last)
+        r = host_result(syscall(SYS_close_range, (unsigned)own + 1, last, flags));
+    return r;
+}
 
 SYSCALL(memfd_create)
 {

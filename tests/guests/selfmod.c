@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 enum { ZERO = 0, RA = 1, SP = 2, T0 = 5, T1 = 6, T2 = 7, S0 = 8, S1 = 9, A0 = 10, A1 = 11 };
 
@@ -206,6 +207,15 @@ int main(void)
         fn2 f = gen_scale(ks[i]);
         printf("scale k=%d: f(5, 100) = %ld, f(-4, 1) = %ld\n", ks[i], f(5, 100), f(-4, 1));
     }
+    /* Programs close every descriptor they did not open (daemons, shells): a translator's own
+     * must survive it, and a dup onto it must not break it. */
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    syscall(436 /* close_range */, 3u, ~0u, 0u);
+    for (int fd = 900; fd < 910; fd++)
+        dup2(1, fd);
+    for (int fd = 900; fd < 910; fd++)
+        close(fd);
     /* Patch one word (the li of k=3 is a single addi) and nothing else. */
     fn2 f = gen_scale(3);
     printf("scale k=3: f(10, 1) = %ld\n", f(10, 1));
