@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 enum { ZERO = 0, RA = 1, SP = 2, T0 = 5, T1 = 6, T2 = 7, S0 = 8, S1 = 9, A0 = 10, A1 = 11 };
@@ -256,6 +257,22 @@ int main(void)
         printf("mprotect round %d: f(2, 3) = %ld\n", r, f(2, 3));
     }
     printf("rewrites of the page: %d\n", round_no);
+
+    /* A forked child generates and runs code of its own (its parent's JIT is not its own); the
+     * parent then rewrites the same page again. */
+    if (mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC)) { perror("mprotect RWX"); return 1; }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fn2 h = gen_scale(77);
+        printf("child: f(1, 1) = %ld\n", h(1, 1));
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    fn2 h = gen_scale(78);
+    printf("parent: f(1, 1) = %ld, child status %d\n", h(1, 1), status);
     munmap(page, 4096);
     return 0;
 }
