@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "mmu.h"
 
@@ -60,13 +59,6 @@ void code_cache_init(void)
     }
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void unlink_unit(struct jit_unit *u)
 {
     *(u->prev ? &u->prev->next : &first_unit) = u->next;
@@ -103,7 +95,7 @@ static bool overlaps(const struct jit_unit *u, uint64_t lo, uint64_t hi)
 
 static void collect(uint64_t incoming)
 {
-    double start = now_seconds();
+    double start = monotonic_seconds();
     struct code_cache_stats *st = &code_cache_stats;
     st->gc_collections++;
     for (struct jit_unit *u = first_unit, *next; u; u = next) {
@@ -140,7 +132,7 @@ static void collect(uint64_t incoming)
         __atomic_store_n(&u->uses, 0, __ATOMIC_RELAXED);
         u->survived = true;
     }
-    double pause_ms = (now_seconds() - start) * 1e3;
+    double pause_ms = (monotonic_seconds() - start) * 1e3;
     if (pause_ms > st->gc_pause_max_ms)
         st->gc_pause_max_ms = pause_ms;
 }

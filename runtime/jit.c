@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mmu.h"
@@ -169,17 +168,10 @@ static void remember_learned(uint64_t pc)
     close(fd);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void jit_translate(struct aot_cpu *cpu, uint64_t pc)
 {
     (void)cpu;
-    double start = now_seconds();  /* the worker's start-up is JIT time too */
+    double start = monotonic_seconds();  /* the worker's start-up is JIT time too */
     if (!worker.pid && !worker.failed)
         worker.failed = !start_worker();
     if (worker.failed)
@@ -233,6 +225,6 @@ void jit_translate(struct aot_cpu *cpu, uint64_t pc)
     }
     code_cache_install(unit, entries, n_entries, ranges, n_ranges);
     code_cache_stats.jit_compiles++;
-    code_cache_stats.jit_seconds += now_seconds() - start;
+    code_cache_stats.jit_seconds += monotonic_seconds() - start;
     remember_learned(pc);
 }

@@ -8,10 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "aot_abi.h"
 
 #define GUEST_PAGE_MASK (~(AOT_PAGE_SIZE - 1))
+
+static inline double monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static inline uint64_t page_down(uint64_t addr) { return addr & GUEST_PAGE_MASK; }
 static inline uint64_t page_up(uint64_t addr) { return (addr + AOT_PAGE_SIZE - 1) & GUEST_PAGE_MASK; }

@@ -113,8 +113,9 @@ class _FunctionWalk:
         definitions = jumptable.constant_definitions(self._lines())
         found: list[int] = []
         for line in list(self.unresolved):
-            # Guess the table base a register holds (hoisted out of a loop).  A wrong guess costs
-            # nothing but unused switch cases: the lowered switch compares the run-time target.
+            # Guess the table base or bound a register holds (hoisted out of a loop).  A wrong guess
+            # is still correct code: the lowered switch compares the run-time target, so extra
+            # cases go unused and a missing one leaves to the dispatcher (and the fallback JIT).
             known = jumptable.guess_constants(definitions, line[0].pc,
                                               lambda v: self.decoder.image.segment_at(v) is not None)
             target = jumptable.jalr_target(line, known)
