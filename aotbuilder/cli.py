@@ -167,7 +167,7 @@ def run(
         guest_args = guest_args[1:]
     with _progress_bar() as progress:
         exe = _guarded(lambda: pipeline.build_for_run(guest, _options(cache_dir, jobs, opt), progress))
-    env = dict(os.environ)
+    env = _caller_environment()
     if strace:
         env["AOTBUILDER_STRACE"] = "1"
     if seed is not None:
@@ -187,6 +187,23 @@ def run(
     sys.stdout.flush()
     sys.stderr.flush()
     _guarded(lambda: os.execve(exe, [argv0, *guest_args], env))
+
+
+def _caller_environment() -> dict[str, str]:
+    """The environment aotbuilder was started with, for the guest.  os.environ is not quite it:
+    in the C locale Python adds LC_CTYPE=C.UTF-8 (PEP 538), which the guest must not see; the
+    kernel's copy in /proc/self/environ is the one execve passed."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            entries = f.read().split(b"\0")
+    except OSError:
+        return dict(os.environ)
+    env = {}
+    for entry in entries:
+        name, eq, value = entry.partition(b"=")
+        if eq and name:
+            env[os.fsdecode(name)] = os.fsdecode(value)
+    return env
 
 
 cache_app = typer.Typer(help="Inspect and manage the translation cache.", no_args_is_help=True)

@@ -78,3 +78,20 @@ def test_stripped_program_matches_oracle(variant, fixture_bin_dir, fixture_cases
                              timeout=TIMEOUT)
         assert (run.stdout, run.stderr, run.returncode) == (case.expected_stdout, case.expected_stderr,
                                                             case.expected_status), case.name
+
+
+PRINT_ENVIRONMENT = """#include <stdio.h>
+extern char **environ;
+int main(void) { for (char **e = environ; *e; e++) puts(*e); return 0; }
+"""
+
+
+def test_run_gives_the_guest_the_callers_environment_exactly(compile_guest, qemu_run, shared_cache):
+    """In the C locale Python adds LC_CTYPE=C.UTF-8 to its own environment (PEP 538); the guest
+    must see what the caller passed, as under qemu."""
+    elf = compile_guest(PRINT_ENVIRONMENT)
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C", "AOTBUILDER_CACHE_DIR": str(shared_cache)}
+    expected = qemu_run(elf, env=env)
+    got = subprocess.run([*AOTBUILDER, "run", str(elf)], capture_output=True, env=env, timeout=1800)
+    assert got.returncode == expected.status == 0, got.stderr
+    assert sorted(got.stdout.splitlines()) == sorted(expected.stdout.splitlines())
