@@ -282,7 +282,9 @@ int64_t exec_program_depth(const char *path, char *const *argv, char *const *env
     } else if (fd >= 0) {
         close(fd);
     }
-    /* Anything else is the host's: native programs, errors (ENOENT, EACCES, ENOEXEC, ...). */
+    /* Anything else is the host's: native programs, errors (ENOENT, EACCES, ENOEXEC, ...).  The
+     * statistics are written first: a native program never exits through this runtime. */
+    stats_write();
     execve(path, argv, envp);
     return -errno;
 }

@@ -180,3 +180,16 @@ def test_worker_rejects_an_executable_without_symbols(tmp_path):
     result = subprocess.run([*AOTBUILDER[:1], "-m", "aotbuilder.jit", str(tmp_path / "x")], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode != 0 and "fallback JIT cannot read" in result.stderr
+
+
+EXEC_ECHO = """#include <unistd.h>
+int main(void) { char *argv[] = {"echo", "from echo", 0}; execv("/bin/echo", argv); return 1; }
+"""
+
+
+def test_statistics_are_written_when_the_guest_execs_a_native_program(compile_guest, tmp_path, shared_cache):
+    elf = compile_guest(EXEC_ECHO)
+    stats = tmp_path / "stats.json"
+    got = aot_run(elf, [], shared_cache, stats)
+    assert (got.stdout, got.returncode) == (b"from echo\n", 0)
+    assert json.loads(stats.read_text())["aot_entries"] > 0
