@@ -145,7 +145,6 @@ LINK_SYMBOLS = {
     "aot_build_python": "const char[]: the Python interpreter that built this executable (the runtime's "
                         "execve of another riscv64 program runs it as `aotbuilder run`)",
     "aot_build_root": "const char[]: the directory that holds the aotbuilder package of that build",
-    "aot_build_cache": "const char[]: the cache directory of that build (the fallback JIT keeps its objects there)",
     "aot_guest_digest": "const char[]: xxh3-128 of the guest file, hex (names it in the learned-entries file)",
 }
 

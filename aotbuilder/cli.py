@@ -165,9 +165,11 @@ def run(
     guest_args = list(args or [])
     if guest_args[:1] == ["--"]:
         guest_args = guest_args[1:]
+    options = _options(cache_dir, jobs, opt)
     with _progress_bar() as progress:
-        exe = _guarded(lambda: pipeline.build_for_run(guest, _options(cache_dir, jobs, opt), progress))
+        exe = _guarded(lambda: pipeline.build_for_run(guest, options, progress))
     env = _caller_environment()
+    env["AOTBUILDER_JIT_CACHE_DIR"] = str(options.cache_root.absolute())  # the JIT's objects go there too
     if strace:
         env["AOTBUILDER_STRACE"] = "1"
     if seed is not None:

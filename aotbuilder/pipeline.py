@@ -252,7 +252,7 @@ def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | No
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotbuilder-link-") as tmp:
         link_executable(result.units, guest, guest.name, image.load_bias, runtime, RUNTIME_LINK_FLAGS, out,
-                        Path(tmp), root)
+                        Path(tmp))
     linked = time.monotonic()
     total = len(result.units)
     add_counters(root, CacheCounters(object_hits=total - result.compiled, object_misses=result.compiled,

@@ -3,7 +3,8 @@
  *
  * The runtime learns the guest's file name from AOTBUILDER_GUEST (set by `aotbuilder run` and by
  * the runtime's own execve); it and the other runtime settings (AOTBUILDER_STRACE,
- * AOTBUILDER_SEED, AOTBUILDER_PERF_MAP, AOTBUILDER_STATS_JSON, AOTBUILDER_CODE_CACHE_SIZE) are taken out of the guest's environment and passed on across execve. */
+ * AOTBUILDER_SEED, AOTBUILDER_PERF_MAP, AOTBUILDER_STATS_JSON, AOTBUILDER_CODE_CACHE_SIZE,
+ * AOTBUILDER_JIT_CACHE_DIR) are taken out of the guest's environment and passed on across execve. */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,7 @@
 
 static const char *const runtime_variables[] = { "AOTBUILDER_GUEST", "AOTBUILDER_STRACE", "AOTBUILDER_SEED",
                                                  "AOTBUILDER_PERF_MAP", "AOTBUILDER_STATS_JSON",
-                                                 "AOTBUILDER_CODE_CACHE_SIZE" };
+                                                 "AOTBUILDER_CODE_CACHE_SIZE", "AOTBUILDER_JIT_CACHE_DIR" };
 #define N_RUNTIME_VARIABLES (sizeof runtime_variables / sizeof runtime_variables[0])
 
 static char *runtime_settings[N_RUNTIME_VARIABLES];  /* "NAME=value" from the runtime's environment */

@@ -144,12 +144,15 @@ def _request(pc: int, lo: int, code: bytes) -> bytes:
     return struct.pack("<3Q", pc, lo, len(code)) + code
 
 
-def test_worker_translates_a_region_and_places_it_at_the_given_base(compile_guest, tmp_path, shared_cache):
+def test_worker_translates_a_region_and_places_it_at_the_given_base(compile_guest, tmp_path, shared_cache,
+                                                                  monkeypatch):
     elf = compile_guest(GUESTS / "selfmod.c")
     exe = tmp_path / "selfmod"
     subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)],
                    capture_output=True, check=True, timeout=TIMEOUT)
+    monkeypatch.setenv("AOTBUILDER_JIT_CACHE_DIR", str(shared_cache))
     served = worker.read_executable(str(exe))
+    assert served.cache is not None and served.cache.root == shared_cache
     assert served.translated and served.image is not None
     lo = 0x3F_F000_0000
     # addi a0, a0, 5; beq a0, zero, +8; addi a0, a0, 1; ret  (then zeros: an illegal word)

@@ -80,8 +80,7 @@ def _asm_string(s: str) -> str:
     return '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
-def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
-                  cache_root: Path) -> str:
+def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int) -> str:
     """The generated part of the executable: absolute symbols, guest image, entry and symbol tables."""
     units = list(units)
     addrs = sorted({a for u in units for a in u.addr_refs})
@@ -107,7 +106,7 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
     # Translated code checks cpu->interrupt after every slow-path access (lift/emitter.py), so the
     # runtime may defer a fault to the guest's handler instead of dying at once.
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
-    lines += build_tool_symbols(cache_root)
+    lines += build_tool_symbols()
     lines += guest_digest_symbol(guest_path)
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:",
               f"\t.incbin {_asm_string(str(guest_path))}"]
@@ -115,13 +114,12 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
     return "\n".join(lines)
 
 
-def build_tool_symbols(cache_root: Path) -> list[str]:
-    """aot_build_python, aot_build_root and aot_build_cache: how the runtime runs aotbuilder (for
-    another guest, and the fallback JIT's worker)."""
+def build_tool_symbols() -> list[str]:
+    """aot_build_python and aot_build_root: how the runtime runs aotbuilder (for another guest,
+    and the fallback JIT's worker)."""
     root = Path(aotbuilder.__file__).resolve().parent.parent
     return ["\t.globl aot_build_python", "aot_build_python:", f"\t.asciz {_asm_string(sys.executable)}",
-            "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}",
-            "\t.globl aot_build_cache", "aot_build_cache:", f"\t.asciz {_asm_string(str(cache_root.resolve()))}"]
+            "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}"]
 
 
 def guest_digest(data: bytes) -> str:
@@ -141,7 +139,7 @@ def _first_problem(output: str) -> str:
 
 
 def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
-                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path, cache_root: Path) -> None:
+                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path) -> None:
     """Write the objects and the generated assembly into workdir and link them into `out`."""
     objs = []
     for unit in units:
@@ -151,7 +149,7 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     guest_copy = workdir / "guest.elf"
     shutil.copyfile(guest_path, guest_copy)
     asm = workdir / "link.s"
-    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias, cache_root))
+    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias))
     rsp = workdir / "objects.rsp"
     rsp.write_text("\n".join(str(p) for p in objs))
     tmp_out = out.with_name(f".{out.name}.tmp{os.getpid()}")

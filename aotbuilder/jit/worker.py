@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, compile_object
 from aotbuilder.backend.link import LinkUnit, function_symbol, instantiate
 from aotbuilder.backend.place import Placement, executable_bytes, executable_symbols
 from aotbuilder.cache.key import ir_digest, object_key
-from aotbuilder.cache.store import CacheStore
+from aotbuilder.cache.store import CacheStore, default_cache_dir
 from aotbuilder.cfg.discover import discover_from
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import PF_R, PF_X, GuestImage, Segment, load_guest_bytes
@@ -39,15 +40,17 @@ def read_executable(path: str) -> Executable:
         data = f.read()
     symbols = executable_symbols(data)
 
-    def read(name: str, size: int | None = None) -> bytes:
+    def read(name: str, size: int) -> bytes:
         return executable_bytes(data, symbols[name], size) if name in symbols else b""
 
     size = int.from_bytes(read("aot_guest_image_size", 8) or bytes(8), "little")
     raw = read("aot_guest_image", size) if size else b""
-    cache_root = read("aot_build_cache").decode()
     translated = frozenset(int(name[5:], 16) for name in symbols if name.startswith("aotF_"))
     image = load_guest_bytes("guest", raw) if raw else None
-    return Executable(symbols, translated, image, CacheStore(Path(cache_root)) if cache_root else None)
+    # `run`'s cache, else the user's: an executable does not name the cache it was built with, so
+    # that builds with different caches are the same file.
+    cache = os.environ.get("AOTBUILDER_JIT_CACHE_DIR")
+    return Executable(symbols, translated, image, CacheStore(Path(cache) if cache else default_cache_dir()))
 
 
 def region_image(exe: Executable, lo: int, code: bytes) -> GuestImage:

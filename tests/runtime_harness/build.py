@@ -110,7 +110,7 @@ def link_assembly(guest: GuestImage) -> str:
     lines += [f'.Lname{i}:\n\t.asciz "{name}"' for i, (name, _) in enumerate(functions)]
     lines += ["\t.globl aot_guest_name", "aot_guest_name:", f'\t.asciz "{guest.path.name}"']
     # No fallback JIT: the guest's code is never run as RISC-V here, so a miss must stay a miss.
-    tools = build_tool_symbols(guest.path.parent)
+    tools = build_tool_symbols()
     python = next(i for i, line in enumerate(tools) if line == "aot_build_python:") + 1
     tools[python] = f'\t.asciz "{NO_PYTHON}"'
     lines += tools + guest_digest_symbol(guest.path)
