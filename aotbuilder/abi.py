@@ -210,5 +210,6 @@ def c_header() -> str:
         lines.append(f"/* {intr.doc} */")
         lines.append(f"{_C_TYPES[intr.ret]} {intr.name}({params});")
     lines += ["", f'_Static_assert(sizeof(struct aot_cpu) == {CPU_SIZE}, "aot_cpu layout");',
+              f'_Static_assert(sizeof(struct aot_entry) == {ENTRY_SIZE}, "aot_entry layout");',
               "#endif", ""]
     return "\n".join(lines)

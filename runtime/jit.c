@@ -58,11 +58,13 @@ int jit_move_fd(void)
     return 0;
 }
 
-static bool read_full(int fd, void *buf, size_t len)
+/* All of len bytes to (sending) or from the worker's socket; false if it went away. */
+static bool transfer(void *buf, size_t len, bool sending)
 {
     unsigned char *p = buf;
     while (len) {
-        ssize_t n = read(fd, p, len);
+        /* MSG_NOSIGNAL: a dead worker is an error, not SIGPIPE */
+        ssize_t n = sending ? send(worker.fd, p, len, MSG_NOSIGNAL) : recv(worker.fd, p, len, 0);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -72,19 +74,8 @@ static bool read_full(int fd, void *buf, size_t len)
     return true;
 }
 
-static bool send_full(int fd, const void *buf, size_t len)
-{
-    const unsigned char *p = buf;
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);  /* a dead worker is an error, not SIGPIPE */
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n, len -= (size_t)n;
-    }
-    return true;
-}
+static bool receive(void *buf, size_t len) { return transfer(buf, len, false); }
+static bool send_all(const void *buf, size_t len) { return transfer((void *)buf, len, true); }
 
 static const char worker_launcher[] =
     "import sys; sys.path.insert(0, sys.argv.pop(1)); from aotbuilder.jit.worker import main; main()";
@@ -117,7 +108,7 @@ static bool start_worker(void)
     worker.fd = fcntl(sv[0], F_DUPFD_CLOEXEC, JIT_FD_FLOOR);
     close(sv[0]);
     uint64_t hello = 0;
-    if (worker.fd < 0 || !read_full(worker.fd, &hello, 8) || hello != AOT_JIT_HELLO) {
+    if (worker.fd < 0 || !receive(&hello, 8) || hello != AOT_JIT_HELLO) {
         jit_forget_worker();
         return false;
     }
@@ -184,23 +175,16 @@ void jit_translate(struct aot_cpu *cpu, uint64_t pc)
         fatal_error("cannot read the guest code around pc 0x%" PRIx64 " for the JIT", pc);
     uint64_t request[3] = { pc, lo, hi - lo };
     int64_t size = 0;
-    bool ok = send_full(worker.fd, request, sizeof request) && send_full(worker.fd, bytes, hi - lo) &&
-              read_full(worker.fd, &size, 8);
+    bool ok = send_all(request, sizeof request) && send_all(bytes, hi - lo) &&
+              receive(&size, 8);
     free(bytes);
     if (!ok)
         cannot_translate(pc, "stopped unexpectedly");
     if (size < 0) {
         uint64_t len = 0;
-        char message[1024] = "";
-        if (!read_full(worker.fd, &len, 8))
+        char message[1024] = "";  /* the rest of a longer one is not read: the process ends */
+        if (!receive(&len, 8) || !receive(message, len < sizeof message ? len : sizeof message - 1))
             cannot_translate(pc, "stopped unexpectedly");
-        for (uint64_t i = 0; i < len; i++) {
-            char c;
-            if (!read_full(worker.fd, &c, 1))
-                break;
-            if (i + 1 < sizeof message)
-                message[i] = c, message[i + 1] = 0;
-        }
         char why[1100];
         snprintf(why, sizeof why, "failed: %s", message);
         cannot_translate(pc, why);
@@ -209,16 +193,13 @@ void jit_translate(struct aot_cpu *cpu, uint64_t pc)
     uint64_t base = (uint64_t)(uintptr_t)jit_unit_code(unit), n_entries = 0, n_ranges = 0;
     struct aot_entry *entries = NULL;
     uint64_t (*ranges)[2] = NULL;
-    ok = send_full(worker.fd, &base, 8) && read_full(worker.fd, &n_entries, 8) &&
-         (entries = calloc(n_entries ? n_entries : 1, sizeof *entries)) != NULL;
-    for (uint64_t i = 0; ok && i < n_entries; i++) {
-        uint64_t row[3];
-        ok = read_full(worker.fd, row, sizeof row);
-        entries[i] = (struct aot_entry){ row[0], (aot_fn)(uintptr_t)row[1], row[2] };
-    }
-    ok = ok && read_full(worker.fd, &n_ranges, 8) && (ranges = calloc(n_ranges ? n_ranges : 1, sizeof *ranges));
-    ok = ok && read_full(worker.fd, ranges, n_ranges * sizeof *ranges) &&
-         read_full(worker.fd, jit_unit_code(unit), (size_t)size);
+    /* The worker's rows are struct aot_entry as they lie in memory (abi.ENTRY_SIZE). */
+    ok = send_all(&base, 8) && receive(&n_entries, 8) &&
+         (entries = calloc(n_entries ? n_entries : 1, sizeof *entries)) != NULL &&
+         receive(entries, n_entries * sizeof *entries);
+    ok = ok && receive(&n_ranges, 8) && (ranges = calloc(n_ranges ? n_ranges : 1, sizeof *ranges));
+    ok = ok && receive(ranges, n_ranges * sizeof *ranges) &&
+         receive(jit_unit_code(unit), (size_t)size);
     if (!ok) {
         code_cache_discard(unit);
         cannot_translate(pc, "stopped unexpectedly");

@@ -193,10 +193,11 @@ void pt_mark_code(uint64_t lo, uint64_t hi, bool on)
 
 /* ---- Access intrinsics ---- */
 
-/* The system calls' and atomics' writes bypass the TLB: they check for code pages themselves. */
+/* Writes that bypass the TLB (system calls, page-crossing stores) check for code pages
+ * themselves; [addr, addr + len) spans at most two pages. */
 static void note_write(uint64_t addr, uint64_t len)
 {
-    if (pt_get(addr >> AOT_PAGE_SHIFT) & PTE_CODE)
+    if ((pt_get(addr >> AOT_PAGE_SHIFT) | pt_get((addr + len - 1) >> AOT_PAGE_SHIFT)) & PTE_CODE)
         code_cache_written(addr, len);
 }
 
@@ -272,7 +273,6 @@ void aot_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
     for (uint32_t i = 0; i < size; i++)
         *host_byte(addr + i, PTE_W) = (unsigned char)(value >> (8 * i));
     note_write(addr, size);
-    note_write(addr + size - 1, size);
 }
 
 uint64_t aot_host_addr(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint32_t access, uint64_t pc)

@@ -98,13 +98,10 @@ def _parse(data: bytes) -> _Object:
     headers = _section_headers(data)
     names_at = headers[struct.unpack_from("<H", data, 0x3E)[0]][4]
 
-    def name(off: int) -> bytes:
-        return _name(data, off)
-
     obj = _Object(data, {}, [], [], {})
     symtab = None
     for i, (sh_name, sh_type, flags, _, offset, size, link, info, align, _) in enumerate(headers):
-        sname = name(names_at + sh_name)
+        sname = _name(data, names_at + sh_name)
         if flags & SHF_ALLOC and size and sname not in SKIPPED_SECTIONS:
             obj.sections[i] = _Section(i, sname, offset, size, max(align, 1), sh_type == SHT_NOBITS)
         elif sh_type == SHT_SYMTAB:
@@ -115,7 +112,7 @@ def _parse(data: bytes) -> _Object:
         offset, size, strings = symtab
         for k in range(size // 24):
             st_name, st_info, _, shndx, value, _ = struct.unpack_from("<IBBHQQ", data, offset + 24 * k)
-            obj.symbols.append((name(strings + st_name), st_info >> 4, shndx, value))
+            obj.symbols.append((_name(data, strings + st_name), st_info >> 4, shndx, value))
     return obj
 
 
