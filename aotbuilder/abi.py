@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -83,6 +83,9 @@ class Intrinsic:
     ret: str  # "void", "i32", "i64"
     params: tuple[str, ...]  # "cpu" (struct aot_cpu *), "i32", "i64"
     doc: str
+    # LLVM calling convention of the calls from translated code ("" = C).  The memory slow paths
+    # use preserve_most: runtime/mmu.c enters them through stubs that save the C-clobbered registers.
+    cconv: str = ""
 
 
 # Everything translated code calls in the runtime.  Each returns (where noted) the guest pc at
@@ -90,9 +93,10 @@ class Intrinsic:
 # expected, which is how signals, sigreturn and longjmp-like control transfers get through.
 INTRINSICS = (
     Intrinsic("aot_load_slow", "i64", ("cpu", "i64", "i32", "i64"),
-              "(cpu, addr, size, pc): TLB miss, page-crossing or faulting load; returns the value zero-extended"),
+              "(cpu, addr, size, pc): TLB miss, page-crossing or faulting load; returns the value zero-extended",
+              cconv="preserve_mostcc"),
     Intrinsic("aot_store_slow", "void", ("cpu", "i64", "i64", "i32", "i64"),
-              "(cpu, addr, value, size, pc): TLB miss, page-crossing or faulting store"),
+              "(cpu, addr, value, size, pc): TLB miss, page-crossing or faulting store", cconv="preserve_mostcc"),
     Intrinsic("aot_host_addr", "i64", ("cpu", "i64", "i32", "i32", "i64"),
               "(cpu, addr, size, access, pc): host address of an aligned atomic access; access 1=read 2=write"),
     Intrinsic("aot_ecall", "i64", ("cpu",),

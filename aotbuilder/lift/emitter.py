@@ -28,6 +28,9 @@ CANONICAL_NAN32 = 0x7FC00000
 CANONICAL_NAN64 = 0x7FF8000000000000
 NAN_BOX = 0xFFFFFFFF00000000
 
+# Branch weights (taken, not taken) of a branch that is rarely taken, as __builtin_expect gives.
+RARE_WEIGHTS = [1, 2000]
+
 SELF_FN = "aotF_r000000000000000"
 SELF_PC = "aotA_r000000000000000"
 
@@ -50,6 +53,17 @@ class RegisterUse:
 _LLVM_TYPES = {"i32": I32, "i64": I64, "void": ir.VoidType(), "cpu": PTR}
 
 
+def _tbaa_tags(module: ir.Module) -> tuple[ir.MDValue, ir.MDValue]:
+    """The module's TBAA access tags for CPU state and for guest memory: two scalar types under one
+    root, so LLVM takes accesses with different tags to different memory."""
+    root = module.add_metadata([ir.MetaDataString(module, "aotbuilder")])
+    tags = []
+    for name in ("cpu state", "guest memory"):
+        scalar = module.add_metadata([ir.MetaDataString(module, name), root, ir.Constant(I64, 0)])
+        tags.append(module.add_metadata([scalar, scalar, ir.Constant(I64, 0)]))
+    return tags[0], tags[1]
+
+
 class Emitter:
     """Builds one translated function: registers, memory, refs and exits."""
 
@@ -62,6 +76,7 @@ class Emitter:
         self.fault_target: Callable[[], tuple[ir.Block, ir.PhiInstr]] | None = None
         entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(entry)
+        self.tbaa_cpu, self.tbaa_guest = _tbaa_tags(module)
         # Only the registers this function touches live in SSA values; the rest stay in the CPU state.
         self.xregs = {i: self.b.alloca(I64, name=f"x{i}") for i in sorted(used.x_read | used.x_written)}
         self.fregs = {i: self.b.alloca(I64, name=f"f{i}") for i in sorted(used.f_read | used.f_written)}
@@ -169,28 +184,45 @@ class Emitter:
     def store_written(self) -> None:
         """Write back what this function changed, before control leaves it."""
         for i in sorted(self.use.x_written):
-            self.b.store(self.x(i), self._cpu_field("x", i))
+            self._cpu_store(self.x(i), self._cpu_field("x", i))
         for i in sorted(self.use.f_written):
-            self.b.store(self.f_bits(i), self._cpu_field("f", i))
+            self._cpu_store(self.f_bits(i), self._cpu_field("f", i))
 
     def reload_all(self) -> None:
         """Reload the registers after control came back from elsewhere."""
         for i in self.xregs:
-            self._write("x", i, self.xregs, self.b.load(self._cpu_field("x", i), typ=I64))
+            self._write("x", i, self.xregs, self._cpu_load(self._cpu_field("x", i), I64))
         for i in self.fregs:
-            self._write("f", i, self.fregs, self.b.load(self._cpu_field("f", i), typ=I64))
+            self._write("f", i, self.fregs, self._cpu_load(self._cpu_field("f", i), I64))
+
+    # CPU-state accesses carry the "cpu" TBAA tag and guest memory accesses the "guest" one: guest
+    # memory never overlaps the runtime's CPU state, and saying so lets LLVM keep frm, TLB entries
+    # and the like in registers across guest stores.
+    def _cpu_load(self, ptr: ir.Value, ty: ir.Type, b: ir.IRBuilder | None = None) -> ir.Value:
+        load = (b or self.b).load(ptr, typ=ty)
+        load.set_metadata("tbaa", self.tbaa_cpu)
+        return load
+
+    def _cpu_store(self, v: ir.Value, ptr: ir.Value) -> None:
+        self.b.store(v, ptr).set_metadata("tbaa", self.tbaa_cpu)
 
     def cpu_u32(self, name: str) -> ir.Value:
-        return self.b.load(self._cpu_field(name, 0, I32), typ=I32)
+        return self._cpu_load(self._cpu_field(name, 0, I32), I32)
 
     def set_cpu_u32(self, name: str, v: ir.Value) -> None:
-        self.b.store(v, self._cpu_field(name, 0, I32))
+        self._cpu_store(v, self._cpu_field(name, 0, I32))
 
     def cpu_u64(self, name: str) -> ir.Value:
-        return self.b.load(self._cpu_field(name, 0), typ=I64)
+        return self._cpu_load(self._cpu_field(name, 0), I64)
 
     def set_cpu_u64(self, name: str, v: ir.Value) -> None:
-        self.b.store(v, self._cpu_field(name, 0))
+        self._cpu_store(v, self._cpu_field(name, 0))
+
+    def interrupt_pending(self) -> ir.Value:
+        """cpu->interrupt != 0, read afresh at every poll: a signal handler sets it at any time
+        (an atomic load, so LLVM cannot hoist it out of a loop that makes no call)."""
+        flag = self.b.load_atomic(self._cpu_field("interrupt", 0, I32), "monotonic", 4, typ=I32)
+        return self.b.icmp_unsigned("!=", flag, self.c(0, 32))
 
     def _cpu_field(self, name: str, index: int, ty: ir.Type = I64) -> ir.Value:
         ptr = self._fields.get((name, index))
@@ -252,10 +284,16 @@ class Emitter:
             spec = next(i for i in abi.INTRINSICS if i.name == name)
             fnty = ir.FunctionType(_LLVM_TYPES[spec.ret], [_LLVM_TYPES[p] for p in spec.params])
             fn = self._intrinsics[name] = ir.Function(self.module, fnty, name)
+            if spec.cconv:
+                fn.calling_convention = spec.cconv
         return fn
 
     def call_runtime(self, name: str, *args: ir.Value) -> ir.Value:
-        return self.b.call(self.intrinsic(name), [self.cpu, *args])
+        return self.runtime_call(self.b, name, [self.cpu, *args])
+
+    def runtime_call(self, b: ir.IRBuilder, name: str, args: list[ir.Value]) -> ir.Value:
+        fn = self.intrinsic(name)
+        return b.call(fn, args, cconv=fn.calling_convention or None)
 
     # -- integer helpers ------------------------------------------------------------------------
     def extend(self, v: ir.Value, bits: int, signed: bool) -> ir.Value:
@@ -314,7 +352,7 @@ class Emitter:
         block, phi = self.fault_target()
         phi.add_incoming(pc, self.b.block)
         cont = self.fn.append_basic_block("mem.ok")
-        self.b.cbranch(faulted, block, cont)
+        self.cbranch_rare(faulted, block, cont)
         self.b.position_at_end(cont)
 
     def _access_fn(self, kind: str, size: int) -> ir.Function:
@@ -338,13 +376,13 @@ class Emitter:
         entry_off = b.add(b.mul(index, self.c(abi.TLB_ENTRY_SIZE)), self.c(abi.CPU_OFFSETS["tlb"]))
         entry = b.gep(cpu, [entry_off], source_etype=I8)
         tag_field = "tag_read" if kind == "load" else "tag_write"
-        tag = b.load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[tag_field])], source_etype=I8), typ=I64)
+        tag = self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[tag_field])], source_etype=I8), I64, b)
         last = b.add(addr, self.c(size - 1)) if size > 1 else addr
-        hit = b.icmp_unsigned("==", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
+        miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
-        b.cbranch(hit, fast, slow)
+        self.cbranch_rare(miss, slow, fast, b)
         b.position_at_end(fast)
-        addend = b.load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS["addend"])], source_etype=I8), typ=I64)
+        addend = self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS["addend"])], source_etype=I8), I64, b)
         host = b.inttoptr(b.add(addr, addend), PTR)
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
@@ -352,19 +390,20 @@ class Emitter:
         ok = ir.Constant(I1, 0)
         if kind == "load":
             result_ty = fnty.return_type
-            slow_value = b.call(self.intrinsic("aot_load_slow"), [cpu, addr, size_arg, pc])
+            slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])
             slow_value = b.trunc(slow_value, raw_ty) if size < 8 else slow_value
             faulted = b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32))
             b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), slow_value, 0), faulted, 1))
             b.position_at_end(fast)
             fast_value = b.load(host, typ=raw_ty, align=1)
+            fast_value.set_metadata("tbaa", self.tbaa_guest)
             b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), fast_value, 0), ok, 1))
         else:
             value = rest[0]
-            b.call(self.intrinsic("aot_store_slow"), [cpu, addr, self.extend_in(b, value), size_arg, pc])
+            self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
             b.ret(b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
             b.position_at_end(fast)
-            b.store(value, host, align=1)
+            b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
             b.ret(ok)
         return fn
 
@@ -379,6 +418,11 @@ class Emitter:
         return self.b.inttoptr(host, PTR)
 
     # -- structured control helpers -------------------------------------------------------------
+    def cbranch_rare(self, cond: ir.Value, rare: ir.Block, common: ir.Block, b: ir.IRBuilder | None = None) -> None:
+        """Branch to `rare` when cond holds, telling LLVM it seldom does (slow paths, faults, polls),
+        so block placement and register allocation favour the common path."""
+        (b or self.b).cbranch(cond, rare, common).set_weights(RARE_WEIGHTS)
+
     def if_then(self, cond: ir.Value, then: Callable[[], None]) -> None:
         with self.b.if_then(cond):
             then()

@@ -168,7 +168,7 @@ def check_dynamic_rm(ctx, insn: Insn) -> None:
     e = ctx.e
     bad = e.b.icmp_unsigned(">", e.cpu_u32("frm"), e.c(RM_RMM, 32))
     trap, cont = _new_block(ctx, "frm.bad"), _new_block(ctx, "frm.ok")
-    e.b.cbranch(bad, trap, cont)
+    e.cbranch_rare(bad, trap, cont)
     e.b.position_at_end(trap)
     illegal_dynamic_rm(ctx)
     e.b.position_at_end(cont)
@@ -194,11 +194,11 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
         return soft(e.c(RM_RMM, 32))
     frm = e.cpu_u32("frm")
     if insn.rm == RM_DYN:
-        fast_cond = e.b.icmp_unsigned("<", frm, e.c(RM_RMM, 32))
+        soft_cond = e.b.icmp_unsigned(">=", frm, e.c(RM_RMM, 32))
     else:
-        fast_cond = e.b.icmp_unsigned("==", frm, e.c(insn.rm, 32))
+        soft_cond = e.b.icmp_unsigned("!=", frm, e.c(insn.rm, 32))
     fast, slow, done = _new_block(ctx, "fp.hw"), _new_block(ctx, "fp.soft"), _new_block(ctx, "fp.done")
-    e.b.cbranch(fast_cond, fast, slow)
+    e.cbranch_rare(soft_cond, slow, fast)
     e.b.position_at_end(fast)
     hw_value = hardware()
     hw_end = e.b.block
@@ -265,9 +265,13 @@ def gen_fma(ctx, insn: Insn, p: Precision, negate_product: bool, negate_addend: 
 
 
 def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value) -> None:
-    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not."""
+    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not.  The test
+    of the product is behind the (rare) NaN addend."""
     e = ctx.e
     ity = INT_TYPES[p.bits]
+    nan_addend, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
+    e.cbranch_rare(is_nan_bits(ctx, p, e.b.bitcast(c, ity)), nan_addend, cont)
+    e.b.position_at_end(nan_addend)
     mag_mask = e.c((1 << (p.bits - 1)) - 1, p.bits)
     inf_bits = e.c(((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1), p.bits)
 
@@ -278,12 +282,7 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value)
     zero = e.c(0, p.bits)
     inf_zero = e.b.or_(e.b.and_(e.b.icmp_unsigned("==", ma, inf_bits), e.b.icmp_unsigned("==", mb, zero)),
                        e.b.and_(e.b.icmp_unsigned("==", ma, zero), e.b.icmp_unsigned("==", mb, inf_bits)))
-    c_nan = is_nan_bits(ctx, p, e.b.bitcast(c, ity))
-    cond = e.b.and_(inf_zero, c_nan)
-    fix, cont = _new_block(ctx, "fma.nv"), _new_block(ctx, "fma.ok")
-    e.b.cbranch(cond, fix, cont)
-    e.b.position_at_end(fix)
-    or_flags(ctx, e.c(FLAG_NV, 32))
+    or_flags(ctx, e.b.select(inf_zero, e.c(FLAG_NV, 32), e.c(0, 32)))
     e.b.branch(cont)
     e.b.position_at_end(cont)
 
@@ -413,7 +412,7 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
         frm = e.cpu_u32("frm")
         fast, slow, done = _new_block(ctx, "cvt.hw"), _new_block(ctx, "cvt.rmm"), _new_block(ctx, "cvt.done")
         bad = _new_block(ctx, "cvt.badrm")
-        e.b.cbranch(e.b.icmp_unsigned("<", frm, e.c(RM_RMM, 32)), fast, slow)
+        e.cbranch_rare(e.b.icmp_unsigned(">=", frm, e.c(RM_RMM, 32)), slow, fast)
         e.b.position_at_end(slow)
         rmm = _new_block(ctx, "cvt.soft")
         e.b.cbranch(e.b.icmp_unsigned("==", frm, e.c(RM_RMM, 32)), rmm, bad)

@@ -174,9 +174,9 @@ class Lowering:
         """Go on to `cont` when the runtime returned the pc `offset` bytes from the entry; any
         other pc (a signal handler, sigreturn, longjmp) leaves to the dispatcher."""
         e = self.e
-        back = e.b.icmp_unsigned("==", next_pc, e.pc(offset))
+        elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(offset))
         mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
-        e.b.cbranch(back, cont, mismatch)
+        e.cbranch_rare(elsewhere, mismatch, cont)
         e.b.position_at_end(mismatch)
         self.exit(next_pc)
 
@@ -209,8 +209,7 @@ class Lowering:
         label = block_label(pc - self.func.entry)
         slow = self.llfn.append_basic_block(f"poll.{label}")
         cont = self.llfn.append_basic_block(f"body.{label}")
-        pending = e.b.icmp_unsigned("!=", e.cpu_u32("interrupt"), e.c(0, 32))
-        e.b.cbranch(pending, slow, cont)
+        e.cbranch_rare(e.interrupt_pending(), slow, cont)
         e.b.position_at_end(slow)
         self.pc = pc
         next_pc = self._runtime_at(self.pc_value(), "aot_interrupt")
