@@ -225,6 +225,28 @@ static bool crossing_access_ok(uint64_t addr, uint32_t size, uint64_t need)
     return addr + size - 1 >= addr && host_byte(addr, need) && host_byte(addr + size - 1, need);
 }
 
+/* An access of 1, 2, 4 or 8 bytes with the size known to the compiler: one move, not a call of
+ * memcpy (slow paths run on every TLB miss). */
+static uint64_t load_sized(const unsigned char *p, uint32_t size)
+{
+    switch (size) {
+    case 1: return *p;
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+}
+
+static void store_sized(unsigned char *p, uint64_t value, uint32_t size)
+{
+    switch (size) {
+    case 1: *p = (unsigned char)value; break;
+    case 2: { uint16_t v = (uint16_t)value; memcpy(p, &v, 2); break; }
+    case 4: { uint32_t v = (uint32_t)value; memcpy(p, &v, 4); break; }
+    default: memcpy(p, &value, 8); break;
+    }
+}
+
 /* After a fault the guest handles, the slow paths return to translated code as if the access
  * had been done (a load reads 0, a store and an atomic touch a scratch word); translated code
  * then polls cpu->interrupt and aot_interrupt runs the handler (see guest_memory_fault). */
@@ -244,8 +266,7 @@ uint64_t mmu_load_slow(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint64
             return 0;
         }
         tlb_fill(cpu, addr, pte);
-        memcpy(&value, pte_host(pte) + (addr & ~GUEST_PAGE_MASK), size);
-        return value;
+        return load_sized(pte_host(pte) + (addr & ~GUEST_PAGE_MASK), size);
     }
     if (!crossing_access_ok(addr, size, PTE_R)) {
         guest_memory_fault(cpu, pc, addr, size, PTE_R);
@@ -265,7 +286,7 @@ void mmu_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
             return;
         }
         tlb_fill(cpu, addr, pte);
-        memcpy(pte_host(pte) + (addr & ~GUEST_PAGE_MASK), &value, size);
+        store_sized(pte_host(pte) + (addr & ~GUEST_PAGE_MASK), value, size);
         if (pte & PTE_CODE)
             code_cache_written(addr, size);
         return;

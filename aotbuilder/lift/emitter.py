@@ -372,17 +372,14 @@ class Emitter:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         cpu, addr, *rest = fn.args
         pc = rest[-1]
-        index = b.and_(b.lshr(addr, self.c(abi.PAGE_SHIFT)), self.c(abi.TLB_SIZE - 1))
-        entry_off = b.add(b.mul(index, self.c(abi.TLB_ENTRY_SIZE)), self.c(abi.CPU_OFFSETS["tlb"]))
-        entry = b.gep(cpu, [entry_off], source_etype=I8)
-        tag_field = "tag_read" if kind == "load" else "tag_write"
-        tag = self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[tag_field])], source_etype=I8), I64, b)
+        entry = self._tlb_entry(b, cpu, addr)
+        tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
         last = b.add(addr, self.c(size - 1)) if size > 1 else addr
         miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
         self.cbranch_rare(miss, slow, fast, b)
         b.position_at_end(fast)
-        addend = self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS["addend"])], source_etype=I8), I64, b)
+        addend = self._tlb_field(b, entry, "addend")
         host = b.inttoptr(b.add(addr, addend), PTR)
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
@@ -411,11 +408,43 @@ class Emitter:
     def extend_in(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
         return v if v.type.width == 64 else b.zext(v, I64)
 
+    def _tlb_entry(self, b: ir.IRBuilder, cpu: ir.Value, addr: ir.Value) -> ir.Value:
+        index = b.and_(b.lshr(addr, self.c(abi.PAGE_SHIFT)), self.c(abi.TLB_SIZE - 1))
+        entry_off = b.add(b.mul(index, self.c(abi.TLB_ENTRY_SIZE)), self.c(abi.CPU_OFFSETS["tlb"]))
+        return b.gep(cpu, [entry_off], source_etype=I8)
+
+    def _tlb_field(self, b: ir.IRBuilder, entry: ir.Value, name: str) -> ir.Value:
+        return self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[name])], source_etype=I8), I64, b)
+
     def host_addr(self, addr: ir.Value, size: int, access: int, pc: ir.Value) -> ir.Value:
-        """Host pointer for an atomic access (the runtime checks alignment and permissions)."""
-        host = self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc)
+        """Host pointer for an atomic access.  Inline: an aligned access whose page the TLB maps
+        for every kind of access it makes; anything else asks the runtime, which checks alignment
+        and permissions (and raises the guest's SIGBUS or SIGSEGV)."""
+        b = self.b
+        page = b.and_(addr, self.c(~(abi.PAGE_SIZE - 1)))
+        entry = self._tlb_entry(b, self.cpu, addr)
+        miss = b.icmp_unsigned("!=", b.and_(addr, self.c(size - 1)), self.c(0))
+        for bit, tag in ((1, "tag_read"), (2, "tag_write")):
+            if access & bit:
+                miss = b.or_(miss, b.icmp_unsigned("!=", self._tlb_field(b, entry, tag), page))
+        fast, slow = self.fn.append_basic_block("amo.hit"), self.fn.append_basic_block("amo.miss")
+        self.cbranch_rare(miss, slow, fast)
+        b.position_at_end(fast)
+        fast_host = b.add(addr, self._tlb_field(b, entry, "addend"))
+        fast_end = b.block
+        b.position_at_end(slow)
+        slow_host = self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc)
         self._check_fault(self.b.icmp_unsigned("!=", self.cpu_u32("interrupt"), self.c(0, 32)), pc)
-        return self.b.inttoptr(host, PTR)
+        slow_end = b.block
+        done = self.fn.append_basic_block("amo.host")
+        b.branch(done)
+        b.position_at_end(fast)
+        b.branch(done)
+        b.position_at_end(done)
+        host = b.phi(I64)
+        host.add_incoming(fast_host, fast_end)
+        host.add_incoming(slow_host, slow_end)
+        return b.inttoptr(host, PTR)
 
     # -- structured control helpers -------------------------------------------------------------
     def cbranch_rare(self, cond: ir.Value, rare: ir.Block, common: ir.Block, b: ir.IRBuilder | None = None) -> None:
