@@ -26,17 +26,23 @@ struct aot_cpu *cpu_create(void)
     return cpu;
 }
 
+/* The signal mask the process started with: the guest thread's, once it runs. */
+static sigset_t initial_mask;
+
 static void *guest_thread_main(void *arg)
 {
     struct aot_cpu *cpu = arg;
+    pthread_sigmask(SIG_SETMASK, &initial_mask, NULL);
     thread_of(cpu)->host_tid = gettid();
     prepare_thread_for_host_faults(cpu);
     dispatch_loop(cpu, cpu->pc);
 }
 
 /* The guest runs on a host thread with a HOST_STACK_SIZE stack (reserved, not committed) above
- * an inaccessible guard area.  The initial host thread only waits: it blocks every signal, so
- * signals sent to the process reach the guest thread, whose mask mirrors the guest's. */
+ * an inaccessible guard area.  The initial host thread only waits: it blocks every signal before
+ * the guest thread exists (which starts with everything blocked and then takes the initial mask),
+ * so a signal sent to the process never lands on a thread without a guest CPU; it reaches the
+ * guest thread, whose mask mirrors the guest's. */
 void run_guest_thread(struct aot_cpu *cpu)
 {
     unsigned char *mem = mmap(NULL, HOST_STACK_GUARD + HOST_STACK_SIZE, PROT_READ | PROT_WRITE,
@@ -50,11 +56,11 @@ void run_guest_thread(struct aot_cpu *cpu)
     pthread_t thread;
     pthread_attr_init(&attr);
     pthread_attr_setstack(&attr, mem + HOST_STACK_GUARD, HOST_STACK_SIZE);
-    if (pthread_create(&thread, &attr, guest_thread_main, cpu) != 0)
-        fatal_error("cannot start the guest thread");
     sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_sigmask(SIG_BLOCK, &all, &initial_mask);
+    if (pthread_create(&thread, &attr, guest_thread_main, cpu) != 0)
+        fatal_error("cannot start the guest thread");
     pthread_join(thread, NULL);
     fatal_error("the guest thread returned");
 }

@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "guest_linux.h"
@@ -26,10 +25,6 @@
 
 static struct guest_sigaction actions[GUEST_NSIG + 1];
 static pthread_mutex_t actions_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* The guest thread that installed a handler: where a signal for it that another host thread took
- * goes (guest_signal_arrived). */
-static struct aot_cpu *handler_cpu;
 
 uint64_t sigreturn_pc;
 
@@ -63,8 +58,6 @@ static void mirror_on_host(int sig, uint64_t handler, uint64_t flags)
     sigaction(sig, &sa, NULL);
 }
 
-static bool is_handler(uint64_t handler) { return handler != GUEST_SIG_DFL && handler != GUEST_SIG_IGN; }
-
 int guest_sigaction(int sig, const struct guest_sigaction *act, struct guest_sigaction *old)
 {
     if (sig < 1 || sig > GUEST_NSIG || (act && (sig == SIGKILL || sig == SIGSTOP)))
@@ -73,9 +66,6 @@ int guest_sigaction(int sig, const struct guest_sigaction *act, struct guest_sig
     if (old)
         *old = actions[sig];
     if (act) {
-        struct aot_cpu *cpu = current_cpu();
-        if (cpu && is_handler(act->handler))
-            __atomic_store_n(&handler_cpu, cpu, __ATOMIC_RELEASE);
         actions[sig] = *act;
         if (!runtime_owns(sig))
             mirror_on_host(sig, act->handler, act->flags);
@@ -84,6 +74,8 @@ int guest_sigaction(int sig, const struct guest_sigaction *act, struct guest_sig
     return 0;
 }
 
+static bool is_handler(uint64_t handler) { return handler != GUEST_SIG_DFL && handler != GUEST_SIG_IGN; }
+
 bool guest_has_handler(int sig)
 {
     return sig >= 1 && sig <= GUEST_NSIG && is_handler(actions[sig].handler);
@@ -91,51 +83,18 @@ bool guest_has_handler(int sig)
 
 static void default_action(int sig);
 
-/* A signal for the guest that a host thread without a guest CPU took.  The kernel gives a signal
- * sent to the process to any thread that does not block it, and the initial thread blocks every
- * signal only once the guest thread runs: until it gets there, it takes what the guest thread
- * blocks (the SIGCHLD of a child that died while its parent blocked SIGCHLD, mksh's
- * kill(getpid(), SIGCHLD)).  Dropping it there lost the signal for good, and a parent in
- * sigsuspend waited for ever (issue 4).  It goes on to the guest thread with tgkill, so the kernel
- * keeps it pending there while the guest blocks it; the guest thread's host handler takes the
- * original siginfo from forwarded_info instead of tgkill's. */
-static siginfo_t forwarded_info[GUEST_NSIG + 1];
-static uint64_t forwarded;  /* bit sig - 1: forwarded_info[sig] is on its way */
-
-static void forward_to_guest_thread(struct aot_cpu *cpu, int sig, const siginfo_t *info)
-{
-    forwarded_info[sig] = *info;
-    __atomic_or_fetch(&forwarded, sigbit(sig), __ATOMIC_SEQ_CST);
-    syscall(SYS_tgkill, getpid(), thread_of(cpu)->host_tid, sig);
-}
-
-static const siginfo_t *original_info(int sig, const siginfo_t *info)
-{
-    if (info->si_code == SI_TKILL && info->si_pid == getpid() &&
-        (__atomic_fetch_and(&forwarded, ~sigbit(sig), __ATOMIC_SEQ_CST) & sigbit(sig)))
-        return &forwarded_info[sig];
-    return info;
-}
-
 /* Async-signal-safe: runs in the host handler.  The guest may have reset the handler to SIG_DFL
  * (or SIG_IGN) since the host handler was installed: a signal in flight then takes the default
  * action, which for SIGCHLD and the like is to be ignored, as the kernel would. */
 void guest_signal_arrived(int sig, const siginfo_t *info)
 {
     struct aot_cpu *cpu = current_cpu();
-    if (!is_handler(actions[sig].handler)) {
+    /* No guest CPU: the initial host thread, which blocks every signal before the guest thread
+     * exists (run_guest_thread), so only a signal it cannot block gets here. */
+    if (!is_handler(actions[sig].handler) || !cpu) {
         default_action(sig);
         return;
     }
-    if (!cpu) {
-        struct aot_cpu *guest = __atomic_load_n(&handler_cpu, __ATOMIC_ACQUIRE);
-        if (guest)
-            forward_to_guest_thread(guest, sig, info);
-        else
-            default_action(sig);
-        return;
-    }
-    info = original_info(sig, info);
     struct guest_thread *t = thread_of(cpu);
     t->pending_info[sig] = *info;
     __atomic_or_fetch(&t->pending, sigbit(sig), __ATOMIC_SEQ_CST);
