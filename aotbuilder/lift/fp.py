@@ -78,9 +78,11 @@ def is_nan_bits(ctx, p: Precision, bits: ir.Value) -> ir.Value:
 
 
 def canonical(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    """v, or the canonical NaN if v is a NaN.  v is the result of a host operation, so never a
+    signalling NaN: the quiet compare raises nothing, and it keeps v in an FP register."""
     e = ctx.e
     nan = e.b.bitcast(e.c(p.canonical_nan, p.bits), p.ty)
-    return e.b.select(is_nan_bits(ctx, p, _bits(ctx, p, v)), nan, v)
+    return e.b.select(fcmp(ctx, p, "uno", v, v), nan, v)
 
 
 def or_flags(ctx, flags: ir.Value) -> None:
@@ -266,11 +268,12 @@ def gen_fma(ctx, insn: Insn, p: Precision, negate_product: bool, negate_addend: 
 
 def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value) -> None:
     """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not.  The test
-    of the product is behind the (rare) NaN addend."""
+    of the product is behind the (rare) NaN addend.  Its quiet compare raises invalid only for a
+    signalling addend, for which the FMA itself just raised it."""
     e = ctx.e
     ity = INT_TYPES[p.bits]
     nan_addend, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
-    e.cbranch_rare(is_nan_bits(ctx, p, e.b.bitcast(c, ity)), nan_addend, cont)
+    e.cbranch_rare(fcmp(ctx, p, "uno", c, c), nan_addend, cont)
     e.b.position_at_end(nan_addend)
     mag_mask = e.c((1 << (p.bits - 1)) - 1, p.bits)
     inf_bits = e.c(((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1), p.bits)
