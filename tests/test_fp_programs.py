@@ -1,6 +1,7 @@
 """Fresh FP-heavy C programs (tests/guests/fpenv.c): rounding modes, fenv flags, libm, conversions,
-subnormals with %a.  Built at test time with musl (zig) and glibc (gcc); translated, they must print
-exactly what they print under qemu-riscv64."""
+subnormals with %a; tests/guests/frmcache.c: frm changing under a running function.  Built at test
+time with musl (zig) and glibc (gcc); translated, they must print exactly what they print under
+qemu-riscv64."""
 
 from __future__ import annotations
 
@@ -28,3 +29,23 @@ def test_fp_program_matches_qemu(toolchain_name: str, opt: str, compile_guest, q
         diff = [f"qemu:       {a}\ntranslated: {b}" for a, b in
                 zip(expected.stdout.decode().splitlines(), actual.stdout.decode().splitlines(), strict=False) if a != b]
         pytest.fail(f"{len(diff)} lines differ, first ones:\n" + "\n".join(diff[:10]))
+
+
+@pytest.mark.parametrize("toolchain_name", ["zig", "gcc"])
+def test_frm_changes_under_a_function_match_qemu(toolchain_name: str, compile_guest, qemu_run, tmp_path: Path,
+                                                 shared_cache: Path) -> None:
+    """Translated code keeps a copy of frm (docs/fp.md); tests/guests/frmcache.c changes frm in
+    every way it can change under a running function (callees direct, indirect and through libc,
+    the function's own CSR writes, a signal handler's sigreturn after a poll and after an ecall,
+    longjmp into the middle of the caller) and rounds in the caller right after each."""
+    guest = compile_guest(GUESTS / "frmcache.c", toolchain=toolchain_name, opt="2", libs=("-lm",))
+    expected = qemu_run(guest)
+    assert expected.status == 0, expected.stdout + expected.stderr
+    assert b"67 measurements, 0 mismatches" in expected.stdout  # the program checks itself too
+    exe = toolchain.translate(guest, tmp_path / "frmcache.native", shared_cache, jobs=2)
+    actual = subprocess.run([str(exe)], capture_output=True, timeout=300, env={})
+    if actual.stdout != expected.stdout:
+        diff = [f"qemu:       {a}\ntranslated: {b}" for a, b in
+                zip(expected.stdout.decode().splitlines(), actual.stdout.decode().splitlines(), strict=False) if a != b]
+        pytest.fail(f"{len(diff)} lines differ, first ones:\n" + "\n".join(diff[:10]))
+    assert actual.returncode == expected.status, actual.stderr

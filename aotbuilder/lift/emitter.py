@@ -80,6 +80,9 @@ class Emitter:
         # Only the registers this function touches live in SSA values; the rest stay in the CPU state.
         self.xregs = {i: self.b.alloca(I64, name=f"x{i}") for i in sorted(used.x_read | used.x_written)}
         self.fregs = {i: self.b.alloca(I64, name=f"f{i}") for i in sorted(used.f_read | used.f_written)}
+        # A copy of cpu->frm, refreshed wherever the runtime may have changed it (reload_all, fcsr
+        # writes): in SSA form the FP rounding-mode checks of a loop use one loaded value.
+        self.frm_slot = self.b.alloca(I32, name="frm")
         # Pointers into the CPU state, computed once in the entry block (it dominates every use).
         self._fields: dict[tuple[str, int], ir.Value] = {}
         for i in self.xregs:
@@ -194,6 +197,14 @@ class Emitter:
             self._write("x", i, self.xregs, self._cpu_load(self._cpu_field("x", i), I64))
         for i in self.fregs:
             self._write("f", i, self.fregs, self._cpu_load(self._cpu_field("f", i), I64))
+        self.reload_frm()
+
+    def reload_frm(self) -> None:
+        self.b.store(self.cpu_u32("frm"), self.frm_slot)
+
+    def frm(self) -> ir.Value:
+        """The dynamic rounding mode (cpu->frm as of the last runtime call that could change it)."""
+        return self.b.load(self.frm_slot, typ=I32)
 
     # CPU-state accesses carry the "cpu" TBAA tag and guest memory accesses the "guest" one: guest
     # memory never overlaps the runtime's CPU state, and saying so lets LLVM keep frm, TLB entries

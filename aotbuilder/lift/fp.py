@@ -168,7 +168,7 @@ def check_dynamic_rm(ctx, insn: Insn) -> None:
     if insn.rm != RM_DYN:
         return
     e = ctx.e
-    bad = e.b.icmp_unsigned(">", e.cpu_u32("frm"), e.c(RM_RMM, 32))
+    bad = e.b.icmp_unsigned(">", e.frm(), e.c(RM_RMM, 32))
     trap, cont = _new_block(ctx, "frm.bad"), _new_block(ctx, "frm.ok")
     e.cbranch_rare(bad, trap, cont)
     e.b.position_at_end(trap)
@@ -194,7 +194,7 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
 
     if insn.rm == RM_RMM:
         return soft(e.c(RM_RMM, 32))
-    frm = e.cpu_u32("frm")
+    frm = e.frm()
     if insn.rm == RM_DYN:
         soft_cond = e.b.icmp_unsigned(">=", frm, e.c(RM_RMM, 32))
     else:
@@ -412,7 +412,7 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
     elif insn.rm != RM_DYN:
         value = hardware(insn.rm)
     else:
-        frm = e.cpu_u32("frm")
+        frm = e.frm()
         fast, slow, done = _new_block(ctx, "cvt.hw"), _new_block(ctx, "cvt.rmm"), _new_block(ctx, "cvt.done")
         bad = _new_block(ctx, "cvt.badrm")
         e.cbranch_rare(e.b.icmp_unsigned(">=", frm, e.c(RM_RMM, 32)), slow, fast)

@@ -29,6 +29,7 @@ def _write(ctx, csr: int, old_fcsr, value) -> None:
     kept = e.b.and_(old_fcsr, e.c(~(mask << shift) & 0xFF))
     new = e.b.or_(kept, e.b.shl(e.b.and_(value, e.c(mask)), e.c(shift)))
     e.call_runtime("aot_fcsr_write", new)
+    e.reload_frm()
 
 
 def gen_csr(ctx, insn: Insn, op: str, source) -> None:
