@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from aotbuilder.cache import config
+from aotbuilder.cache import store as store_module
 from aotbuilder.cache.key import lift_key
 from aotbuilder.cache.lift_record import (
     FUNCTION_FIELDS_IN_KEY,
@@ -20,6 +23,7 @@ from aotbuilder.cache.lift_record import (
     observed_lift,
     storable,
 )
+from aotbuilder.cache.manage import cache_stats
 from aotbuilder.cache.stats import CacheCounters, add_counters, read_counters
 from aotbuilder.cache.store import HEADER, STALE_TEMP_AGE, CacheStore
 from aotbuilder.cfg.addresses import offset
@@ -170,6 +174,81 @@ def test_clear_keeps_settings(tmp_path: Path) -> None:
     store.clear()
     assert store.size() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_upkeep_skips_what_vanishes_between_listing_and_stat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two builds on one cache: while one prunes, the other renames its .tmp-* file into place and
+    another pruner evicts entries.  What was listed but is gone by the time of its stat is skipped
+    (it used to escape as FileNotFoundError and fail the build)."""
+    store = CacheStore(tmp_path)
+    for k in ("aa", "ab"):
+        store.put("objects", k * 16, bytes(1000))
+    shard = store.path("objects", "aa" * 16).parent
+    (shard / ".tmp-other-build").write_bytes(bytes(1000))
+    program = tmp_path / "programs" / "cd" / ("cd" * 16)
+    program.mkdir(parents=True)
+    (program / "program").write_bytes(bytes(1000))
+    real_scan = store_module._scan
+
+    def racing_scan(path: Path) -> list[os.DirEntry]:
+        listed = real_scan(path)
+        for d in listed:  # after the listing, before the caller looks at each entry
+            if d.name == ".tmp-other-build":
+                os.replace(d.path, shard / ("ac" * 16))  # atomic_write's rename: an entry appears
+            elif d.name == "ab" * 16:
+                os.unlink(d.path)  # evicted by another prune
+            elif d.name == "cd" * 16:
+                shutil.rmtree(d.path)  # a program evicted by another prune
+        return listed
+
+    monkeypatch.setattr(store_module, "_scan", racing_scan)
+    assert [(e.path.name, e.kind) for e in store.entries()] == [("aa" * 16, "objects")]
+    stats = cache_stats(tmp_path)
+    assert (stats.entries, stats.objects, stats.programs) == (2, 2, 0)  # aa, and ac that appeared
+    result = store.prune(0)
+    assert (result.evicted_entries, result.remaining_bytes) == (2, 0)
+    assert store.size() == 0
+
+
+def test_upkeep_does_not_hide_other_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what vanished is skipped: a file that cannot be looked at is still an error."""
+    store = CacheStore(tmp_path)
+    store.put("objects", "aa" * 16, b"x")
+    shard = store.path("objects", "aa" * 16).parent
+
+    class Unsearchable:  # what scandir lists in a directory one may read but not search
+        name = "ab" * 16
+        path = str(shard / name)
+
+        def is_file(self, follow_symlinks: bool = True) -> bool:
+            return True
+
+        def stat(self, follow_symlinks: bool = True) -> os.stat_result:
+            raise PermissionError(13, "Permission denied", self.path)
+
+    real_scan = store_module._scan
+    monkeypatch.setattr(store_module, "_scan", lambda path: real_scan(path) + [Unsearchable()] * (path == shard))
+    with pytest.raises(PermissionError):
+        store.prune(0)
+
+
+def test_concurrent_clears(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory that another `cache clear` renames away between our look and our rename is
+    already being cleared: not an error."""
+    store = CacheStore(tmp_path)
+    store.put("objects", "44" * 16, b"x")
+    store.put("lifts", "44" * 16, b"y")
+    real_mkdtemp = tempfile.mkdtemp
+
+    def racing_mkdtemp(**kwargs) -> str:
+        other = real_mkdtemp(**kwargs)  # the other clear's trash, taking "objects" first
+        if (tmp_path / "objects").exists():
+            os.replace(tmp_path / "objects", Path(other) / "objects")
+        return real_mkdtemp(**kwargs)
+
+    monkeypatch.setattr(store_module.tempfile, "mkdtemp", racing_mkdtemp)
+    store.clear()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 # -- counters ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import struct
 import tempfile
 import time
@@ -139,22 +140,31 @@ class CacheStore:
 
     # -- upkeep ----------------------------------------------------------------------------------
     def entries(self) -> Iterator[Entry]:
-        """Every entry, with its size and last use.  Leftovers of killed builds are kind "temp"."""
+        """Every entry, with its size and last use.  Leftovers of killed builds are kind "temp".
+
+        Other builds share the cache: anything listed may be gone by the time it is looked at (a
+        .tmp-* file renamed into place, an entry evicted by another prune, a `cache clear`).  Such
+        entries are skipped; an object or lift file that cannot be looked at for another reason
+        (permissions, say) is still an error.
+        """
         for namespace in NAMESPACES:
             for shard in _subdirs(self.root / namespace):
                 for f in _scan(shard):
                     if f.is_file(follow_symlinks=False):
-                        st = f.stat(follow_symlinks=False)
+                        try:
+                            st = f.stat(follow_symlinks=False)
+                        except FileNotFoundError:  # gone since the listing, see above
+                            continue
                         kind = "temp" if f.name.startswith(TEMP_PREFIXES) else namespace
                         yield Entry(Path(f.path), kind, st.st_size, st.st_mtime)
         for shard in _subdirs(self.root / "programs"):
             for d in _scan(shard):
-                yield _tree_entry(Path(d.path), "temp" if d.name.startswith(TEMP_PREFIXES) else "programs")
+                yield from _tree_entry(Path(d.path), "temp" if d.name.startswith(TEMP_PREFIXES) else "programs")
         for d in _scan(self.root / "runtime"):
-            yield _tree_entry(Path(d.path), "temp" if d.name.startswith(TEMP_PREFIXES) else "runtime")
+            yield from _tree_entry(Path(d.path), "temp" if d.name.startswith(TEMP_PREFIXES) else "runtime")
         for d in _scan(self.root):
             if d.name.startswith(TEMP_PREFIXES):
-                yield _tree_entry(Path(d.path), "temp")
+                yield from _tree_entry(Path(d.path), "temp")
 
     def size(self) -> int:
         return sum(e.size for e in self.entries())
@@ -196,7 +206,10 @@ class CacheStore:
             if not path.exists():
                 continue
             trash = Path(tempfile.mkdtemp(dir=self.root, prefix=".trash-"))
-            os.replace(path, trash / name)
+            try:
+                os.replace(path, trash / name)
+            except FileNotFoundError:  # a concurrent `cache clear` renamed it away first
+                pass
             shutil.rmtree(trash, ignore_errors=True)
         for d in _scan(self.root):
             if d.name.startswith(TEMP_PREFIXES):
@@ -215,23 +228,29 @@ def _subdirs(path: Path) -> list[Path]:
     return [Path(d.path) for d in _scan(path) if d.is_dir(follow_symlinks=False)]
 
 
-def _tree_entry(path: Path, kind: str) -> Entry:
-    size, last = 0, 0.0
+def _tree_entry(path: Path, kind: str) -> Iterator[Entry]:
+    """The entry at `path`, a directory (its files' total size, its newest mtime) or a file; none if
+    it is gone since it was listed (evicted or cleared meanwhile, or a build directory renamed)."""
     try:
-        last = path.stat().st_mtime
-        if path.is_file():
-            return Entry(path, kind, path.stat().st_size, last)
-        for dirpath, _, files in os.walk(path):
-            for name in files:
-                try:
-                    st = os.stat(os.path.join(dirpath, name), follow_symlinks=False)
-                except OSError:
-                    continue
-                size += st.st_size
-                last = max(last, st.st_mtime)
-    except OSError:
-        pass
-    return Entry(path, kind, size, last)
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError:  # unreadable: counts as empty and unused, as it always has
+        yield Entry(path, kind, 0, 0.0)
+        return
+    if stat.S_ISREG(st.st_mode):
+        yield Entry(path, kind, st.st_size, st.st_mtime)
+        return
+    size, last = 0, st.st_mtime
+    for dirpath, _, files in os.walk(path):  # os.walk skips directories that vanish
+        for name in files:
+            try:
+                fst = os.stat(os.path.join(dirpath, name), follow_symlinks=False)
+            except OSError:
+                continue
+            size += fst.st_size
+            last = max(last, fst.st_mtime)
+    yield Entry(path, kind, size, last)
 
 
 def _remove(path: Path) -> None:
