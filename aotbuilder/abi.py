@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -18,6 +18,20 @@ TLB_BITS = 8
 TLB_SIZE = 1 << TLB_BITS
 # A TLB tag that no page-aligned guest address can equal.
 TLB_INVALID = 0xFFFF_FFFF_FFFF_FFFF
+
+# Guest memory layout (runtime/addrspace.c): the host memory of guest address a < DIRECT_LIMIT lives at
+# host address DIRECT_BASE + a, and the whole window [DIRECT_BASE, DIRECT_BASE + DIRECT_LIMIT + one
+# guard page) is reserved, so a window address is either that guest page's memory (with at most the
+# guest's permissions) or inaccessible.  Code of the "direct" memory model accesses guest memory at
+# DIRECT_BASE + a without a TLB lookup; a host fault there continues at the access's slow path
+# (FAULT_TABLE).  DIRECT_LIMIT is the Sv39 user range, where Linux places everything by default.
+DIRECT_BASE = 0x1000_0000_0000
+DIRECT_LIMIT = 1 << 38
+MEMORY_MODELS = ("direct", "tlb")
+DEFAULT_MEMORY_MODEL = "direct"
+# Section of 8-byte entries {int32 fault, int32 resume}, each relative to its own field: the host pc
+# of a direct access and of its slow path.  The linker provides __start_/__stop_ symbols for it.
+FAULT_TABLE_SECTION = "aot_fault_table"
 
 # Where a static-PIE guest is loaded: Linux riscv64's ELF_ET_DYN_BASE for Sv39 (2/3 of TASK_SIZE).
 PIE_LOAD_BIAS = 0x2A_AAAA_B000
@@ -150,6 +164,8 @@ LINK_SYMBOLS = {
                         "execve of another riscv64 program runs it as `aotbuilder run`)",
     "aot_build_root": "const char[]: the directory that holds the aotbuilder package of that build",
     "aot_guest_digest": "const char[]: xxh3-128 of the guest file, hex (names it in the learned-entries file)",
+    "aot_memory_direct": "const uint8_t: 1 when translated code uses the direct memory model (it needs the "
+                         "reserved window; without it the runtime stops with a message)",
 }
 
 # The fallback JIT worker (`python -m aotbuilder.jit EXE`, aotbuilder/jit/) and the runtime
@@ -180,6 +196,9 @@ def c_header() -> str:
         f"#define AOT_TLB_SIZE {TLB_SIZE}",
         f"#define AOT_TLB_INVALID 0x{TLB_INVALID:x}ULL",
         f"#define AOT_PIE_LOAD_BIAS 0x{PIE_LOAD_BIAS:x}ULL",
+        f"#define AOT_DIRECT_BASE 0x{DIRECT_BASE:x}ULL",
+        f"#define AOT_DIRECT_LIMIT 0x{DIRECT_LIMIT:x}ULL",
+        f"#define AOT_FAULT_TABLE {FAULT_TABLE_SECTION}",
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",

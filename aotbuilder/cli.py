@@ -7,12 +7,13 @@ import json
 import os
 import sys
 import traceback
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from aotbuilder import __version__
+from aotbuilder import __version__, abi
 from aotbuilder.errors import GuestError
 
 app = typer.Typer(
@@ -75,10 +76,20 @@ Jobs = Annotated[int, typer.Option("--jobs", "-j", min=0, help="Parallel transla
 OptLevel = Annotated[int, typer.Option("-O", min=0, max=3, help="LLVM optimisation level.")]
 
 
-def _options(cache_dir: Path | None, jobs: int, opt: int):
+MemoryModel = StrEnum("MemoryModel", {name: name for name in abi.MEMORY_MODELS})
+DEFAULT_MEMORY = MemoryModel(abi.DEFAULT_MEMORY_MODEL)
+
+
+Memory = Annotated[MemoryModel, typer.Option(
+    "--memory-model", help="How translated code reaches guest memory: direct (guest memory at a fixed "
+    "host offset, fastest; reserves 256 GiB of address space) or tlb (a software TLB lookup per access).")]
+
+
+def _options(cache_dir: Path | None, jobs: int, opt: int, memory: MemoryModel):
     from aotbuilder.backend.codegen import CodegenOptions
     from aotbuilder.pipeline import BuildOptions
-    return BuildOptions(codegen=CodegenOptions(opt_level=opt), jobs=jobs, cache_dir=cache_dir)
+    return BuildOptions(codegen=CodegenOptions(opt_level=opt, memory_model=memory.value), jobs=jobs,
+                        cache_dir=cache_dir)
 
 
 @app.command()
@@ -88,13 +99,14 @@ def build(
     cache_dir: CacheDir = None,
     jobs: Jobs = 0,
     opt: OptLevel = 2,
+    memory: Memory = DEFAULT_MEMORY,
     json_report: Annotated[bool, typer.Option("--json", help="Print a JSON build report on stdout.")] = False,
 ) -> None:
     """Translate GUEST into a native x86-64 executable."""
     from aotbuilder import pipeline
 
     with _progress_bar() as progress:
-        report = _guarded(lambda: pipeline.build(guest, output, _options(cache_dir, jobs, opt), progress))
+        report = _guarded(lambda: pipeline.build(guest, output, _options(cache_dir, jobs, opt, memory), progress))
     if json_report:
         print(json.dumps(report.as_dict()))
     else:
@@ -132,6 +144,7 @@ def run(
     cache_dir: CacheDir = None,
     jobs: Jobs = 0,
     opt: OptLevel = 2,
+    memory: Memory = DEFAULT_MEMORY,
     strace: Annotated[bool, typer.Option("--strace", help="Print the guest's system calls on stderr.")] = False,
     seed: Annotated[str | None, typer.Option("--seed", help="Fix the guest's AT_RANDOM bytes (reproducible "
                                              "runs); also $AOTBUILDER_SEED.")] = None,
@@ -165,7 +178,7 @@ def run(
     guest_args = list(args or [])
     if guest_args[:1] == ["--"]:
         guest_args = guest_args[1:]
-    options = _options(cache_dir, jobs, opt)
+    options = _options(cache_dir, jobs, opt, memory)
     with _progress_bar() as progress:
         exe = _guarded(lambda: pipeline.build_for_run(guest, options, progress))
     env = _caller_environment()

@@ -138,7 +138,7 @@ def translate_function(program: Program, store: CacheStore, opts: CodegenOptions
                        key: LiftKey) -> Translation:
     """Lift one function and get its object from the cache or the compiler; store both results."""
     func = program.functions[entry]
-    lifted, seen = observed_lift(program, func)
+    lifted, seen = observed_lift(program, func, opts.memory_model)
     digest = ir_digest(lifted.ir)
     okey = object_key(digest, opts)
     obj = store.get("objects", okey)
@@ -167,7 +167,7 @@ def translate_functions(program: Program, store: CacheStore, opts: CodegenOption
     global _WORK
     funcs = program.functions
     total = len(funcs)
-    keys = {entry: lift_key(program, func) for entry, func in funcs.items()}
+    keys = {entry: lift_key(program, func, opts.memory_model) for entry, func in funcs.items()}
     units: dict[int, LinkUnit] = {}
     # Functions with the same lift key (the same code, anywhere) are translated once.
     groups: dict[str, list[int]] = {}
@@ -252,7 +252,7 @@ def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | No
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotbuilder-link-") as tmp:
         link_executable(result.units, guest, guest.name, image.load_bias, runtime, RUNTIME_LINK_FLAGS, out,
-                        Path(tmp))
+                        Path(tmp), memory_direct=options.codegen.memory_model == "direct")
     linked = time.monotonic()
     total = len(result.units)
     add_counters(root, CacheCounters(object_hits=total - result.compiled, object_misses=result.compiled,

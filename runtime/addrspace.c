@@ -1,12 +1,24 @@
 /* The guest address space: which guest pages exist, with which permissions, backed by which host
  * memory.  Each guest mapping gets its own host mapping (so a range inside one guest mapping is
  * contiguous on the host); host pages are 4 KiB like the guest's, so munmap, mprotect and mremap
- * of parts of a mapping translate page for page. */
+ * of parts of a mapping translate page for page.
+ *
+ * The direct window: at start-up the runtime reserves [AOT_DIRECT_BASE, AOT_DIRECT_BASE +
+ * AOT_DIRECT_LIMIT + a guard page) with no access.  A guest mapping below AOT_DIRECT_LIMIT gets its
+ * host memory at AOT_DIRECT_BASE + its guest address, with host protection equal to the guest's
+ * (window_prot), so translated code of the direct memory model can access it without a TLB.  The
+ * invariant that makes that exact: a window page is either inaccessible or the memory of the guest
+ * page at that address with no more access than the guest has.  Every function here that changes
+ * page table entries in the window ends with window_sync() over what it changed, and memory that
+ * leaves the window goes back to the reservation (window_release). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <asm/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "guest_linux.h"
 #include "mmu.h"
@@ -64,13 +76,98 @@ static int host_prot_of(uint64_t perms)
     return (perms & (PTE_R | PTE_X) ? PROT_READ : 0) | (perms & PTE_W ? PROT_WRITE : 0);
 }
 
+/* ---- The direct window ---- */
+
+extern const uint8_t aot_memory_direct __attribute__((weak));
+
+static bool window_reserved;
+
+void window_reserve(void)
+{
+    void *base = (void *)(uintptr_t)AOT_DIRECT_BASE;
+    void *got = mmap(base, AOT_DIRECT_LIMIT + AOT_PAGE_SIZE, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    window_reserved = got == base;
+    if (got != MAP_FAILED && got != base)
+        munmap(got, AOT_DIRECT_LIMIT + AOT_PAGE_SIZE);  /* a kernel that ignores FIXED_NOREPLACE */
+    if (!window_reserved && &aot_memory_direct && aot_memory_direct)
+        fatal_error("cannot reserve %llu GiB of address space at 0x%llx for direct-mapped guest memory "
+                    "(is `ulimit -v` set?); build with --memory-model tlb to run without it",
+                    (unsigned long long)(AOT_DIRECT_LIMIT >> 30), (unsigned long long)AOT_DIRECT_BASE);
+}
+
+/* Translated code of the direct model addresses the window as %gs:(guest address). */
+void window_enter_thread(void)
+{
+    if (window_reserved && syscall(SYS_arch_prctl, ARCH_SET_GS, AOT_DIRECT_BASE) != 0)
+        fatal_error("cannot set the %%gs base for direct-mapped guest memory");
+}
+
+/* Where the host memory of [addr, addr + len) goes: its window address, or NULL (anywhere). */
+static unsigned char *window_place(uint64_t addr, uint64_t len)
+{
+    if (!window_reserved || addr + len > AOT_DIRECT_LIMIT || addr + len < addr)
+        return NULL;
+    return (unsigned char *)(uintptr_t)(AOT_DIRECT_BASE + addr);
+}
+
+static bool in_window(const unsigned char *host)
+{
+    uint64_t h = (uint64_t)(uintptr_t)host;
+    return window_reserved && h >= AOT_DIRECT_BASE && h < AOT_DIRECT_BASE + AOT_DIRECT_LIMIT;
+}
+
+/* Gives host memory back: window memory returns to the reservation (never a hole another host
+ * mmap could take), other memory is unmapped. */
+static void window_release(unsigned char *host, uint64_t len)
+{
+    if (in_window(host))
+        mmap(host, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    else
+        munmap(host, len);
+}
+
+/* Host protection of a window page: the guest's, minus write on pages the fallback JIT translated
+ * (a store there faults and takes the slow path, which invalidates the code).  Execute-only pages
+ * are inaccessible; the runtime reads their instructions another way (guest_fetch). */
+static int window_prot(uint64_t pte)
+{
+    if (!(pte & PTE_R))
+        return PROT_NONE;
+    return (pte & PTE_W) && !(pte & PTE_CODE) ? PROT_READ | PROT_WRITE : PROT_READ;
+}
+
+void window_sync(uint64_t addr, uint64_t len)
+{
+    uint64_t vpn = addr >> AOT_PAGE_SHIFT, end = (addr + len + AOT_PAGE_SIZE - 1) >> AOT_PAGE_SHIFT;
+    while (vpn < end) {
+        uint64_t pte = pt_get(vpn);
+        unsigned char *host = pte_host(pte);
+        if (!pte || !in_window(host) || host != window_place(vpn << AOT_PAGE_SHIFT, AOT_PAGE_SIZE)) {
+            vpn++;
+            continue;
+        }
+        int prot = window_prot(pte);
+        uint64_t n = 1;
+        while (vpn + n < end && pte_host(pt_get(vpn + n)) == host + n * AOT_PAGE_SIZE &&
+               window_prot(pt_get(vpn + n)) == prot)
+            n++;
+        if (mprotect(host, n * AOT_PAGE_SIZE, prot) != 0)
+            fatal_error("cannot protect guest memory at 0x%llx", (unsigned long long)(vpn << AOT_PAGE_SHIFT));
+        vpn += n;
+    }
+}
+
 static void map_pages(uint64_t addr, uint64_t len, unsigned char *host, uint64_t bits)
 {
     for (uint64_t i = 0; i < pages_of(len); i++)
         pt_set(vpn_of(addr) + i, pte_make(host + i * AOT_PAGE_SIZE, bits));
 }
 
-static void unmap_range(uint64_t addr, uint64_t len)
+/* Removes the guest pages of [addr, addr + len).  replaced_at: the host range [replaced_at,
+ * replaced_at + len) already holds new memory for them (a MAP_FIXED mmap in the window), so their
+ * old host memory there must not be released. */
+static void forget_range(uint64_t addr, uint64_t len, const unsigned char *replaced_at)
 {
     code_cache_invalidate(addr, addr + len);
     uint64_t vpn = vpn_of(addr), end = vpn + pages_of(len);
@@ -78,7 +175,10 @@ static void unmap_range(uint64_t addr, uint64_t len)
     while (vpn < end) {
         struct pt_run run = pt_run_at(vpn, end);
         if (run.pte) {
-            munmap(pte_host(run.pte), run.npages * AOT_PAGE_SIZE);
+            unsigned char *host = pte_host(run.pte);
+            bool replaced = replaced_at && host >= replaced_at && host < replaced_at + len;
+            if (!replaced)
+                window_release(host, run.npages * AOT_PAGE_SIZE);
             for (uint64_t i = 0; i < run.npages; i++)
                 pt_set(vpn + i, 0);
             unmapped = true;
@@ -87,6 +187,11 @@ static void unmap_range(uint64_t addr, uint64_t len)
     }
     if (unmapped)
         tlb_flush_all();
+}
+
+static void unmap_range(uint64_t addr, uint64_t len)
+{
+    forget_range(addr, len, NULL);
 }
 
 static bool is_one_run(uint64_t addr, uint64_t len)
@@ -107,15 +212,23 @@ static bool all_mapped(uint64_t addr, uint64_t len)
     return true;
 }
 
+/* An anonymous host mapping for guest [addr, addr + len): in the window if it fits there. */
+static unsigned char *host_map_anonymous(uint64_t addr, uint64_t len, int flags)
+{
+    unsigned char *place = window_place(addr, len);
+    return mmap(place, len, PROT_READ | PROT_WRITE,
+                flags | MAP_ANONYMOUS | MAP_NORESERVE | (place ? MAP_FIXED : 0), -1, 0);
+}
+
 void *map_guest_fixed(uint64_t addr, uint64_t len, uint64_t perms)
 {
-    unsigned char *host = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    unsigned char *host = host_map_anonymous(addr, len, MAP_PRIVATE);
     if (host == MAP_FAILED)
         fatal_error("cannot allocate %llu bytes of guest memory at 0x%llx",
                     (unsigned long long)len, (unsigned long long)addr);
     pthread_mutex_lock(&as.lock);
     map_pages(addr, len, host, perms);
+    window_sync(addr, len);
     pthread_mutex_unlock(&as.lock);
     return host;
 }
@@ -124,7 +237,7 @@ void *map_guest_fixed(uint64_t addr, uint64_t len, uint64_t perms)
 
 /* A private file mapping maps the file's pages copy-on-write (the host loads them lazily); pages
  * past the end of the file are anonymous zero memory, where Linux would raise SIGBUS. */
-static void *host_map_private_file(uint64_t len, int fd, uint64_t offset)
+static void *host_map_private_file(uint64_t addr, uint64_t len, int fd, uint64_t offset)
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -140,28 +253,38 @@ static void *host_map_private_file(uint64_t len, int fd, uint64_t offset)
         uint64_t in_file = size > offset ? page_up(size - offset) : 0;
         file_len = in_file < len ? in_file : len;
     }
-    unsigned char *host = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (host == MAP_FAILED || !file_len)
-        return host;
-    if (mmap(host, file_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED) {
+    /* The file part is mapped first: in the window a failure then leaves what was there intact. */
+    unsigned char *place = window_place(addr, len);
+    if (!place) {
+        place = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (place == MAP_FAILED)
+            return MAP_FAILED;
+    }
+    if (file_len && mmap(place, file_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED) {
         int err = errno;
-        munmap(host, len);
+        if (!in_window(place))
+            munmap(place, len);
         errno = err;
         return MAP_FAILED;
     }
-    return host;
+    if (len > file_len && mmap(place + file_len, len - file_len, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        fatal_error("cannot map guest memory at 0x%llx", (unsigned long long)addr);
+    return place;
 }
 
-static void *host_map(uint64_t len, int flags, uint64_t perms, int fd, uint64_t offset)
+static void *host_map(uint64_t addr, uint64_t len, int flags, uint64_t perms, int fd, uint64_t offset)
 {
     int populate = flags & GUEST_MAP_POPULATE ? MAP_POPULATE : 0;
     int sharing = (flags & GUEST_MAP_TYPE) == GUEST_MAP_PRIVATE ? MAP_PRIVATE : MAP_SHARED;
     if (flags & GUEST_MAP_ANONYMOUS)
-        return mmap(NULL, len, PROT_READ | PROT_WRITE, sharing | MAP_ANONYMOUS | MAP_NORESERVE | populate, -1, 0);
-    if (sharing == MAP_SHARED)
-        return mmap(NULL, len, host_prot_of(perms), MAP_SHARED | populate, fd, (off_t)offset);
-    return host_map_private_file(len, fd, offset);
+        return host_map_anonymous(addr, len, sharing | populate);
+    if (sharing == MAP_SHARED) {
+        unsigned char *place = window_place(addr, len);
+        return mmap(place, len, host_prot_of(perms), MAP_SHARED | populate | (place ? MAP_FIXED : 0), fd,
+                    (off_t)offset);
+    }
+    return host_map_private_file(addr, len, fd, offset);
 }
 
 static int64_t choose_address(uint64_t addr, uint64_t len, int flags)
@@ -201,12 +324,13 @@ int64_t guest_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, uin
     pthread_mutex_lock(&as.lock);
     int64_t where = choose_address(addr, len, flags);
     if (where >= 0) {
-        unsigned char *host = host_map(len, flags, bits, fd, offset);
+        unsigned char *host = host_map((uint64_t)where, len, flags, bits, fd, offset);
         if (host == MAP_FAILED) {
             where = -errno;
         } else {
-            unmap_range((uint64_t)where, len);  /* MAP_FIXED replaces what was there */
+            forget_range((uint64_t)where, len, host);  /* MAP_FIXED replaces what was there */
             map_pages((uint64_t)where, len, host, bits);
+            window_sync((uint64_t)where, len);
         }
     }
     pthread_mutex_unlock(&as.lock);
@@ -243,6 +367,7 @@ static int64_t protect_range(uint64_t addr, uint64_t len, uint64_t perms)
         for (; vpn < run.vpn + run.npages; vpn++)
             pt_set(vpn, (pt_get(vpn) & ~(PTE_PERMS | PTE_CODE)) | perms);
     }
+    window_sync(addr, (vpn << AOT_PAGE_SHIFT) - addr);
     tlb_flush_all();
     return result;
 }
@@ -312,15 +437,31 @@ static int64_t grow_in_place(uint64_t start, uint64_t old_len, uint64_t new_len)
 {
     uint64_t vpn = vpn_of(start), old_pages = pages_of(old_len);
     uint64_t first = pt_get(vpn), last = pt_get(vpn + old_pages - 1);
-    unsigned char *host = mremap(pte_host(first), old_len, new_len, MREMAP_MAYMOVE);
-    if (host == MAP_FAILED)
-        return -errno;
-    if (host != pte_host(first)) {
+    unsigned char *old_host = pte_host(first), *host;
+    if (in_window(old_host) && window_place(start, new_len)) {
+        /* The host grows a mapping in place only into unmapped space: open a hole for it in the
+         * reservation (closed again on failure). */
+        munmap(old_host + old_len, new_len - old_len);
+        host = mremap(old_host, old_len, new_len, 0);
+        if (host == MAP_FAILED) {
+            int err = errno;
+            window_release(old_host + old_len, new_len - old_len);
+            return -err;
+        }
+    } else {
+        host = mremap(old_host, old_len, new_len, MREMAP_MAYMOVE);
+        if (host == MAP_FAILED)
+            return -errno;
+        if (host != old_host && in_window(old_host))
+            window_release(old_host, old_len);
+    }
+    if (host != old_host) {
         for (uint64_t i = 0; i < old_pages; i++)
             pt_set(vpn + i, pte_make(host + i * AOT_PAGE_SIZE, pt_get(vpn + i) & ~GUEST_PAGE_MASK));
         tlb_flush_all();
     }
     map_pages(start + old_len, new_len - old_len, host + old_len, last & ~GUEST_PAGE_MASK);
+    window_sync(start, new_len);
     return (int64_t)start;
 }
 
@@ -329,9 +470,12 @@ static int64_t move_mapping(uint64_t old, uint64_t old_len, uint64_t new, uint64
 {
     uint64_t from = vpn_of(old), to = vpn_of(new), old_pages = pages_of(old_len);
     uint64_t first = pt_get(from), last = pt_get(from + old_pages - 1);
-    unsigned char *host = mremap(pte_host(first), old_len, new_len, MREMAP_MAYMOVE);
+    unsigned char *place = window_place(new, new_len), *old_host = pte_host(first);
+    unsigned char *host = mremap(old_host, old_len, new_len, MREMAP_MAYMOVE | (place ? MREMAP_FIXED : 0), place);
     if (host == MAP_FAILED)
         return -errno;
+    if (in_window(old_host))
+        window_release(old_host, old_len);
     code_cache_invalidate(old, old + old_len);
     for (uint64_t i = 0; i < old_pages; i++) {
         uint64_t bits = pt_get(from + i) & ~GUEST_PAGE_MASK & ~PTE_CODE;
@@ -339,6 +483,7 @@ static int64_t move_mapping(uint64_t old, uint64_t old_len, uint64_t new, uint64
         pt_set(to + i, pte_make(host + i * AOT_PAGE_SIZE, bits));
     }
     map_pages(new + old_len, new_len - old_len, host + old_len, last & ~GUEST_PAGE_MASK);
+    window_sync(new, new_len);
     tlb_flush_all();
     return (int64_t)new;
 }
@@ -403,9 +548,11 @@ static bool resize_heap(uint64_t old_end, uint64_t new_end)
     if (!pt_range_free(vpn_of(old_end), pages_of(grow)))
         return false;
     uint64_t heap_len = old_end - as.brk_start;
-    if (heap_len && is_one_run(as.brk_start, heap_len) && grow_in_place(as.brk_start, heap_len, new_end - as.brk_start) >= 0)
+    /* In the window the heap is contiguous on the host anyway: new pages need no mremap. */
+    if (!window_place(old_end, grow) && heap_len && is_one_run(as.brk_start, heap_len) &&
+        grow_in_place(as.brk_start, heap_len, new_end - as.brk_start) >= 0)
         return true;
-    unsigned char *host = mmap(NULL, grow, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    unsigned char *host = host_map_anonymous(old_end, grow, MAP_PRIVATE);
     if (host == MAP_FAILED)
         return false;
     map_pages(old_end, grow, host, PTE_R | PTE_W);

@@ -35,6 +35,7 @@ static void *guest_thread_main(void *arg)
     pthread_sigmask(SIG_SETMASK, &initial_mask, NULL);
     thread_of(cpu)->host_tid = gettid();
     prepare_thread_for_host_faults(cpu);
+    window_enter_thread();
     dispatch_loop(cpu, cpu->pc);
 }
 

@@ -4,6 +4,7 @@
 int main(int argc, char **argv, char **envp)
 {
     struct guest_program prog;
+    window_reserve();
     guest_signals_init();
     install_host_fault_handlers();
     syscalls_init();

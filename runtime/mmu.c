@@ -3,9 +3,11 @@
 #include "mmu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
@@ -187,18 +189,21 @@ void pt_mark_code(uint64_t lo, uint64_t hi, bool on)
             changed = true;
         }
     }
+    if (changed)
+        window_sync(lo, hi - lo);
     if (changed && on)
         tlb_flush_all();  /* no thread may keep a write entry for a page that now holds code */
 }
 
 /* ---- Access intrinsics ---- */
 
-/* Writes that bypass the TLB (system calls, page-crossing stores) check for code pages
- * themselves; [addr, addr + len) spans at most two pages. */
+/* Before the runtime (or the host kernel, in a system call) writes [addr, addr + len), at most two
+ * pages, through its host address: code the fallback JIT translated from those pages is dropped,
+ * whole pages at a time, so that they are writable on the host again (see PTE_CODE). */
 static void note_write(uint64_t addr, uint64_t len)
 {
     if ((pt_get(addr >> AOT_PAGE_SHIFT) | pt_get((addr + len - 1) >> AOT_PAGE_SHIFT)) & PTE_CODE)
-        code_cache_written(addr, len);
+        code_cache_written(page_down(addr), page_up(addr + len) - page_down(addr));
 }
 
 static uint64_t pte_granting(uint64_t addr, uint64_t need)
@@ -252,6 +257,23 @@ static void store_sized(unsigned char *p, uint64_t value, uint32_t size)
  * then polls cpu->interrupt and aot_interrupt runs the handler (see guest_memory_fault). */
 static __thread uint64_t fault_scratch[2] __attribute__((aligned(16)));
 
+/* Reads or writes host memory whatever its protection, as the kernel's own accesses do; opened
+ * each time, as a descriptor kept open would still name the parent's memory after a fork. */
+static int proc_self_mem(unsigned char *host, void *buf, size_t len, bool write)
+{
+    int fd = open("/proc/self/mem", (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0)
+        return -EFAULT;
+    ssize_t done = write ? pwrite(fd, buf, len, (off_t)(uintptr_t)host) : pread(fd, buf, len, (off_t)(uintptr_t)host);
+    close(fd);
+    return done == (ssize_t)len ? 0 : -EFAULT;
+}
+
+static int store_to_protected(unsigned char *host, uint64_t value, uint32_t size)
+{
+    return proc_self_mem(host, &value, size, true);  /* little-endian: the low bytes first */
+}
+
 /* The C bodies of aot_load_slow and aot_store_slow (entered through the stubs below). */
 uint64_t mmu_load_slow(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint64_t pc);
 void mmu_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t size, uint64_t pc);
@@ -285,19 +307,27 @@ void mmu_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
             guest_memory_fault(cpu, pc, addr, size, PTE_W);
             return;
         }
-        tlb_fill(cpu, addr, pte);
-        store_sized(pte_host(pte) + (addr & ~GUEST_PAGE_MASK), value, size);
-        if (pte & PTE_CODE)
+        unsigned char *host = pte_host(pte) + (addr & ~GUEST_PAGE_MASK);
+        if (pte & PTE_CODE) {
+            /* Only the code made from these bytes goes; other code on the page stays translated
+             * and the page write-protected, so the store goes around the protection. */
             code_cache_written(addr, size);
+            if ((pt_get(addr >> AOT_PAGE_SHIFT) & PTE_CODE) && store_to_protected(host, value, size) == 0)
+                return;
+            note_write(addr, size);
+            pte = pt_get(addr >> AOT_PAGE_SHIFT);
+        }
+        tlb_fill(cpu, addr, pte);
+        store_sized(host, value, size);
         return;
     }
     if (!crossing_access_ok(addr, size, PTE_W)) {
         guest_memory_fault(cpu, pc, addr, size, PTE_W);
         return;
     }
+    note_write(addr, size);
     for (uint32_t i = 0; i < size; i++)
         *host_byte(addr + i, PTE_W) = (unsigned char)(value >> (8 * i));
-    note_write(addr, size);
 }
 
 /* Translated code calls the two slow paths with LLVM's preserve_most convention (abi.py): they
@@ -339,9 +369,11 @@ uint64_t aot_host_addr(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint32
         guest_memory_fault(cpu, pc, addr, size, need);
         return (uint64_t)(uintptr_t)fault_scratch;
     }
+    if (pte & PTE_CODE && need & PTE_W) {
+        note_write(addr, size);
+        pte = pt_get(addr >> AOT_PAGE_SHIFT);
+    }
     tlb_fill(cpu, addr, pte);
-    if (pte & PTE_CODE && need & PTE_W)
-        code_cache_written(addr, size);
     return (uint64_t)(uintptr_t)(pte_host(pte) + (addr & ~GUEST_PAGE_MASK));
 }
 
@@ -358,10 +390,14 @@ static int copy_from_guest(uint64_t addr, void *dst, size_t len, uint64_t need)
     unsigned char *out = dst;
     while (len) {
         size_t n = chunk_in_page(addr, len);
-        unsigned char *src = host_byte(addr, need);
-        if (!src)
+        uint64_t pte = pte_granting(addr, need);
+        if (!pte)
             return -EFAULT;
-        memcpy(out, src, n);
+        unsigned char *src = pte_host(pte) + (addr & ~GUEST_PAGE_MASK);
+        if (pte & PTE_R)
+            memcpy(out, src, n);
+        else if (proc_self_mem(src, out, n, false) != 0)  /* execute-only: inaccessible in the window */
+            return -EFAULT;
         out += n, addr += n, len -= n;
     }
     return 0;
@@ -385,8 +421,8 @@ int guest_write(uint64_t addr, const void *src, size_t len)
         unsigned char *dst = host_byte(addr, PTE_W);
         if (!dst)
             return -EFAULT;
-        memcpy(dst, in, n);
         note_write(addr, n);
+        memcpy(dst, in, n);
         in += n, addr += n, len -= n;
     }
     return 0;

@@ -1,4 +1,4 @@
-/* Guest memory in TLB mode: the guest page table, the per-thread software TLBs, helpers that
+/* Guest memory: the guest page table, the per-thread software TLBs, helpers that
  * move data between guest memory and the runtime, and the guest address-space operations
  * (mmap, munmap, mprotect, mremap, brk) built on them. */
 #ifndef AOT_MMU_H
@@ -12,8 +12,9 @@
 #include "runtime.h"
 
 /* A page table entry is the host address of the page's memory with these bits in the low 12.
- * 0 means unmapped.  The host memory itself is always readable and writable (except for shared
- * file mappings, see PTE_SHARED_FILE): guest permissions are enforced by the PTE bits alone. */
+ * 0 means unmapped.  The PTE bits are the guest's permissions.  Host memory in the direct window
+ * has the same protection (addrspace.c); elsewhere it is readable and writable (except for shared
+ * file mappings, see PTE_SHARED_FILE), and the PTE bits alone protect it. */
 #define PTE_R 1ULL
 #define PTE_W 2ULL
 #define PTE_X 4ULL
@@ -21,8 +22,9 @@
 /* The host mapping is a MAP_SHARED file mapping whose host protection mirrors the guest's
  * (the host would refuse read-write for a read-only file descriptor). */
 #define PTE_SHARED_FILE 8ULL
-/* The fallback JIT translated code on this page: stores take the slow path (no write TLB entry)
- * and invalidate what they overwrite (self-modifying code). */
+/* The fallback JIT translated code on this page: stores take the slow path (no write TLB entry,
+ * no host write access in the window), which drops the page's code before writing to it
+ * (self-modifying code). */
 #define PTE_CODE 16ULL
 
 /* The page table covers 48-bit guest addresses; Linux riscv64 user space (Sv48 at most) fits. */
@@ -68,6 +70,12 @@ int guest_iovecs(uint64_t addr, uint64_t len, uint64_t need, struct iovec *iov, 
 void *guest_host_ptr(uint64_t addr, uint64_t len, uint64_t need);
 
 /* Address space (addrspace.c).  Results are guest addresses or negated errno values. */
+/* Reserves the direct window (see addrspace.c); first thing at start-up. */
+void window_reserve(void);
+/* Points this thread's %gs at the window, before it runs translated code. */
+void window_enter_thread(void);
+/* Makes the host protection of the window pages of [addr, addr + len) match their entries. */
+void window_sync(uint64_t addr, uint64_t len);
 void addrspace_init(uint64_t brk_start, uint64_t stack_size);
 uint64_t addrspace_private_page(void);
 void *map_guest_fixed(uint64_t addr, uint64_t len, uint64_t perms);

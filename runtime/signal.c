@@ -203,8 +203,9 @@ static const uint32_t sigreturn_code[] = { 0x08b00893, 0x00000073 };
 void sigreturn_trampoline_init(void)
 {
     uint64_t page = addrspace_private_page();
-    unsigned char *host = map_guest_fixed(page, AOT_PAGE_SIZE, PTE_R | PTE_X);
+    unsigned char *host = map_guest_fixed(page, AOT_PAGE_SIZE, PTE_R | PTE_W);
     memcpy(host, sigreturn_code, sizeof sigreturn_code);
+    guest_mprotect(page, AOT_PAGE_SIZE, GUEST_PROT_READ | GUEST_PROT_EXEC);
     sigreturn_pc = page;
 }
 

@@ -238,17 +238,71 @@ static bool host_stack_exhausted(struct aot_cpu *cpu, uint64_t addr, uint64_t sp
     return (addr >= guard && addr < cpu->host_stack_limit) || (sp >= guard && sp < cpu->host_stack_limit);
 }
 
-/* In TLB mode guest memory accesses never fault on the host, so a host fault is a bug in the
- * runtime or in translated code, or the host stack running out under deep guest recursion.
- * SIGSEGV and SIGBUS sent with kill() are guest signals and are handled as such. */
+/* The direct memory model's fault table (abi.FAULT_TABLE_SECTION): for each guest memory access
+ * that translated code makes directly in the window, where its slow path is.  Each object's rows
+ * are in address order and the linker keeps the objects' order in both sections, so the table is
+ * sorted; that is checked once, and an unsorted table is searched linearly. */
+struct fault_row { int32_t fault, resume; };
+#define FAULT_ROWS_START(s) FAULT_ROWS_START_(s)
+#define FAULT_ROWS_START_(s) __start_##s
+#define FAULT_ROWS_STOP(s) FAULT_ROWS_STOP_(s)
+#define FAULT_ROWS_STOP_(s) __stop_##s
+extern const struct fault_row FAULT_ROWS_START(AOT_FAULT_TABLE)[] __attribute__((weak));
+extern const struct fault_row FAULT_ROWS_STOP(AOT_FAULT_TABLE)[] __attribute__((weak));
+
+static uint64_t row_fault(const struct fault_row *r) { return (uint64_t)(uintptr_t)&r->fault + (uint64_t)(int64_t)r->fault; }
+static uint64_t row_resume(const struct fault_row *r) { return (uint64_t)(uintptr_t)&r->resume + (uint64_t)(int64_t)r->resume; }
+
+static int fault_rows_sorted;  /* 0 not checked yet, 1 sorted, -1 not */
+
+/* Where translated code continues after a host fault at host_pc, or 0 if it is not a direct access. */
+static uint64_t fault_resume_pc(uint64_t host_pc)
+{
+    const struct fault_row *lo = FAULT_ROWS_START(AOT_FAULT_TABLE), *hi = FAULT_ROWS_STOP(AOT_FAULT_TABLE);
+    if (!lo || lo >= hi)
+        return 0;
+    int sorted = __atomic_load_n(&fault_rows_sorted, __ATOMIC_RELAXED);
+    if (!sorted) {
+        sorted = 1;
+        for (const struct fault_row *r = lo + 1; r < hi && sorted == 1; r++)
+            sorted = row_fault(r - 1) < row_fault(r) ? 1 : -1;
+        __atomic_store_n(&fault_rows_sorted, sorted, __ATOMIC_RELAXED);
+    }
+    if (sorted < 0) {
+        for (const struct fault_row *r = lo; r < hi; r++)
+            if (row_fault(r) == host_pc)
+                return row_resume(r);
+        return 0;
+    }
+    while (lo < hi) {
+        const struct fault_row *mid = lo + (hi - lo) / 2;
+        if (row_fault(mid) < host_pc)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < FAULT_ROWS_STOP(AOT_FAULT_TABLE) && row_fault(lo) == host_pc ? row_resume(lo) : 0;
+}
+
+/* A direct access that faults continues at its slow path, with every register as it was: the slow
+ * path does the access through the page table, which gives the guest its SIGSEGV or SIGBUS with
+ * the exact state (or, for a page of JIT-translated code, drops the code and stores).  Any other
+ * host fault is a bug in the runtime or in translated code, or the host stack running out under
+ * deep guest recursion.  SIGSEGV and SIGBUS sent with kill() are guest signals and are handled as
+ * such. */
 static void host_fault(int sig, siginfo_t *si, void *context)
 {
     if (si->si_code <= 0) {
         guest_signal_arrived(sig, si);
         return;
     }
-    const ucontext_t *uc = context;
+    ucontext_t *uc = context;
     uint64_t host_pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+    uint64_t resume = fault_resume_pc(host_pc);
+    if (resume) {
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)resume;
+        return;
+    }
     uint64_t host_sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
     uint64_t addr = (uint64_t)(uintptr_t)si->si_addr;
     struct aot_cpu *cpu = thread_cpu;

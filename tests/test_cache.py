@@ -14,7 +14,7 @@ import pytest
 
 from aotbuilder.cache import config
 from aotbuilder.cache import store as store_module
-from aotbuilder.cache.key import lift_key
+from aotbuilder.cache.key import ir_digest, lift_key
 from aotbuilder.cache.lift_record import (
     FUNCTION_FIELDS_IN_KEY,
     PROGRAM_FIELDS_IN_KEY,
@@ -317,3 +317,15 @@ def test_lift_reading_something_outside_the_key_is_not_stored(fixture_bin_dir: P
     outside = max(program.functions) + 0x100000
     assert not Observation(entry_queries={outside}).covered_by(key)
     assert not Observation(image_range_reads=1).covered_by(key)
+
+
+def test_memory_models_have_their_own_lifts_and_objects(fixture_bin_dir: Path) -> None:
+    """The memory model changes the IR (a TLB lookup or a direct access per load and store), so it
+    is part of the lift key; objects follow from the IR."""
+    program = discover(load_guest(fixture_bin_dir / "hello-zig-O2"))
+    func = next(f for f in program.functions.values() if f.name == "main")
+    keys = {model: lift_key(program, func, model).digest for model in ("direct", "tlb")}
+    assert keys["direct"] != keys["tlb"]
+    irs = {model: observed_lift(program, func, model)[0].ir for model in ("direct", "tlb")}
+    assert "aot_fault_table" in irs["direct"] and "aot_fault_table" not in irs["tlb"]
+    assert ir_digest(irs["direct"]) != ir_digest(irs["tlb"])

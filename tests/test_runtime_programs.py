@@ -97,6 +97,54 @@ def test_segv_handler_siglongjmps_out_of_faults(posix, qemu_run):
     assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
 
 
+@pytest.fixture(scope="module")
+def posix_tlb(posix, tmp_path_factory) -> Path:
+    """The same program translated with the software-TLB memory model."""
+    elf, _, cache = posix
+    exe = tmp_path_factory.mktemp("posix-tlb") / "posix.x86"
+    proc = subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(cache),
+                           "--memory-model", "tlb"], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    return exe
+
+
+@pytest.mark.parametrize("model", ["direct", "tlb"])
+def test_handler_repairs_faults_and_the_access_runs_again(posix, posix_tlb, qemu_run, model):
+    """A SIGSEGV handler that makes the page accessible and returns (guard pages, GC barriers): the
+    faulting load or store runs again, so the guest state at the fault must be exact (registers
+    live across the fault, pc, si_addr, si_code)."""
+    elf, exe, _ = posix
+    expected = qemu_run(elf, ["guard"])
+    assert expected.status == 0 and expected.stdout.count(b"repairs") == 3
+    got = run_native(exe if model == "direct" else posix_tlb, "guard")
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
+
+
+def test_tlb_model_delivers_faults_like_the_direct_one(posix, posix_tlb, qemu_run):
+    elf, _, _ = posix
+    expected = qemu_run(elf, ["segv"])
+    got = run_native(posix_tlb, "segv")
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
+
+
+def _limit_address_space() -> None:
+    _no_core_dumps()
+    resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30))
+
+
+def test_direct_model_needs_its_window_and_says_so(posix, posix_tlb):
+    """Under `ulimit -v` the direct window (256 GiB of address space) cannot be reserved: the
+    program stops with a message that names the way out; the TLB model runs there."""
+    _, exe, _ = posix
+    got = subprocess.run([str(exe), "proc"], capture_output=True, timeout=TIMEOUT, env={},
+                         preexec_fn=_limit_address_space)
+    assert got.returncode != 0 and got.stdout == b""
+    assert b"cannot reserve" in got.stderr and b"--memory-model tlb" in got.stderr
+    got = subprocess.run([str(posix_tlb), "proc"], capture_output=True, timeout=TIMEOUT, env={},
+                         preexec_fn=_limit_address_space)
+    assert got.returncode == 0 and b"proc auxv pagesz 4096" in got.stdout, got.stderr
+
+
 def test_signal_reaches_a_loop_without_system_calls(posix, qemu_run):
     elf, exe, _ = posix
     expected = qemu_run(elf, ["spin"])

@@ -8,6 +8,8 @@ from functools import cache
 import llvmlite
 import llvmlite.binding as llvm
 
+from aotbuilder import abi
+
 TRIPLE = "x86_64-unknown-linux-gnu"
 
 
@@ -29,10 +31,13 @@ class CodegenOptions:
     # "small": linked into the executable (code and guest addresses below 2 GiB); "large": code the
     # fallback JIT places anywhere, with guest addresses anywhere (every reference is 64-bit).
     code_model: str = "small"
+    # How translated code reaches guest memory (abi.MEMORY_MODELS): "direct" (the reserved window,
+    # no lookup) or "tlb" (the software TLB).  The lifter reads it: it is part of the lift key too.
+    memory_model: str = abi.DEFAULT_MEMORY_MODEL
 
     def describe(self) -> str:
         return (f"llvm={llvm_version()};llvmlite={llvmlite.__version__};O{self.opt_level};cpu={self.cpu};"
-                f"code-model={self.code_model}")
+                f"code-model={self.code_model};memory={self.memory_model}")
 
 
 @cache
@@ -44,6 +49,7 @@ def llvm_version() -> str:
 def _init() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    llvm.initialize_native_asmparser()  # the direct memory model's inline asm (lift/emitter.py)
 
 
 @cache

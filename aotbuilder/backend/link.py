@@ -80,7 +80,8 @@ def _asm_string(s: str) -> str:
     return '"' + s.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
-def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int) -> str:
+def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
+                  memory_direct: bool) -> str:
     """The generated part of the executable: absolute symbols, guest image, entry and symbol tables."""
     units = list(units)
     addrs = sorted({a for u in units for a in u.addr_refs})
@@ -106,6 +107,7 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
     # Translated code checks cpu->interrupt after every slow-path access (lift/emitter.py), so the
     # runtime may defer a fault to the guest's handler instead of dying at once.
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
+    lines += ["\t.globl aot_memory_direct", "aot_memory_direct:", f"\t.byte {int(memory_direct)}"]
     lines += build_tool_symbols()
     lines += guest_digest_symbol(guest_path)
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:",
@@ -139,7 +141,8 @@ def _first_problem(output: str) -> str:
 
 
 def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
-                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path) -> None:
+                    runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path, *,
+                    memory_direct: bool) -> None:
     """Write the objects and the generated assembly into workdir and link them into `out`."""
     objs = []
     for unit in units:
@@ -149,7 +152,7 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     guest_copy = workdir / "guest.elf"
     shutil.copyfile(guest_path, guest_copy)
     asm = workdir / "link.s"
-    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias))
+    asm.write_text(link_assembly(units, guest_copy, guest_name, load_bias, memory_direct))
     rsp = workdir / "objects.rsp"
     rsp.write_text("\n".join(str(p) for p in objs))
     tmp_out = out.with_name(f".{out.name}.tmp{os.getpid()}")

@@ -21,8 +21,9 @@ from aotbuilder.elf import PF_R, PF_X, GuestImage, Segment, load_guest_bytes
 from aotbuilder.errors import GuestError
 from aotbuilder.lift.lower import lower_function
 
-# Code the JIT places anywhere in the host address space, for guest code anywhere.
-JIT_CODEGEN = CodegenOptions(code_model="large")
+# Code the JIT places anywhere in the host address space, for guest code anywhere.  It reaches
+# guest memory through the TLB: the runtime only knows the fault table of the linked executable.
+JIT_CODEGEN = CodegenOptions(code_model="large", memory_model="tlb")
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def region_image(exe: Executable, lo: int, code: bytes) -> GuestImage:
 
 
 def compile_function(program: Program, func: Function, cache: CacheStore | None) -> LinkUnit:
-    lifted = lower_function(program, func, TRIPLE)
+    lifted = lower_function(program, func, TRIPLE, JIT_CODEGEN.memory_model)
     key = object_key(ir_digest(lifted.ir), JIT_CODEGEN)
     obj = cache.get("objects", key) if cache is not None else None
     if obj is None:

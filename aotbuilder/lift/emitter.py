@@ -53,6 +53,34 @@ class RegisterUse:
 _LLVM_TYPES = {"i32": I32, "i64": I64, "void": ir.VoidType(), "cpu": PTR}
 
 
+class DirectAccess(ir.instructions.Terminator):
+    """One x86 move between a register and guest memory in the direct window, as an inline-asm
+    callbr: a fault-table row (abi.FAULT_TABLE_SECTION) sends a host fault at the move to `fault`,
+    where the slow path runs with every value where LLVM expects it (asm goto semantics)."""
+
+    def __init__(self, parent: ir.Block, typ: ir.Type, asm: str, constraints: str, args: list[ir.Value],
+                 normal: ir.Block, fault: ir.Block, name: str = "") -> None:
+        ir.instructions.Instruction.__init__(self, parent, typ, "callbr", args, name=name)
+        self.asm, self.constraints, self.normal, self.fault = asm, constraints, normal, fault
+
+    def descr(self, buf: list[str]) -> None:
+        args = ", ".join(f"{a.type} {a.get_reference()}" for a in self.operands)
+        asm = self.asm.replace("\\", "\\5C").replace('"', "\\22").replace("\n", "\\0A")
+        buf.append(f'callbr {self.type} asm sideeffect "{asm}", "{self.constraints}"({args}) '
+                   f"to label {self.normal.get_reference()} [label {self.fault.get_reference()}]")
+
+
+def _fault_row(move: str, label_operand: int) -> str:
+    """The asm of a direct access: the move, and its fault-table row (both offsets relative)."""
+    return (f"1: {move}\n.pushsection {abi.FAULT_TABLE_SECTION},\"a\"\n.balign 4\n"
+            f".long 1b - .\n.long ${{{label_operand}:l}} - .\n.popsection")
+
+
+# x86 moves of a direct access by size: loads zero-extend into a 32-bit register below 8 bytes.
+_DIRECT_LOADS = {1: ("movzbl", I32), 2: ("movzwl", I32), 4: ("movl", I32), 8: ("movq", I64)}
+_DIRECT_STORES = {1: "movb", 2: "movw", 4: "movl", 8: "movq"}
+
+
 def _tbaa_tags(module: ir.Module) -> tuple[ir.MDValue, ir.MDValue]:
     """The module's TBAA access tags for CPU state and for guest memory: two scalar types under one
     root, so LLVM takes accesses with different tags to different memory."""
@@ -67,7 +95,10 @@ def _tbaa_tags(module: ir.Module) -> tuple[ir.MDValue, ir.MDValue]:
 class Emitter:
     """Builds one translated function: registers, memory, refs and exits."""
 
-    def __init__(self, module: ir.Module, fn: ir.Function, used: RegisterUse, entry_pc: int) -> None:
+    def __init__(self, module: ir.Module, fn: ir.Function, used: RegisterUse, entry_pc: int,
+                 memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> None:
+        assert memory_model in abi.MEMORY_MODELS
+        self.memory_model = memory_model
         self.module = module
         self.fn = fn
         self.cpu, self.resume = fn.args
@@ -383,15 +414,40 @@ class Emitter:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         cpu, addr, *rest = fn.args
         pc = rest[-1]
-        entry = self._tlb_entry(b, cpu, addr)
-        tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
-        last = b.add(addr, self.c(size - 1)) if size > 1 else addr
-        miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
-        self.cbranch_rare(miss, slow, fast, b)
-        b.position_at_end(fast)
-        addend = self._tlb_field(b, entry, "addend")
-        host = b.inttoptr(b.add(addr, addend), PTR)
+        if self.memory_model == "direct":
+            # Outside the window every access takes the slow path; inside, the move itself does.
+            far = b.icmp_unsigned(">=", addr, self.c(abi.DIRECT_LIMIT))
+            direct = fn.append_basic_block("direct")
+            self.cbranch_rare(far, slow, direct, b)
+            b.position_at_end(direct)
+            # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
+            if kind == "load":
+                move, wide = _DIRECT_LOADS[size]
+                asm = _fault_row(f"{move} %gs:(${{1}}), ${{0}}", 2)
+                loaded = DirectAccess(b.block, wide, asm, "=r,r,!i", [addr], fast, slow, name="v")
+                b.block.instructions.append(loaded)
+                b.block.terminator = loaded
+                b.position_at_end(fast)
+                # LLVM lets a callbr's output be used on its indirect path too, and its optimiser
+                # then moves uses there, which codegen cannot handle (a LiveVariables assertion):
+                # an empty asm makes the value one that exists on the normal path only.
+                pinned = b.asm(ir.FunctionType(wide, [wide]), "", "=r,0", [loaded], False, name="pinned")
+                direct_value = b.trunc(pinned, raw_ty) if wide is not raw_ty else pinned
+            else:
+                asm = _fault_row(f"{_DIRECT_STORES[size]} ${{1}}, %gs:(${{0}})", 2)
+                stored = DirectAccess(b.block, ir.VoidType(), asm, "r,r,!i", [addr, rest[0]], fast, slow)
+                b.block.instructions.append(stored)
+                b.block.terminator = stored
+        else:
+            entry = self._tlb_entry(b, cpu, addr)
+            tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
+            last = b.add(addr, self.c(size - 1)) if size > 1 else addr
+            miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
+            self.cbranch_rare(miss, slow, fast, b)
+            b.position_at_end(fast)
+            addend = self._tlb_field(b, entry, "addend")
+            host = b.inttoptr(b.add(addr, addend), PTR)
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
         interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
@@ -403,15 +459,19 @@ class Emitter:
             faulted = b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32))
             b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), slow_value, 0), faulted, 1))
             b.position_at_end(fast)
-            fast_value = b.load(host, typ=raw_ty, align=1)
-            fast_value.set_metadata("tbaa", self.tbaa_guest)
+            if self.memory_model == "direct":
+                fast_value = direct_value
+            else:
+                fast_value = b.load(host, typ=raw_ty, align=1)
+                fast_value.set_metadata("tbaa", self.tbaa_guest)
             b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), fast_value, 0), ok, 1))
         else:
             value = rest[0]
             self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
             b.ret(b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
             b.position_at_end(fast)
-            b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
+            if self.memory_model != "direct":
+                b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
             b.ret(ok)
         return fn
 

@@ -48,13 +48,14 @@ def block_label(offset: int) -> str:
 class Lowering:
     """Per-function lowering state; semantic functions receive it as `ctx`."""
 
-    def __init__(self, program: Program, func: Function, triple: str) -> None:
+    def __init__(self, program: Program, func: Function, triple: str,
+                 memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> None:
         self.program = program
         self.func = func
         self.module = ir.Module(name="guest")
         self.module.triple = triple
         self.llfn = ir.Function(self.module, FN_TYPE, SELF_FN)
-        self.e = Emitter(self.module, self.llfn, register_use(func), func.entry)
+        self.e = Emitter(self.module, self.llfn, register_use(func), func.entry, memory_model)
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
@@ -308,5 +309,6 @@ def register_use(func: Function) -> RegisterUse:
     return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]))
 
 
-def lower_function(program: Program, func: Function, triple: str) -> LiftedFunction:
-    return Lowering(program, func, triple).lower()
+def lower_function(program: Program, func: Function, triple: str,
+                   memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> LiftedFunction:
+    return Lowering(program, func, triple, memory_model).lower()

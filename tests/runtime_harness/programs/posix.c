@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static int compare_names(const void *a, const void *b)
@@ -252,6 +254,79 @@ static int segv(void)
     return 0;
 }
 
+/* Faults a handler repairs (the pattern of garbage collectors' barriers and guard pages): the
+ * handler makes the page accessible and returns, so the faulting access runs again.  That only
+ * works if the guest state at the fault is exact: pc, registers, and si_addr. */
+static char *guard_page;
+static volatile int repairs, repair_prot;
+static volatile uintptr_t fault_addr, fault_pc;
+static volatile int fault_code;
+
+static void repair(int sig, siginfo_t *si, void *context)
+{
+    (void)sig;
+    ucontext_t *uc = context;
+    repairs++;
+    fault_addr = (uintptr_t)si->si_addr;
+    fault_code = si->si_code;
+    fault_pc = uc->uc_mcontext.__gregs[REG_PC];
+    mprotect(guard_page, 4096, repair_prot);
+}
+
+__attribute__((noinline)) static long poke_loop(char *p, long n)
+{
+    long acc = 7, other = 3;
+    for (long i = 0; i < n; i++) {
+        acc = acc * 31 + i;
+        other ^= acc >> 3;
+        if (i == n / 2)
+            p[i & 63] = (char)acc;
+    }
+    return acc + other;
+}
+
+__attribute__((noinline)) static long peek_loop(const char *p, long n)
+{
+    long acc = 5;
+    for (long i = 0; i < n; i++)
+        acc = acc * 17 + (i == n / 3 ? p[9] : i);
+    return acc;
+}
+
+static int in_function(uintptr_t pc, void *fn)
+{
+    return pc >= (uintptr_t)fn && pc < (uintptr_t)fn + 512;
+}
+
+static int guard(void)
+{
+    guard_page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = repair;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+
+    repair_prot = PROT_READ | PROT_WRITE;
+    long r = poke_loop(guard_page, 1000);
+    printf("store to none: result %ld stored %d repairs %d addr+%ld code %d pc-in-poke %d\n", r, guard_page[(1000 / 2) & 63],
+           repairs, (long)(fault_addr - (uintptr_t)guard_page), fault_code, in_function(fault_pc, (void *)poke_loop));
+
+    guard_page[9] = 42;
+    mprotect(guard_page, 4096, PROT_NONE);
+    repair_prot = PROT_READ;
+    r = peek_loop(guard_page, 1000);
+    printf("load from none: result %ld repairs %d addr+%ld code %d pc-in-peek %d\n", r, repairs,
+           (long)(fault_addr - (uintptr_t)guard_page), fault_code, in_function(fault_pc, (void *)peek_loop));
+
+    repair_prot = PROT_READ | PROT_WRITE;
+    r = poke_loop(guard_page, 2000);
+    printf("store to read-only: result %ld stored %d repairs %d addr+%ld code %d\n", r, guard_page[(2000 / 2) & 63],
+           repairs, (long)(fault_addr - (uintptr_t)guard_page), fault_code);
+
+    return 0;
+}
+
 /* A loop that makes no system call: the signal arrives at a poll of translated code. */
 static int spin(void)
 {
@@ -295,6 +370,7 @@ int main(int argc, char **argv, char **envp)
     if (!strcmp(mode, "child")) return child(argc, argv, envp);
     if (!strcmp(mode, "signals")) return signals();
     if (!strcmp(mode, "segv")) return segv();
+    if (!strcmp(mode, "guard")) return guard();
     if (!strcmp(mode, "spin")) return spin();
     if (!strcmp(mode, "proc")) return proc_files(argv);
     if (!strcmp(mode, "random")) {
