@@ -9,7 +9,7 @@
  * (window_prot), so translated code of the direct memory model can access it without a TLB.  The
  * invariant that makes that exact: a window page is either inaccessible or the memory of the guest
  * page at that address with no more access than the guest has.  Every function here that changes
- * page table entries in the window ends with window_sync() over what it changed, and memory that
+ * page table entries ends with host_prot_sync() over what it changed, and memory that
  * leaves the window goes back to the reservation (window_release). */
 #include <errno.h>
 #include <fcntl.h>
@@ -121,10 +121,11 @@ static bool in_window(const unsigned char *host)
  * mmap could take), other memory is unmapped. */
 static void window_release(unsigned char *host, uint64_t len)
 {
-    if (in_window(host))
-        mmap(host, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-    else
+    if (!in_window(host))
         munmap(host, len);
+    else if (mmap(host, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        fatal_error("cannot return guest memory at 0x%llx to the direct window",
+                    (unsigned long long)((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE));
 }
 
 /* Host protection of a window page: the guest's, minus write on pages the fallback JIT translated
@@ -137,20 +138,29 @@ static int window_prot(uint64_t pte)
     return (pte & PTE_W) && !(pte & PTE_CODE) ? PROT_READ | PROT_WRITE : PROT_READ;
 }
 
-void window_sync(uint64_t addr, uint64_t len)
+/* The host protection a mapped page must have: in the window see window_prot; elsewhere
+ * read-write, except shared file mappings (host_prot_of). */
+static int host_prot_of_page(uint64_t pte)
+{
+    if (in_window(pte_host(pte)))
+        return window_prot(pte);
+    return pte & PTE_SHARED_FILE ? host_prot_of(pte & PTE_PERMS) : PROT_READ | PROT_WRITE;
+}
+
+void host_prot_sync(uint64_t addr, uint64_t len)
 {
     uint64_t vpn = addr >> AOT_PAGE_SHIFT, end = (addr + len + AOT_PAGE_SIZE - 1) >> AOT_PAGE_SHIFT;
     while (vpn < end) {
         uint64_t pte = pt_get(vpn);
         unsigned char *host = pte_host(pte);
-        if (!pte || !in_window(host) || host != window_place(vpn << AOT_PAGE_SHIFT, AOT_PAGE_SIZE)) {
+        if (!pte) {
             vpn++;
             continue;
         }
-        int prot = window_prot(pte);
+        int prot = host_prot_of_page(pte);
         uint64_t n = 1;
         while (vpn + n < end && pte_host(pt_get(vpn + n)) == host + n * AOT_PAGE_SIZE &&
-               window_prot(pt_get(vpn + n)) == prot)
+               host_prot_of_page(pt_get(vpn + n)) == prot)
             n++;
         if (mprotect(host, n * AOT_PAGE_SIZE, prot) != 0)
             fatal_error("cannot protect guest memory at 0x%llx", (unsigned long long)(vpn << AOT_PAGE_SHIFT));
@@ -228,7 +238,7 @@ void *map_guest_fixed(uint64_t addr, uint64_t len, uint64_t perms)
                     (unsigned long long)len, (unsigned long long)addr);
     pthread_mutex_lock(&as.lock);
     map_pages(addr, len, host, perms);
-    window_sync(addr, len);
+    host_prot_sync(addr, len);
     pthread_mutex_unlock(&as.lock);
     return host;
 }
@@ -326,11 +336,16 @@ int64_t guest_mmap(uint64_t addr, uint64_t len, int prot, int flags, int fd, uin
     if (where >= 0) {
         unsigned char *host = host_map((uint64_t)where, len, flags, bits, fd, offset);
         if (host == MAP_FAILED) {
-            where = -errno;
+            /* A MAP_FIXED that fails for lack of memory may have unmapped the old pages first (as
+             * on Linux): then they are gone for the guest too, and the window is whole again. */
+            int err = errno;
+            if (err == ENOMEM && window_place((uint64_t)where, len))
+                unmap_range((uint64_t)where, len);
+            where = -err;
         } else {
             forget_range((uint64_t)where, len, host);  /* MAP_FIXED replaces what was there */
             map_pages((uint64_t)where, len, host, bits);
-            window_sync((uint64_t)where, len);
+            host_prot_sync((uint64_t)where, len);
         }
     }
     pthread_mutex_unlock(&as.lock);
@@ -367,7 +382,7 @@ static int64_t protect_range(uint64_t addr, uint64_t len, uint64_t perms)
         for (; vpn < run.vpn + run.npages; vpn++)
             pt_set(vpn, (pt_get(vpn) & ~(PTE_PERMS | PTE_CODE)) | perms);
     }
-    window_sync(addr, (vpn << AOT_PAGE_SHIFT) - addr);
+    host_prot_sync(addr, (vpn << AOT_PAGE_SHIFT) - addr);
     tlb_flush_all();
     return result;
 }
@@ -461,7 +476,7 @@ static int64_t grow_in_place(uint64_t start, uint64_t old_len, uint64_t new_len)
         tlb_flush_all();
     }
     map_pages(start + old_len, new_len - old_len, host + old_len, last & ~GUEST_PAGE_MASK);
-    window_sync(start, new_len);
+    host_prot_sync(start, new_len);
     return (int64_t)start;
 }
 
@@ -470,11 +485,22 @@ static int64_t move_mapping(uint64_t old, uint64_t old_len, uint64_t new, uint64
 {
     uint64_t from = vpn_of(old), to = vpn_of(new), old_pages = pages_of(old_len);
     uint64_t first = pt_get(from), last = pt_get(from + old_pages - 1);
-    unsigned char *place = window_place(new, new_len), *old_host = pte_host(first);
-    unsigned char *host = mremap(old_host, old_len, new_len, MREMAP_MAYMOVE | (place ? MREMAP_FIXED : 0), place);
-    if (host == MAP_FAILED)
-        return -errno;
-    if (in_window(old_host))
+    unsigned char *old_host = pte_host(first), *place = window_place(new, new_len), *fresh = NULL;
+    if (!place && in_window(old_host)) {
+        /* Out of the window: to a place of its own (the host could leave it where it is). */
+        fresh = mmap(NULL, new_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (fresh == MAP_FAILED)
+            return -ENOMEM;
+    }
+    unsigned char *to_place = place ? place : fresh;
+    unsigned char *host = mremap(old_host, old_len, new_len, MREMAP_MAYMOVE | (to_place ? MREMAP_FIXED : 0), to_place);
+    if (host == MAP_FAILED) {
+        int err = errno;
+        if (to_place)
+            window_release(to_place, new_len);  /* the host may have unmapped the target first */
+        return -err;
+    }
+    if (host != old_host && in_window(old_host))
         window_release(old_host, old_len);
     code_cache_invalidate(old, old + old_len);
     for (uint64_t i = 0; i < old_pages; i++) {
@@ -483,7 +509,7 @@ static int64_t move_mapping(uint64_t old, uint64_t old_len, uint64_t new, uint64
         pt_set(to + i, pte_make(host + i * AOT_PAGE_SIZE, bits));
     }
     map_pages(new + old_len, new_len - old_len, host + old_len, last & ~GUEST_PAGE_MASK);
-    window_sync(new, new_len);
+    host_prot_sync(new, new_len);
     tlb_flush_all();
     return (int64_t)new;
 }
@@ -553,9 +579,13 @@ static bool resize_heap(uint64_t old_end, uint64_t new_end)
         grow_in_place(as.brk_start, heap_len, new_end - as.brk_start) >= 0)
         return true;
     unsigned char *host = host_map_anonymous(old_end, grow, MAP_PRIVATE);
-    if (host == MAP_FAILED)
+    if (host == MAP_FAILED) {
+        if (window_place(old_end, grow))
+            window_release(window_place(old_end, grow), grow);  /* no hole left behind */
         return false;
+    }
     map_pages(old_end, grow, host, PTE_R | PTE_W);
+    host_prot_sync(old_end, grow);
     return true;
 }
 

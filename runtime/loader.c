@@ -133,7 +133,7 @@ void load_guest_program(struct guest_program *prog)
             if (ph.p_type == PT_LOAD && ph.p_memsz)
                 set_segment_perms(&ph, bias, pass == 0);
         }
-    window_sync(page_down(guest_image_low), page_up(guest_image_high) - page_down(guest_image_low));
+    host_prot_sync(page_down(guest_image_low), page_up(guest_image_high) - page_down(guest_image_low));
     prog->entry = eh.e_entry + bias;
     prog->phdr = phdr_address(&eh, bias);
     prog->phent = eh.e_phentsize;

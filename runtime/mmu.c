@@ -190,7 +190,7 @@ void pt_mark_code(uint64_t lo, uint64_t hi, bool on)
         }
     }
     if (changed)
-        window_sync(lo, hi - lo);
+        host_prot_sync(lo, hi - lo);
     if (changed && on)
         tlb_flush_all();  /* no thread may keep a write entry for a page that now holds code */
 }
@@ -257,8 +257,9 @@ static void store_sized(unsigned char *p, uint64_t value, uint32_t size)
  * then polls cpu->interrupt and aot_interrupt runs the handler (see guest_memory_fault). */
 static __thread uint64_t fault_scratch[2] __attribute__((aligned(16)));
 
-/* Reads or writes host memory whatever its protection, as the kernel's own accesses do; opened
- * each time, as a descriptor kept open would still name the parent's memory after a fork. */
+/* Reads or writes host memory whatever its protection, as the kernel's own accesses do.  Opened
+ * each time: a descriptor kept open would name the parent's memory after a fork, and the guest may
+ * close or reuse descriptor numbers. */
 static int proc_self_mem(unsigned char *host, void *buf, size_t len, bool write)
 {
     int fd = open("/proc/self/mem", (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
@@ -469,5 +470,9 @@ int guest_iovecs(uint64_t addr, uint64_t len, uint64_t need, struct iovec *iov, 
 
 void *guest_host_ptr(uint64_t addr, uint64_t len, uint64_t need)
 {
-    return within_page(addr, len) ? host_byte(addr, need) : NULL;
+    if (!within_page(addr, len))
+        return NULL;
+    if (need & PTE_W && host_byte(addr, need))
+        note_write(addr, len);  /* the caller (futex) has the host write there */
+    return host_byte(addr, need);
 }

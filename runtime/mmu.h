@@ -13,8 +13,9 @@
 
 /* A page table entry is the host address of the page's memory with these bits in the low 12.
  * 0 means unmapped.  The PTE bits are the guest's permissions.  Host memory in the direct window
- * has the same protection (addrspace.c); elsewhere it is readable and writable (except for shared
- * file mappings, see PTE_SHARED_FILE), and the PTE bits alone protect it. */
+ * has at most the guest's access (no write on PTE_CODE pages, none for execute-only ones; see
+ * addrspace.c); elsewhere it is readable and writable (except for shared file mappings, see
+ * PTE_SHARED_FILE), and the PTE bits alone protect it. */
 #define PTE_R 1ULL
 #define PTE_W 2ULL
 #define PTE_X 4ULL
@@ -74,8 +75,9 @@ void *guest_host_ptr(uint64_t addr, uint64_t len, uint64_t need);
 void window_reserve(void);
 /* Points this thread's %gs at the window, before it runs translated code. */
 void window_enter_thread(void);
-/* Makes the host protection of the window pages of [addr, addr + len) match their entries. */
-void window_sync(uint64_t addr, uint64_t len);
+/* Gives the host memory of the mapped pages of [addr, addr + len) the protection their entries
+ * call for (see addrspace.c), after the entries or the host memory changed. */
+void host_prot_sync(uint64_t addr, uint64_t len);
 void addrspace_init(uint64_t brk_start, uint64_t stack_size);
 uint64_t addrspace_private_page(void);
 void *map_guest_fixed(uint64_t addr, uint64_t len, uint64_t perms);

@@ -108,15 +108,38 @@ def posix_tlb(posix, tmp_path_factory) -> Path:
     return exe
 
 
-@pytest.mark.parametrize("model", ["direct", "tlb"])
-def test_handler_repairs_faults_and_the_access_runs_again(posix, posix_tlb, qemu_run, model):
+@pytest.fixture(scope="module")
+def posix_o0(posix, tmp_path_factory) -> Path:
+    """The same program translated at -O0 (another register allocator around the direct accesses'
+    callbr, so other state to keep exact at a fault)."""
+    elf, _, cache = posix
+    exe = tmp_path_factory.mktemp("posix-o0") / "posix.x86"
+    proc = subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(cache), "-O", "0"],
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    return exe
+
+
+@pytest.mark.parametrize("build", ["direct", "tlb", "direct -O0"])
+def test_handler_repairs_faults_and_the_access_runs_again(request, posix, qemu_run, build):
     """A SIGSEGV handler that makes the page accessible and returns (guard pages, GC barriers): the
     faulting load or store runs again, so the guest state at the fault must be exact (registers
     live across the fault, pc, si_addr, si_code)."""
-    elf, exe, _ = posix
+    elf, direct, _ = posix
     expected = qemu_run(elf, ["guard"])
     assert expected.status == 0 and expected.stdout.count(b"repairs") == 3
-    got = run_native(exe if model == "direct" else posix_tlb, "guard")
+    others = {"tlb": "posix_tlb", "direct -O0": "posix_o0"}
+    exe = direct if build == "direct" else request.getfixturevalue(others[build])
+    got = run_native(exe, "guard")
+    assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
+
+
+@pytest.mark.parametrize("build", ["direct", "tlb"])
+def test_memory_moved_out_of_the_window_and_back_keeps_the_guests_permissions(request, posix, qemu_run, build):
+    elf, direct, _ = posix
+    expected = qemu_run(elf, ["remap"])
+    assert expected.status == 0 and expected.stdout.endswith(b"JEllo\n")
+    got = run_native(direct if build == "direct" else request.getfixturevalue("posix_tlb"), "remap")
     assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
 
 

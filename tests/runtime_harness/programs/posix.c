@@ -327,6 +327,32 @@ static int guard(void)
     return 0;
 }
 
+/* Memory moved out of the direct window (above 2^38) and back, with its protection changed on
+ * the way: the host memory must follow the guest's permissions wherever it goes. */
+static int remap(void)
+{
+    char *a = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    strcpy(a, "hello");
+    strcpy(a + 4096, "world");
+    mprotect(a, 8192, PROT_READ);
+    void *high = (void *)(uintptr_t)0x5000000000ULL;
+    char *b = mremap(a, 8192, 8192, MREMAP_MAYMOVE | MREMAP_FIXED, high);
+    if (b == MAP_FAILED)
+        return printf("mremap high errno %d\n", errno), 1;
+    printf("moved %d %s %s\n", b == high, b, b + 4096);
+    printf("mprotect %d\n", mprotect(b, 8192, PROT_READ | PROT_WRITE));
+    b[1] = 'E';
+    b[4097] = 'O';
+    printf("%s %s\n", b, b + 4096);
+    char *c = mremap(b, 8192, 4096, MREMAP_MAYMOVE);
+    printf("shrunk %s\n", c);
+    char *d = mremap(c, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)0x20000000);
+    printf("back %d %s\n", d == (void *)0x20000000, d);
+    d[0] = 'J';
+    printf("%s\n", d);
+    return 0;
+}
+
 /* A loop that makes no system call: the signal arrives at a poll of translated code. */
 static int spin(void)
 {
@@ -371,6 +397,7 @@ int main(int argc, char **argv, char **envp)
     if (!strcmp(mode, "signals")) return signals();
     if (!strcmp(mode, "segv")) return segv();
     if (!strcmp(mode, "guard")) return guard();
+    if (!strcmp(mode, "remap")) return remap();
     if (!strcmp(mode, "spin")) return spin();
     if (!strcmp(mode, "proc")) return proc_files(argv);
     if (!strcmp(mode, "random")) {
