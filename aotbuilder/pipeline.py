@@ -20,6 +20,8 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from aotbuilder.cache.store import CacheStore, default_cache_dir
 from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import load_guest
+from aotbuilder.errors import BuildError
 
 # Everything in the package: discovery, lifting, code generation, linking.
 TRANSLATOR_SOURCES = (".",)
@@ -219,14 +222,41 @@ def translate_functions(program: Program, store: CacheStore, opts: CodegenOption
                 for entry in order:
                     finished(_translate_in_worker(entry))
             else:
-                with multiprocessing.get_context("fork").Pool(workers) as pool:
-                    for t in pool.imap_unordered(_translate_in_worker, order, chunksize=1):
-                        finished(t)
+                _translate_in_pool(order, workers, finished, funcs)
             if batch is todo:
                 again = [e for e in again if e not in units]
     finally:
         _WORK = None
     return TranslationResult([units[e] for e in sorted(units)], lifted, compiled, compiled_bytes)
+
+
+def _translate_in_pool(order: list[int], workers: int, finished: Callable[[Translation], None],
+                       funcs: dict[int, Function]) -> None:
+    """Translate `order` in forked workers, one function per task, in that order.  A worker that
+    dies (LLVM aborting on some IR) is a build error naming what was in flight, not a hang: a
+    multiprocessing.Pool would quietly replace the worker and wait for the lost task forever."""
+    pending = iter(order)
+    running: dict = {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        def submit() -> None:
+            entry = next(pending, None)
+            if entry is not None:
+                running[pool.submit(_translate_in_worker, entry)] = entry
+
+        for _ in range(workers):
+            submit()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    names = ", ".join(funcs[e].name for e in sorted(running.values()))
+                    raise BuildError(f"a translation worker died (the compiler crashed?) while translating "
+                                     f"{names}; `--jobs 1` shows the crash itself") from None
+                del running[future]
+                finished(result)
+                submit()
 
 
 def _placed(unit: LinkUnit, func: Function, record: LiftRecord, key: LiftKey) -> LinkUnit | None:

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from aotbuilder import pipeline
 from aotbuilder.backend.codegen import CodegenOptions
 from aotbuilder.cache.key import ir_digest, lift_key
 from aotbuilder.cache.lift_record import LiftRecord, observed_lift, storable
 from aotbuilder.cfg.discover import discover
 from aotbuilder.elf import load_guest
+from aotbuilder.errors import BuildError
 from aotbuilder.lift.lower import lower_function
 from aotbuilder.pipeline import BuildOptions, BuildReport, build
 
@@ -332,3 +334,20 @@ def test_jobs_do_not_change_the_output(tmp_path: Path, versions) -> None:
     # a row but can compile at the same time in parallel.  What is built may not differ.
     assert serial.functions_lifted == parallel.functions_lifted
     assert (tmp_path / "serial").read_bytes() == (tmp_path / "parallel").read_bytes()
+
+
+def test_a_translation_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, versions, monkeypatch) -> None:
+    """LLVM aborting in a forked worker (a compiler bug on some IR) must fail the build with a
+    message naming the function, not wait forever for the lost task."""
+    v1, _ = versions
+    real = pipeline.translate_function
+
+    def crashing(program, store, opts, entry, key):
+        if program.functions[entry].name == "classify":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(program, store, opts, entry, key)
+
+    monkeypatch.setattr(pipeline, "translate_function", crashing)
+    with pytest.raises(BuildError, match=r"worker died .*classify"):
+        _build(v1, tmp_path / "out", tmp_path / "cache", jobs=2)
+    assert not (tmp_path / "out").exists()
