@@ -243,20 +243,21 @@ def _translate_in_pool(order: list[int], workers: int, finished: Callable[[Trans
             if entry is not None:
                 running[pool.submit(_translate_in_worker, entry)] = entry
 
-        for _ in range(workers):
-            submit()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    names = ", ".join(funcs[e].name for e in sorted(running.values()))
-                    raise BuildError(f"a translation worker died (the compiler crashed?) while translating "
-                                     f"{names}; `--jobs 1` shows the crash itself") from None
-                del running[future]
-                finished(result)
+        # The pool can break between a result and the next submit as well as in a result.
+        try:
+            for _ in range(workers):
                 submit()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    result = future.result()
+                    del running[future]
+                    finished(result)
+                    submit()
+        except BrokenProcessPool:
+            names = ", ".join(funcs[e].name for e in sorted(running.values()))
+            raise BuildError(f"a translation worker died (the compiler crashed?) while translating "
+                             f"{names}; `--jobs 1` shows the crash itself") from None
 
 
 def _placed(unit: LinkUnit, func: Function, record: LiftRecord, key: LiftKey) -> LinkUnit | None:

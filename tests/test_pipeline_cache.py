@@ -351,3 +351,20 @@ def test_a_translation_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, v
     with pytest.raises(BuildError, match=r"worker died .*classify"):
         _build(v1, tmp_path / "out", tmp_path / "cache", jobs=2)
     assert not (tmp_path / "out").exists()
+
+
+def _finish_or_die(entry: int) -> int:
+    """A stand-in translation: entry 2 dies a little after entry 1 has finished."""
+    if entry == 2:
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return entry
+
+
+def test_a_worker_dying_while_a_result_is_handled_is_an_error(monkeypatch) -> None:
+    """The pool can break after a result arrives and before the next task is submitted (seen under
+    CI load); that is the same build error, not a BrokenProcessPool traceback."""
+    monkeypatch.setattr(pipeline, "_translate_in_worker", _finish_or_die)
+    funcs = {e: type("F", (), {"name": f"f{e}"})() for e in (1, 2, 3, 4)}
+    with pytest.raises(BuildError, match=r"worker died .*f2"):
+        pipeline._translate_in_pool([1, 2, 3, 4], 2, lambda _: time.sleep(1.0), funcs)
