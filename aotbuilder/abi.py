@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -55,6 +55,24 @@ TLB_ENTRY_FIELDS = (
 )
 TLB_ENTRY_SIZE = sum(f.count * f.size for f in TLB_ENTRY_FIELDS)
 
+# struct aot_entry: one row of the linker's entry table (and of the JIT's).  fn(cpu, resume) runs the
+# translated function from entry `resume` (0 = its start) and returns the guest pc where execution
+# continues.
+ENTRY_FIELDS = (
+    Field("pc", "uint64_t", 1, 8),
+    Field("fn", "aot_fn", 1, 8),
+    Field("resume", "uint64_t", 1, 8),
+)
+ENTRY_SIZE = sum(f.count * f.size for f in ENTRY_FIELDS)
+
+# The entry cache (runtime data that translated code reads): aot_entry_cache[(pc >> 1) % size]
+# points at the ahead-of-time entry of pc, or at an entry no pc matches.  An indirect call whose
+# target hits it calls the translated function directly, without aot_call_indirect's table
+# lookup; aot_call_indirect fills it.  Ahead-of-time entries never go away, so it is never
+# invalidated; the JIT's entries (which can) are never cached.
+ENTRY_CACHE_BITS = 12
+ENTRY_CACHE_SIZE = 1 << ENTRY_CACHE_BITS
+
 # struct aot_cpu: the guest hart state of one thread, plus its TLB.  Order is the layout.
 CPU_FIELDS = (
     Field("x", "uint64_t", 32, 8),  # integer registers; x[0] is always 0
@@ -83,6 +101,7 @@ def _offsets(fields: tuple[Field, ...]) -> dict[str, int]:
 
 CPU_OFFSETS = _offsets(CPU_FIELDS)
 TLB_ENTRY_OFFSETS = _offsets(TLB_ENTRY_FIELDS)
+ENTRY_OFFSETS = _offsets(ENTRY_FIELDS)
 CPU_SIZE = CPU_OFFSETS["tlb"] + TLB_SIZE * TLB_ENTRY_SIZE
 
 # Trap causes passed to aot_trap (RISC-V mcause numbering).
@@ -118,7 +137,8 @@ INTRINSICS = (
     Intrinsic("aot_trap", "i64", ("cpu", "i32", "i64"),
               "(cpu, cause, tval): synchronous trap at cpu->pc; returns the next guest pc"),
     Intrinsic("aot_call_indirect", "i64", ("cpu", "i64"),
-              "(cpu, target): run the guest code at target until it returns; returns the next guest pc"),
+              "(cpu, target): run the guest code at target until it returns; returns the next guest pc "
+              "(an ahead-of-time entry it finds goes into aot_entry_cache)"),
     Intrinsic("aot_interrupt", "i64", ("cpu",),
               "(cpu): cpu->interrupt was set; at a safe point (cpu->pc set, registers written back) "
               "deliver pending signals; returns the next guest pc"),
@@ -146,11 +166,7 @@ _C_TYPES = {"void": "void", "i32": "uint32_t", "i64": "uint64_t", "cpu": "struct
 # Every guest address crossing this ABI (cpu->pc, intrinsic pcs and results, the pcs in
 # aot_entries and aot_symbols) is a runtime address: ELF vaddr + aot_guest_load_bias.
 #
-# The linker-generated entry table: one row per guest pc the dispatcher can enter.
-#   struct aot_entry { uint64_t pc; aot_fn fn; uint64_t resume; }
-# fn(cpu, resume) runs the translated function from entry `resume` (0 = its start) and returns
-# the guest pc where execution continues.
-ENTRY_SIZE = 24
+# The symbols the linker generates; aot_entries has one row per guest pc the dispatcher can enter.
 LINK_SYMBOLS = {
     "aot_entries": "const struct aot_entry[]: sorted by pc",
     "aot_entry_count": "const uint64_t",
@@ -202,6 +218,7 @@ def c_header() -> str:
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
+        f"#define AOT_ENTRY_CACHE_SIZE {ENTRY_CACHE_SIZE}",
         f"#define AOT_JIT_HELLO 0x{JIT_HELLO:x}ULL",
         *(f"#define AOT_FP_{name} {code}" for name, code in FP_SOFT.items()),
         f"#define AOT_FP_OP_MASK 0x{FP_SOFT_OP_MASK:x}",
@@ -216,7 +233,9 @@ def c_header() -> str:
         "};",
         "",
         "typedef uint64_t (*aot_fn)(struct aot_cpu *cpu, uint64_t resume);",
-        "struct aot_entry { uint64_t pc; aot_fn fn; uint64_t resume; };",
+        "struct aot_entry {",
+        *(f"    {f.ctype} {f.name};" for f in ENTRY_FIELDS),
+        "};",
         "struct aot_symbol { uint64_t pc; const char *name; };",
         "",
     ]
@@ -227,6 +246,7 @@ def c_header() -> str:
             lines.append(f"extern const {decl[:-2]} {name}[];")
         else:
             lines.append(f"extern const {decl} {name};")
+    lines.append("extern const struct aot_entry *aot_entry_cache[AOT_ENTRY_CACHE_SIZE];")
     lines.append("")
     for intr in INTRINSICS:
         params = ", ".join(_C_TYPES[p] for p in intr.params)

@@ -142,9 +142,8 @@ static inline uint64_t enter(struct aot_cpu *cpu, struct entry_slot *slot)
     return e->fn(cpu, e->resume);
 }
 
-static inline uint64_t run_at(struct aot_cpu *cpu, uint64_t pc)
+static inline uint64_t run_slot(struct aot_cpu *cpu, uint64_t pc, struct entry_slot *slot)
 {
-    struct entry_slot *slot = lookup_slot(pc);
     if (__builtin_expect(!slot, 0)) {
         uint64_t next;
         slot = dispatch_miss(cpu, pc, &next);
@@ -153,6 +152,11 @@ static inline uint64_t run_at(struct aot_cpu *cpu, uint64_t pc)
     }
     cpu->pc = pc;
     return enter(cpu, slot);
+}
+
+static inline uint64_t run_at(struct aot_cpu *cpu, uint64_t pc)
+{
+    return run_slot(cpu, pc, lookup_slot(pc));
 }
 
 /* One step of the dispatcher: pending signals first (every register is in *cpu here), then the
@@ -185,11 +189,19 @@ void dispatch_loop(struct aot_cpu *cpu, uint64_t pc)
     fatal_error("the dispatcher returned");
 }
 
+/* The entry cache translated code looks in before calling here (abi.ENTRY_CACHE_BITS).  No pc
+ * matches the empty slot's: jump targets are even. */
+static const struct aot_entry no_entry = {.pc = 1};
+const struct aot_entry *aot_entry_cache[AOT_ENTRY_CACHE_SIZE] = {[0 ... AOT_ENTRY_CACHE_SIZE - 1] = &no_entry};
+
 uint64_t aot_call_indirect(struct aot_cpu *cpu, uint64_t target)
 {
     if (target == sigreturn_pc)
         return target;
-    return run_at(cpu, target);
+    struct entry_slot *slot = lookup_slot(target);
+    if (slot && !slot->unit)  /* ahead-of-time entries stay valid for good; the JIT's do not */
+        __atomic_store_n(&aot_entry_cache[(target >> 1) % AOT_ENTRY_CACHE_SIZE], slot->entry, __ATOMIC_RELAXED);
+    return run_slot(cpu, target, slot);
 }
 
 /* A safe point of translated code: cpu->pc is the poll's pc and every register is in *cpu. */

@@ -12,6 +12,7 @@ import pytest
 
 TIMEOUT = 120
 AOTBUILDER = [sys.executable, "-m", "aotbuilder"]
+GUESTS = Path(__file__).parent / "guests"
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +96,32 @@ def test_run_gives_the_guest_the_callers_environment_exactly(compile_guest, qemu
     got = subprocess.run([*AOTBUILDER, "run", str(elf)], capture_output=True, env=env, timeout=1800)
     assert got.returncode == expected.status == 0, got.stderr
     assert sorted(got.stdout.splitlines()) == sorted(expected.stdout.splitlines())
+
+
+@pytest.mark.parametrize("toolchain", ["zig", "gcc"])
+def test_indirect_calls_to_targets_sharing_an_entry_cache_slot(toolchain, compile_guest, qemu_run, shared_cache):
+    """Translated indirect calls look in the runtime's entry cache first; targets that evict each
+    other, nested misses and a longjmp out of a cached call must all reach the right function."""
+    elf = compile_guest(GUESTS / "entry_cache.c", toolchain=toolchain)
+    expected = qemu_run(elf)
+    assert expected.status == 0 and expected.stdout.startswith(b"one slot: 1\n")
+    got = subprocess.run([*AOTBUILDER, "run", "--cache-dir", str(shared_cache), str(elf)], capture_output=True,
+                         timeout=1800)
+    assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
+
+
+def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """A caller writes back only the registers that may have changed since the CPU state last held
+    them: registers changed on one side of a branch, in a loop, or in an earlier callee must reach
+    the next callee (which reads them from the state) exactly as under qemu."""
+    elf = tmp_path / "writeback_paths"
+    subprocess.run([riscv_gcc, "-nostdlib", "-static", "-o", str(elf), str(GUESTS / "writeback_paths.S")],
+                   check=True)
+    expected = qemu_run(elf)
+    assert len(expected.stdout) == 36 * 8 and expected.status != 0
+    for level in ("0", "2"):
+        exe = tmp_path / f"writeback_paths-O{level}"
+        subprocess.run([*AOTBUILDER, "build", "-O", level, str(elf), "-o", str(exe), "--cache-dir",
+                        str(shared_cache)], check=True, capture_output=True, timeout=TIMEOUT)
+        got = subprocess.run([str(exe)], capture_output=True, timeout=60)
+        assert (got.stdout, got.returncode) == (expected.stdout, expected.status)

@@ -70,6 +70,25 @@ class DirectAccess(ir.instructions.Terminator):
                    f"to label {self.normal.get_reference()} [label {self.fault.get_reference()}]")
 
 
+def _successors(block: ir.Block) -> list[ir.Block]:
+    term = block.terminator
+    if isinstance(term, ir.SwitchInstr):
+        return [term.default, *(target for _, target in term.cases)]
+    if isinstance(term, DirectAccess):
+        return [term.normal, term.fault]
+    return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
+
+
+class _TranslatedFunctionLoad(ir.instructions.LoadInstr):
+    """A load of an aot_fn pointer: llvmlite calls through a value only when it knows its function
+    type, which an opaque `ptr` does not carry."""
+
+    function_type = FN_TYPE
+
+    def __init__(self, parent: ir.Block, ptr: ir.Value) -> None:
+        super().__init__(parent, ptr, typ=PTR)
+
+
 def _fault_row(move: str, label_operand: int) -> str:
     """The asm of a direct access: the move, and its fault-table row (both offsets relative)."""
     return (f"1: {move}\n.pushsection {abi.FAULT_TABLE_SECTION},\"a\"\n.balign 4\n"
@@ -128,6 +147,9 @@ class Emitter:
         self._values: dict[tuple[str, int], ir.Value] = {}
         self._values_block: ir.Block | None = None
         self._dirty: set[tuple[str, int]] = set()
+        # Per IR block, in order: guest writes to registers, write-back stores and reloads of the
+        # CPU state; drop_clean_writebacks() uses them to delete stores of unchanged registers.
+        self._state_events: dict[ir.Block, list[tuple]] = {}
         self.reload_all()
         self.entry_pc = entry_pc
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
@@ -191,12 +213,14 @@ class Emitter:
     def set_x(self, i: int, v: ir.Value) -> None:
         if i != 0:
             self._write("x", i, self.xregs, self.extend(v, 64, signed=True))
+            self._state_event("write", ("x", i))
 
     def f_bits(self, i: int) -> ir.Value:
         return self._read("f", i, self.fregs)
 
     def set_f_bits(self, i: int, v: ir.Value) -> None:
         self._write("f", i, self.fregs, v)
+        self._state_event("write", ("f", i))
 
     def f32(self, i: int) -> ir.Value:
         """Single-precision read: an improperly NaN-boxed value reads as the canonical NaN."""
@@ -216,14 +240,54 @@ class Emitter:
         self.set_f_bits(i, self.b.bitcast(v, I64))
 
     def store_written(self) -> None:
-        """Write back what this function changed, before control leaves it."""
+        """Write back what this function changed, before control leaves it (the stores of
+        registers that did not change since are deleted by drop_clean_writebacks)."""
         for i in sorted(self.use.x_written):
-            self._cpu_store(self.x(i), self._cpu_field("x", i))
+            self._state_event("store", ("x", i), self._cpu_store(self.x(i), self._cpu_field("x", i)))
         for i in sorted(self.use.f_written):
-            self._cpu_store(self.f_bits(i), self._cpu_field("f", i))
+            self._state_event("store", ("f", i), self._cpu_store(self.f_bits(i), self._cpu_field("f", i)))
+
+    def _state_event(self, kind: str, reg: tuple[str, int] | None = None, store: ir.Instruction | None = None) -> None:
+        self._state_events.setdefault(self.b.block, []).append((kind, reg, store))
+
+    def drop_clean_writebacks(self) -> None:
+        """Delete each write-back store of a register whose CPU-state copy is current on every path
+        to it: no guest write to the register since the state was last reloaded or written back.
+        Calls and runtime calls then store only what changed since the last one (every path
+        starts clean: the entry block loads every register)."""
+        blocks = self.fn.blocks
+        dirty_in: dict[ir.Block, frozenset] = {blocks[0]: frozenset()}
+        work = [blocks[0]]
+        while work:
+            block = work.pop()
+            out = self._replay(block, dirty_in[block], drop=False)
+            for succ in _successors(block):
+                merged = out | dirty_in.get(succ, frozenset())
+                if dirty_in.get(succ) != merged:
+                    dirty_in[succ] = merged
+                    work.append(succ)
+        for block in self._state_events:
+            if block in dirty_in:  # unreachable blocks keep their stores
+                self._replay(block, dirty_in[block], drop=True)
+
+    def _replay(self, block: ir.Block, dirty_in: frozenset, drop: bool) -> frozenset:
+        """The registers that may differ from their CPU-state copy at the end of `block`; with
+        `drop`, delete the block's write-back stores of registers that cannot."""
+        dirty = set(dirty_in)
+        for kind, reg, store in self._state_events.get(block, ()):
+            if kind == "write":
+                dirty.add(reg)
+            elif kind == "reload":
+                dirty.clear()
+            elif reg in dirty:
+                dirty.discard(reg)
+            elif drop:
+                block.instructions.remove(store)
+        return frozenset(dirty)
 
     def reload_all(self) -> None:
         """Reload the registers after control came back from elsewhere."""
+        self._state_event("reload")
         for i in self.xregs:
             self._write("x", i, self.xregs, self._cpu_load(self._cpu_field("x", i), I64))
         for i in self.fregs:
@@ -245,8 +309,10 @@ class Emitter:
         load.set_metadata("tbaa", self.tbaa_cpu)
         return load
 
-    def _cpu_store(self, v: ir.Value, ptr: ir.Value) -> None:
-        self.b.store(v, ptr).set_metadata("tbaa", self.tbaa_cpu)
+    def _cpu_store(self, v: ir.Value, ptr: ir.Value) -> ir.Instruction:
+        store = self.b.store(v, ptr)
+        store.set_metadata("tbaa", self.tbaa_cpu)
+        return store
 
     def cpu_u32(self, name: str) -> ir.Value:
         return self._cpu_load(self._cpu_field(name, 0, I32), I32)
@@ -336,6 +402,36 @@ class Emitter:
     def runtime_call(self, b: ir.IRBuilder, name: str, args: list[ir.Value]) -> ir.Value:
         fn = self.intrinsic(name)
         return b.call(fn, args, cconv=fn.calling_convention or None)
+
+    def call_indirect(self, target: ir.Value) -> ir.Value:
+        """Run the guest code at `target` until it returns (registers written back); returns the
+        next guest pc.  A hit in the runtime's entry cache (abi.ENTRY_CACHE_BITS) is a native
+        indirect call; a miss asks aot_call_indirect, which also fills the cache."""
+        b = self.b
+        cache = self.module.globals.get("aot_entry_cache")
+        if cache is None:
+            cache = ir.GlobalVariable(self.module, ir.ArrayType(PTR, abi.ENTRY_CACHE_SIZE), "aot_entry_cache")
+        index = b.and_(b.lshr(target, self.c(1)), self.c(abi.ENTRY_CACHE_SIZE - 1))
+        entry = b.load(b.gep(cache, [self.c(0), index]), typ=PTR)
+        hit, miss, done = (self.fn.append_basic_block(f"icall.{tag}") for tag in ("hit", "miss", "done"))
+
+        def field(name: str) -> ir.Value:
+            return b.gep(entry, [self.c(abi.ENTRY_OFFSETS[name])], source_etype=I8)
+
+        self.cbranch_rare(b.icmp_unsigned("!=", b.load(field("pc"), typ=I64), target), miss, hit)
+        b.position_at_end(hit)
+        fn = _TranslatedFunctionLoad(b.block, field("fn"))
+        b._insert(fn)
+        direct = b.call(fn, [self.cpu, b.load(field("resume"), typ=I64)])
+        b.branch(done)
+        b.position_at_end(miss)
+        looked_up = self.call_runtime("aot_call_indirect", target)
+        b.branch(done)
+        b.position_at_end(done)
+        next_pc = b.phi(I64)
+        next_pc.add_incoming(direct, hit)
+        next_pc.add_incoming(looked_up, miss)
+        return next_pc
 
     # -- integer helpers ------------------------------------------------------------------------
     def extend(self, v: ir.Value, bits: int, signed: bool) -> ir.Value:

@@ -152,7 +152,7 @@ class Lowering:
         e = self.e
         e.set_x(link, e.pc(self.offset + self.size))
         e.store_written()
-        result = e.call_runtime("aot_call_indirect", target)
+        result = e.call_indirect(target)
         e.reload_all()
         self._continue_if(result, self.next_pc())
 
@@ -254,6 +254,7 @@ class Lowering:
             e.store_written()
             e.b.ret(self.exit_phi)
         e.flush()
+        e.drop_clean_writebacks()
         return LiftedFunction(func.entry, func.name, str(self.module), tuple(e.addr_refs),
                               tuple(e.fn_refs), tuple(resume), tuple(e.addr_origins), tuple(e.fn_origins),
                               frozenset(pc - func.entry for pc in self.sites.values), frozenset(e.sites_used))
