@@ -509,67 +509,75 @@ class Emitter:
         fn.attributes.add("alwaysinline")
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         cpu, addr, *rest = fn.args
-        pc = rest[-1]
+        value, pc = (None, rest[0]) if kind == "load" else rest
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
-        if self.memory_model == "direct":
-            # Outside the window every access takes the slow path; inside, the move itself does.
-            far = b.icmp_unsigned(">=", addr, self.c(abi.DIRECT_LIMIT))
-            direct = fn.append_basic_block("direct")
-            self.cbranch_rare(far, slow, direct, b)
-            b.position_at_end(direct)
-            # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
-            if kind == "load":
-                move, wide = _DIRECT_LOADS[size]
-                asm = _fault_row(f"{move} %gs:(${{1}}), ${{0}}", 2)
-                loaded = DirectAccess(b.block, wide, asm, "=r,r,!i", [addr], fast, slow, name="v")
-                b.block.instructions.append(loaded)
-                b.block.terminator = loaded
-                b.position_at_end(fast)
-                # LLVM lets a callbr's output be used on its indirect path too, and its optimiser
-                # then moves uses there, which codegen cannot handle (a LiveVariables assertion):
-                # an empty asm makes the value one that exists on the normal path only.
-                pinned = b.asm(ir.FunctionType(wide, [wide]), "", "=r,0", [loaded], False, name="pinned")
-                direct_value = b.trunc(pinned, raw_ty) if wide is not raw_ty else pinned
-            else:
-                asm = _fault_row(f"{_DIRECT_STORES[size]} ${{1}}, %gs:(${{0}})", 2)
-                stored = DirectAccess(b.block, ir.VoidType(), asm, "r,r,!i", [addr, rest[0]], fast, slow)
-                b.block.instructions.append(stored)
-                b.block.terminator = stored
+        fast_path = self._direct_access if self.memory_model == "direct" else self._tlb_access
+        loaded = fast_path(b, kind, size, cpu, addr, value, fast, slow)
+        ok = ir.Constant(I1, 0)
+        if kind == "load":
+            b.ret(b.insert_value(b.insert_value(ir.Constant(fnty.return_type, None), loaded, 0), ok, 1))
         else:
-            entry = self._tlb_entry(b, cpu, addr)
-            tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
-            last = b.add(addr, self.c(size - 1)) if size > 1 else addr
-            miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
-            self.cbranch_rare(miss, slow, fast, b)
-            b.position_at_end(fast)
-            addend = self._tlb_field(b, entry, "addend")
-            host = b.inttoptr(b.add(addr, addend), PTR)
+            b.ret(ok)
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
         interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
-        ok = ir.Constant(I1, 0)
         if kind == "load":
-            result_ty = fnty.return_type
             slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])
             slow_value = b.trunc(slow_value, raw_ty) if size < 8 else slow_value
-            faulted = b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32))
-            b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), slow_value, 0), faulted, 1))
-            b.position_at_end(fast)
-            if self.memory_model == "direct":
-                fast_value = direct_value
-            else:
-                fast_value = b.load(host, typ=raw_ty, align=1)
-                fast_value.set_metadata("tbaa", self.tbaa_guest)
-            b.ret(b.insert_value(b.insert_value(ir.Constant(result_ty, None), fast_value, 0), ok, 1))
         else:
-            value = rest[0]
             self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
-            b.ret(b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
-            b.position_at_end(fast)
-            if self.memory_model != "direct":
-                b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
-            b.ret(ok)
+        faulted = b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32))
+        if kind == "load":
+            b.ret(b.insert_value(b.insert_value(ir.Constant(fnty.return_type, None), slow_value, 0), faulted, 1))
+        else:
+            b.ret(faulted)
         return fn
+
+    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, cpu: ir.Value, addr: ir.Value,
+                       value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
+        """The direct model's fast path: outside the window every access takes the slow path;
+        inside, the move itself does when it faults.  Leaves `b` on the fast path; returns the
+        loaded value (None for a store)."""
+        direct = b.function.append_basic_block("direct")
+        self.cbranch_rare(b.icmp_unsigned(">=", addr, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
+        b.position_at_end(direct)
+        # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
+        if kind == "load":
+            move, wide = _DIRECT_LOADS[size]
+            asm = _fault_row(f"{move} %gs:(${{1}}), ${{0}}", 2)
+            access = DirectAccess(b.block, wide, asm, "=r,r,!i", [addr], fast, slow, name="v")
+        else:
+            asm = _fault_row(f"{_DIRECT_STORES[size]} ${{1}}, %gs:(${{0}})", 2)
+            access = DirectAccess(b.block, ir.VoidType(), asm, "r,r,!i", [addr, value], fast, slow)
+        b.block.instructions.append(access)
+        b.block.terminator = access
+        b.position_at_end(fast)
+        if kind != "load":
+            return None
+        # LLVM lets a callbr's output be used on its indirect path too, and its optimiser then
+        # moves uses there, which codegen cannot handle (a LiveVariables assertion): an empty asm
+        # makes the value one that exists on the normal path only.
+        pinned = b.asm(ir.FunctionType(wide, [wide]), "", "=r,0", [access], False, name="pinned")
+        raw_ty = INT_TYPES[size * 8]
+        return b.trunc(pinned, raw_ty) if wide is not raw_ty else pinned
+
+    def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, cpu: ir.Value, addr: ir.Value,
+                    value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
+        """The TLB model's fast path: a hit in the software TLB is a host load or store at the
+        entry's addend.  Leaves `b` on the fast path; returns the loaded value (None for a store)."""
+        entry = self._tlb_entry(b, cpu, addr)
+        tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
+        last = b.add(addr, self.c(size - 1)) if size > 1 else addr
+        miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
+        self.cbranch_rare(miss, slow, fast, b)
+        b.position_at_end(fast)
+        host = b.inttoptr(b.add(addr, self._tlb_field(b, entry, "addend")), PTR)
+        if kind != "load":
+            b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
+            return None
+        loaded = b.load(host, typ=INT_TYPES[size * 8], align=1)
+        loaded.set_metadata("tbaa", self.tbaa_guest)
+        return loaded
 
     @staticmethod
     def extend_in(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
