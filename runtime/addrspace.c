@@ -574,14 +574,15 @@ static bool resize_heap(uint64_t old_end, uint64_t new_end)
     if (!pt_range_free(vpn_of(old_end), pages_of(grow)))
         return false;
     uint64_t heap_len = old_end - as.brk_start;
+    unsigned char *in_window = window_place(old_end, grow);
     /* In the window the heap is contiguous on the host anyway: new pages need no mremap. */
-    if (!window_place(old_end, grow) && heap_len && is_one_run(as.brk_start, heap_len) &&
+    if (!in_window && heap_len && is_one_run(as.brk_start, heap_len) &&
         grow_in_place(as.brk_start, heap_len, new_end - as.brk_start) >= 0)
         return true;
     unsigned char *host = host_map_anonymous(old_end, grow, MAP_PRIVATE);
     if (host == MAP_FAILED) {
-        if (window_place(old_end, grow))
-            window_release(window_place(old_end, grow), grow);  /* no hole left behind */
+        if (in_window)
+            window_release(in_window, grow);  /* no hole left behind */
         return false;
     }
     map_pages(old_end, grow, host, PTE_R | PTE_W);
