@@ -74,8 +74,6 @@ def _successors(block: ir.Block) -> list[ir.Block]:
     term = block.terminator
     if isinstance(term, ir.SwitchInstr):
         return [term.default, *(target for _, target in term.cases)]
-    if isinstance(term, DirectAccess):
-        return [term.normal, term.fault]
     return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
 
 
@@ -511,26 +509,24 @@ class Emitter:
         cpu, addr, *rest = fn.args
         value, pc = (None, rest[0]) if kind == "load" else rest
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
+        def finish(loaded: ir.Value | None, faulted: ir.Value) -> None:
+            if kind == "load":
+                b.ret(b.insert_value(b.insert_value(ir.Constant(fnty.return_type, None), loaded, 0), faulted, 1))
+            else:
+                b.ret(faulted)
+
         fast_path = self._direct_access if self.memory_model == "direct" else self._tlb_access
-        loaded = fast_path(b, kind, size, cpu, addr, value, fast, slow)
-        ok = ir.Constant(I1, 0)
-        if kind == "load":
-            b.ret(b.insert_value(b.insert_value(ir.Constant(fnty.return_type, None), loaded, 0), ok, 1))
-        else:
-            b.ret(ok)
+        finish(fast_path(b, kind, size, cpu, addr, value, fast, slow), ir.Constant(I1, 0))
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
         interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
+        slow_value = None
         if kind == "load":
             slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])
             slow_value = b.trunc(slow_value, raw_ty) if size < 8 else slow_value
         else:
             self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
-        faulted = b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32))
-        if kind == "load":
-            b.ret(b.insert_value(b.insert_value(ir.Constant(fnty.return_type, None), slow_value, 0), faulted, 1))
-        else:
-            b.ret(faulted)
+        finish(slow_value, b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
         return fn
 
     def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, cpu: ir.Value, addr: ir.Value,
