@@ -159,12 +159,17 @@ static void remember_learned(uint64_t pc)
     close(fd);
 }
 
+void jit_start_early(void)
+{
+    if (!worker.pid && !worker.failed)
+        worker.failed = !start_worker();
+}
+
 void jit_translate(struct aot_cpu *cpu, uint64_t pc)
 {
     (void)cpu;
     double start = monotonic_seconds();  /* the worker's start-up is JIT time too */
-    if (!worker.pid && !worker.failed)
-        worker.failed = !start_worker();
+    jit_start_early();
     if (worker.failed)
         cannot_translate(pc, "could not start (it runs the aotbuilder that built this program: "
                              "reinstall it, or rebuild the program with `aotbuilder build` on this machine)");

@@ -113,6 +113,7 @@ void stats_write(void);  /* AOTBUILDER_STATS_JSON: the figures above, once the g
 void jit_init(void);
 void jit_translate(struct aot_cpu *cpu, uint64_t pc);  /* installs a translation of pc, or dies */
 void jit_forget_worker(void);  /* in a forked child: the parent's worker is not ours */
+void jit_start_early(void);    /* starts the worker now, while the host's files are in reach */
 int jit_owned_fd(void);        /* the worker's socket, or -1: a descriptor the guest must not touch */
 static inline bool jit_owns_fd(int fd) { return fd >= 0 && fd == jit_owned_fd(); }
 int jit_move_fd(void);         /* moves it to another descriptor (the guest dup3s onto it); 0 or -1 */

@@ -186,29 +186,39 @@ def _translator_digest() -> str:
     return h.hexdigest()[:16]
 
 
-@pytest.fixture(scope="module")
-def busybox(cache_root, qemu_run) -> tuple[Path, Path]:
-    """(Debian's riscv64 busybox, its translation), fetched and built once, whichever test worker
-    gets here first; built at -O0 because this tier tests behaviour and the build is most of its
-    time."""
+def _unpacked(cache_root: Path, package: str) -> tuple[Path, Path]:
+    """(.deb, directory it is unpacked in) of one of Debian's riscv64 packages; the caller holds
+    build.lock (apt's private state is shared)."""
+    try:
+        deb = debian.fetch([package], cache_root / "debs")[package]
+    except debian.Unavailable as e:
+        pytest.skip(f"Debian's riscv64 packages are not available here: {e}")
+    return deb, debian.extract(deb, cache_root / package)
+
+
+def _translated_package(cache_root: Path, package: str, program: str, name: str) -> tuple[Path, Path]:
+    """(program from Debian's riscv64 `package`, its translation), fetched and built once, whichever
+    test worker gets here first; built at -O0 because this tier tests behaviour and the build is
+    most of its time."""
     with open(cache_root / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            debs = debian.fetch(["busybox-static"], cache_root / "debs")
-        except debian.Unavailable as e:
-            pytest.skip(f"Debian's riscv64 packages are not available here: {e}")
-        root = debian.extract(debs["busybox-static"], cache_root / "busybox-static")
-        guest = root / "usr" / "bin" / "busybox"
-        exe = cache_root / f"busybox-{debs['busybox-static'].stem}-{_translator_digest()}.x86"
+        deb, root = _unpacked(cache_root, package)
+        guest = root / program
+        exe = cache_root / f"{name}-{deb.stem}-{_translator_digest()}.x86"
         if not exe.exists():
             # Older translations, and the entries their fallback JIT learned: a build would take
             # those as roots, and each translation here starts from what static discovery finds.
-            for older in [*cache_root.glob("busybox-*.x86"), *cache_root.glob("busybox-*.x86.learned")]:
+            for older in [*cache_root.glob(f"{name}-*.x86"), *cache_root.glob(f"{name}-*.x86.learned")]:
                 older.unlink()
             proc = subprocess.run([*AOTBUILDER, "build", "-O", "0", str(guest), "-o", str(exe), "--cache-dir",
                                    str(cache_root / "aot")], capture_output=True, text=True, timeout=BUILD_TIMEOUT)
             assert proc.returncode == 0, proc.stderr
     return guest, exe
+
+
+@pytest.fixture(scope="module")
+def busybox(cache_root, qemu_run) -> tuple[Path, Path]:
+    return _translated_package(cache_root, "busybox-static", "usr/bin/busybox", "busybox")
 
 
 @pytest.fixture(scope="module")
@@ -288,3 +298,56 @@ def test_busybox_applet_invocation_matches_qemu(busybox, tmp_path, argv):
     expected = _run([QEMU, str(link_guest), *argv[1:]], tmp_path, tmp_path / "g")
     got = _run([str(link_exe), *argv[1:]], tmp_path, tmp_path / "n")
     assert (got.stdout, got.returncode) == (expected.stdout, expected.returncode)
+
+
+@pytest.fixture(scope="module")
+def ldconfig(cache_root, qemu_run) -> tuple[Path, Path]:
+    """glibc's ldconfig, which Debian builds with GCC as a static-PIE executable."""
+    return _translated_package(cache_root, "libc-bin", "usr/sbin/ldconfig", "ldconfig")
+
+
+@pytest.fixture(scope="module")
+def riscv64_libs(cache_root) -> Path:
+    """The directory holding glibc's riscv64 shared libraries (for ldconfig to index)."""
+    with open(cache_root / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _, root = _unpacked(cache_root, "libc6")
+    return root / "usr" / "lib" / "riscv64-linux-gnu"
+
+
+def _library_tree(where: Path, libs: Path) -> Path:
+    """A root for `ldconfig -r`: a configured directory (with a library under a name that needs its
+    soname link) and the built-in one."""
+    (where / "etc").mkdir(parents=True)
+    (where / "etc" / "ld.so.conf").write_text("/opt/lib\n")
+    for directory, files in (("opt/lib", {"libm.so.6": "libm.so.6", "libdl.so.2": "libdl.so.2",
+                                          "libc.so.6": "libc-renamed.so"}),
+                             ("usr/lib/riscv64-linux-gnu", {"libanl.so.1": "libanl.so.1"})):
+        (where / directory).mkdir(parents=True)
+        for name, copy in files.items():
+            shutil.copyfile(libs / name, where / directory / copy)
+    return where
+
+
+@pytest.mark.parametrize("argv", [["-v", "-r", "{root}"], ["-r", "{root}", "-p"], ["--version"],
+                                  ["-r", "{root}/missing"]], ids=["index", "print", "version", "bad-root"])
+def test_ldconfig_static_pie_matches_qemu(ldconfig, riscv64_libs, tmp_path, argv):
+    """GCC-built glibc static-PIE: ldconfig indexes a library tree (reading ELF headers, making the
+    soname link, writing the cache) exactly as it does under qemu, then prints that cache."""
+    guest, exe = ldconfig
+    results, trees = [], []
+    for side, cmd in (("qemu", [QEMU, "-0", "ldconfig", str(guest)]), ("native", ["ldconfig"])):
+        root = _library_tree(tmp_path / side, riscv64_libs)
+        if argv[-1] == "-p":  # print the cache of an indexed tree
+            built = subprocess.run([*cmd, "-r", str(root)], executable=None if side == "qemu" else exe,
+                                   capture_output=True, timeout=TIMEOUT)
+            assert built.returncode == 0, built.stderr
+        args = [a.replace("{root}", str(root)) for a in argv]
+        proc = subprocess.run([*cmd, *args], executable=None if side == "qemu" else exe, capture_output=True,
+                              timeout=TIMEOUT, env={"LC_ALL": "C"}, preexec_fn=_no_core_dumps)
+        results.append((proc.returncode, proc.stdout.decode().replace(str(root), "ROOT"),
+                        proc.stderr.decode().replace(str(root), "ROOT")))
+        trees.append({str(f.relative_to(root)): os.readlink(f) if f.is_symlink() else f.read_bytes()
+                      for f in sorted(root.rglob("*")) if not f.is_dir()})
+    assert results[1] == results[0]
+    assert trees[1] == trees[0]

@@ -127,6 +127,15 @@ SYSCALL(chdir)
 
 SYSCALL(fchdir) { return host_result(fchdir((int)a[0])); }
 
+/* The fallback JIT's worker runs the aotbuilder installed on the host, which the new root most
+ * likely hides: it starts first (a worker already running keeps working inside the chroot). */
+SYSCALL(chroot)
+{
+    PATH_ARG(path, a[0]);
+    jit_start_early();
+    return host_result(chroot(path));
+}
+
 SYSCALL(unlinkat)
 {
     PATH_ARG(path, a[1]);

@@ -65,7 +65,7 @@ SYSCALL(ioctl); SYSCALL(fcntl); SYSCALL(dup); SYSCALL(dup3); SYSCALL(pipe2); SYS
 /* fs.c */
 SYSCALL(openat); SYSCALL(fstat); SYSCALL(newfstatat); SYSCALL(statx); SYSCALL(statfs);
 SYSCALL(fstatfs); SYSCALL(readlinkat); SYSCALL(faccessat); SYSCALL(faccessat2); SYSCALL(getcwd);
-SYSCALL(chdir); SYSCALL(fchdir); SYSCALL(unlinkat); SYSCALL(mkdirat); SYSCALL(renameat2);
+SYSCALL(chdir); SYSCALL(fchdir); SYSCALL(chroot); SYSCALL(unlinkat); SYSCALL(mkdirat); SYSCALL(renameat2);
 SYSCALL(symlinkat); SYSCALL(linkat); SYSCALL(fchmod); SYSCALL(fchmodat); SYSCALL(fchown);
 SYSCALL(fchownat); SYSCALL(umask); SYSCALL(truncate); SYSCALL(ftruncate); SYSCALL(fsync);
 SYSCALL(fdatasync); SYSCALL(utimensat); SYSCALL(getdents64);
