@@ -52,6 +52,21 @@ def test_missed_functions_run_through_the_jit_and_the_next_build_learns_them(com
     assert figures["aot_entries"] > 0
 
 
+def test_a_translation_the_user_strips_still_runs_missed_code_through_the_jit(compile_guest, qemu_run, tmp_path,
+                                                                                shared_cache):
+    """The worker finds the runtime's intrinsics and the translated functions without .symtab."""
+    elf = compile_guest(GUESTS / "hidden_pointers.c", flags=STRIPPED)
+    expected = qemu_run(elf, ["12"])
+    exe = tmp_path / "hidden"
+    subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)],
+                   capture_output=True, check=True, timeout=TIMEOUT)
+    subprocess.run(["strip", str(exe)], check=True)
+    assert b".symtab" not in subprocess.run(["readelf", "-S", str(exe)], capture_output=True).stdout
+    got = subprocess.run([str(exe), "12"], capture_output=True, timeout=TIMEOUT)
+    same_as_qemu(got, expected)
+    assert learned_path(exe).read_text().strip(), "the missed code did not go through the JIT"
+
+
 def test_build_takes_learned_entries_as_roots(compile_guest, tmp_path, shared_cache):
     elf = compile_guest(GUESTS / "hidden_pointers.c", flags=STRIPPED)
     exe = tmp_path / "hidden"

@@ -21,6 +21,7 @@ from pathlib import Path
 import xxhash
 
 import aotbuilder
+from aotbuilder.backend.place import SYMBOLS_SECTION, global_symbols, symbol_table_section
 from aotbuilder.backend.runtime import c_compiler, tool_env
 from aotbuilder.errors import BuildError
 from aotbuilder.lift.emitter import placeholder
@@ -162,4 +163,23 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     if result.returncode != 0:
         tmp_out.unlink(missing_ok=True)
         raise BuildError(f"linking {out} failed: {_first_problem(result.stderr)}")
+    try:
+        add_symbol_section(tmp_out, workdir)
+    except BuildError:
+        tmp_out.unlink(missing_ok=True)
+        raise
     os.replace(tmp_out, out)
+
+
+def add_symbol_section(exe: Path, workdir: Path) -> None:
+    """Copies the executable's global symbols into place.SYMBOLS_SECTION, where the fallback JIT
+    finds them even after the user strips the executable."""
+    objcopy = os.environ.get("OBJCOPY", "objcopy")
+    if shutil.which(objcopy) is None:
+        raise BuildError(f"no objcopy found ({objcopy}): install binutils, or set OBJCOPY")
+    table = workdir / "symbols.bin"
+    table.write_bytes(symbol_table_section(global_symbols(exe.read_bytes())))
+    result = subprocess.run([objcopy, "--add-section", f"{SYMBOLS_SECTION}={table}", str(exe)],
+                            capture_output=True, text=True, env=tool_env())
+    if result.returncode != 0:
+        raise BuildError(f"adding the symbol table to {exe.name} failed: {_first_problem(result.stderr)}")

@@ -22,6 +22,8 @@ SHT_NOBITS = 8
 SHN_UNDEF = 0
 SHN_ABS = 0xFFF1
 STB_LOCAL = 0
+# Where a translated executable lists its global symbols for the JIT (see executable_symbols).
+SYMBOLS_SECTION = ".aot.symbols"
 # Unwind tables: the runtime does not unwind through translated code.
 SKIPPED_SECTIONS = (b".eh_frame",)
 
@@ -66,8 +68,8 @@ def _name(data: bytes, off: int) -> bytes:
     return data[off:data.index(b"\0", off)]
 
 
-def executable_symbols(data: bytes) -> dict[str, int]:
-    """The global symbols an executable defines, by name (its .symtab)."""
+def global_symbols(data: bytes) -> dict[str, int]:
+    """The global symbols an ELF file defines, by name (its .symtab)."""
     headers = _section_headers(data)
     found: dict[str, int] = {}
     for _, sh_type, _, _, offset, size, link, _, _, _ in headers:
@@ -79,6 +81,30 @@ def executable_symbols(data: bytes) -> dict[str, int]:
             if st_info >> 4 != STB_LOCAL and shndx != SHN_UNDEF:
                 found[_name(data, strings + st_name).decode(errors="replace")] = value
     return found
+
+
+def symbol_table_section(symbols: Mapping[str, int]) -> bytes:
+    """The SYMBOLS_SECTION contents: (u64 address, NUL-terminated name) for each symbol."""
+    return b"".join(struct.pack("<Q", addr) + name.encode() + b"\0" for name, addr in sorted(symbols.items()))
+
+
+def executable_symbols(data: bytes) -> dict[str, int]:
+    """The global symbols of a translated executable, from its SYMBOLS_SECTION: that section is
+    not a symbol table, so `strip` keeps it."""
+    headers = _section_headers(data)
+    shstrndx, = struct.unpack_from("<H", data, 0x3E)
+    names = headers[shstrndx][4] if shstrndx < len(headers) else None
+    for sh_name, _, _, _, offset, size, *_ in headers:
+        if names is not None and _name(data, names + sh_name) == SYMBOLS_SECTION.encode():
+            found, at, end = {}, offset, offset + size
+            while at < end:
+                addr, = struct.unpack_from("<Q", data, at)
+                name = _name(data, at + 8)
+                found[name.decode(errors="replace")] = addr
+                at += 8 + len(name) + 1
+            return found
+    raise BuildError(f"the executable has no {SYMBOLS_SECTION} section (an aotbuilder older than this one "
+                     "built it, or a tool removed it): rebuild it with `aotbuilder build`")
 
 
 def executable_bytes(data: bytes, addr: int, size: int | None = None) -> bytes:
