@@ -152,6 +152,30 @@ def test_prune_evicts_least_recently_used(tmp_path: Path) -> None:
     assert store.prune(0, keep=[store.path("objects", keys[0])]).remaining_bytes == entry_size
 
 
+def test_prune_does_not_count_an_entry_it_cannot_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CacheStore(tmp_path)
+    key = "44" * 16
+    store.put("objects", key, bytes(1000))
+    entry_size = store.path("objects", key).stat().st_size
+    stuck = tmp_path / "programs" / "ab" / "cd"  # a run target the user may not delete
+    stuck.mkdir(parents=True)
+    (stuck / "exe").write_bytes(bytes(5000))
+    _age(stuck / "exe", 100000)
+    _age(stuck, 100000)
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if Path(path) == stuck:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(store_module.shutil, "rmtree", rmtree)
+    result = store.prune(0)
+    assert (stuck / "exe").exists() and not store.path("objects", key).exists()
+    assert (result.evicted_entries, result.evicted_bytes) == (1, entry_size)
+    assert result.remaining_bytes == store.size() >= 5000
+
+
 def test_prune_removes_stale_leftovers_of_killed_builds_only(tmp_path: Path) -> None:
     store = CacheStore(tmp_path)
     store.put("objects", "22" * 16, b"x")

@@ -186,16 +186,16 @@ class CacheStore:
         candidates = sorted((e for e in entries if e.kind in (*NAMESPACES, "programs") and e.path not in keep),
                             key=lambda e: e.last_used)
         for e in stale:
-            _remove(e.path)
-            total -= e.size
-            evicted_bytes += e.size
+            if _remove(e.path):
+                total -= e.size
+                evicted_bytes += e.size
         for e in candidates:
             if total <= max_size:
                 break
-            _remove(e.path)
-            total -= e.size
-            evicted += 1
-            evicted_bytes += e.size
+            if _remove(e.path):  # one that cannot be removed (permissions) still takes its space
+                total -= e.size
+                evicted += 1
+                evicted_bytes += e.size
         return PruneResult(evicted, evicted_bytes, total)
 
     def clear(self) -> None:
@@ -253,11 +253,14 @@ def _tree_entry(path: Path, kind: str) -> Iterator[Entry]:
     yield Entry(path, kind, size, last)
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path) -> bool:
+    """Deletes an entry (a file or a directory tree); whether it is gone (a concurrent prune or
+    clear may have removed it first, which is as good)."""
     try:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(path)
         else:
-            path.unlink(missing_ok=True)
+            path.unlink()
     except OSError:
         pass
+    return not os.path.lexists(path)
