@@ -361,6 +361,9 @@ def build_for_run(guest: Path, options: BuildOptions, progress: Progress | None 
         learned = 0
     if learned >= built:  # the JIT found code since the build: translate it ahead of time now
         build(guest, exe, options, progress)
-    else:
+        return exe
+    try:
         os.utime(exe)  # its last use, for eviction
+    except FileNotFoundError:  # evicted by another build's prune since the stat above
+        build(guest, exe, options, progress)
     return exe

@@ -368,3 +368,31 @@ def test_a_worker_dying_while_a_result_is_handled_is_an_error(monkeypatch) -> No
     funcs = {e: type("F", (), {"name": f"f{e}"})() for e in (1, 2, 3, 4)}
     with pytest.raises(BuildError, match=r"worker died .*f2"):
         pipeline._translate_in_pool([1, 2, 3, 4], 2, lambda _: time.sleep(1.0), funcs)
+
+
+def test_run_rebuilds_a_target_evicted_between_its_lookup_and_its_use(tmp_path, monkeypatch):
+    """Another build's prune may remove `run`'s executable after run found it: run builds it again
+    instead of failing."""
+    guest = tmp_path / "guest"
+    guest.write_bytes(b"guest bytes")
+    options = pipeline.BuildOptions(cache_dir=tmp_path / "cache")
+    monkeypatch.setattr(pipeline, "run_target", lambda g, o: tmp_path / "cache" / "programs" / "ab" / "k" / "program")
+    builds = []
+
+    def fake_build(g, out, o, progress=None):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(b"built")
+        builds.append(out)
+
+    monkeypatch.setattr(pipeline, "build", fake_build)
+    exe = pipeline.build_for_run(guest, options)
+    assert builds == [exe]
+    real_utime = os.utime
+
+    def utime_after_eviction(path, *args, **kwargs):
+        Path(path).unlink()  # the prune gets there first
+        return real_utime(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.os, "utime", utime_after_eviction)
+    assert pipeline.build_for_run(guest, options) == exe
+    assert builds == [exe, exe] and exe.read_bytes() == b"built"
