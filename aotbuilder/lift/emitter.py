@@ -148,6 +148,7 @@ class Emitter:
         # Per IR block, in order: guest writes to registers, write-back stores and reloads of the
         # CPU state; drop_clean_writebacks() uses them to delete stores of unchanged registers.
         self._state_events: dict[ir.Block, list[tuple]] = {}
+        self._raw_twins: dict[int, tuple[ir.Value, ir.Value, int]] = {}
         self.reload_all()
         self.entry_pc = entry_pc
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
@@ -220,9 +221,24 @@ class Emitter:
         self._write("f", i, self.fregs, v)
         self._state_event("write", ("f", i))
 
-    def f32(self, i: int) -> ir.Value:
-        """Single-precision read: an improperly NaN-boxed value reads as the canonical NaN."""
+    def set_nan_payload_free(self, canonical_bits: ir.Value, raw_bits: ir.Value, precision: int) -> None:
+        """`canonical_bits` (just written to a register) is `raw_bits` with a NaN replaced by the
+        canonical NaN.  An operation whose result does not depend on a NaN operand's payload or
+        sign (arithmetic, compares, min/max, class) may read the raw value instead:
+        then the canonicalisation of a register that is overwritten before anything reads its
+        bits is dead code.  A read in the other `precision` (32 or 64) gets the canonical value:
+        the NaN-boxing test of a double's raw NaN can pass where the canonical NaN's fails."""
+        self._raw_twins[id(canonical_bits)] = (canonical_bits, raw_bits, precision)
+
+    def _f_operand_bits(self, i: int, precision: int) -> ir.Value:
         bits = self.f_bits(i)
+        twin = self._raw_twins.get(id(bits))
+        return twin[1] if twin is not None and twin[0] is bits and twin[2] == precision else bits
+
+    def f32(self, i: int, any_nan: bool = False) -> ir.Value:
+        """Single-precision read: an improperly NaN-boxed value reads as the canonical NaN.  With
+        `any_nan`, a NaN may have any payload and sign (see set_nan_payload_free)."""
+        bits = self._f_operand_bits(i, 32) if any_nan else self.f_bits(i)
         boxed = self.b.icmp_unsigned("==", self.b.lshr(bits, self.c(32)), self.c(0xFFFFFFFF))
         low = self.b.select(boxed, self.b.trunc(bits, I32), self.c(CANONICAL_NAN32, 32))
         return self.b.bitcast(low, F32)
@@ -231,8 +247,8 @@ class Emitter:
         bits = self.b.zext(self.b.bitcast(v, I32), I64)
         self.set_f_bits(i, self.b.or_(bits, self.c(NAN_BOX)))
 
-    def f64(self, i: int) -> ir.Value:
-        return self.b.bitcast(self.f_bits(i), F64)
+    def f64(self, i: int, any_nan: bool = False) -> ir.Value:
+        return self.b.bitcast(self._f_operand_bits(i, 64) if any_nan else self.f_bits(i), F64)
 
     def set_f64(self, i: int, v: ir.Value) -> None:
         self.set_f_bits(i, self.b.bitcast(v, I64))

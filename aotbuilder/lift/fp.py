@@ -44,7 +44,14 @@ D = Precision("f64", F64, 64, CANONICAL_NAN64, abi.FP_SOFT_DOUBLE)
 # -- registers -------------------------------------------------------------------------------------
 
 def fget(ctx, p: Precision, i: int) -> ir.Value:
+    """The exact register value (for operations that see a NaN's bits: sign injection)."""
     return ctx.e.f32(i) if p is S else ctx.e.f64(i)
+
+
+def operand(ctx, p: Precision, i: int) -> ir.Value:
+    """An operand whose NaN payload and sign cannot change the result or the flags (every
+    operation here but sign injection): a quiet NaN of any bits acts as the canonical one."""
+    return ctx.e.f32(i, any_nan=True) if p is S else ctx.e.f64(i, any_nan=True)
 
 
 def fset(ctx, p: Precision, i: int, v: ir.Value) -> None:
@@ -79,10 +86,12 @@ def is_nan_bits(ctx, p: Precision, bits: ir.Value) -> ir.Value:
 
 def canonical(ctx, p: Precision, v: ir.Value) -> ir.Value:
     """v, or the canonical NaN if v is a NaN.  v is the result of a host operation, so never a
-    signalling NaN: the quiet compare raises nothing, and it keeps v in an FP register."""
+    signalling NaN: the quiet compare raises nothing (so LLVM may drop it when the result is
+    unused, e.g. a register overwritten before anything reads it), and it keeps v in an FP
+    register."""
     e = ctx.e
     nan = e.b.bitcast(e.c(p.canonical_nan, p.bits), p.ty)
-    return e.b.select(fcmp(ctx, p, "uno", v, v), nan, v)
+    return e.b.select(fcmp(ctx, p, "uno", v, v, exceptions="ignore"), nan, v)
 
 
 def or_flags(ctx, flags: ir.Value) -> None:
@@ -100,8 +109,9 @@ def _strict(ctx) -> None:
 
 
 def constrained(ctx, op: str, ret: ir.Type, args: list[ir.Value], suffix: str, rounding: bool = True,
-                predicate: str | None = None) -> ir.Value:
-    """llvm.experimental.constrained.<op>.<suffix>: rounding per MXCSR, exceptions into its flags."""
+                predicate: str | None = None, exceptions: str = "strict") -> ir.Value:
+    """llvm.experimental.constrained.<op>.<suffix>: rounding per MXCSR, exceptions into its flags
+    (`exceptions="ignore"` only where the operation cannot raise any)."""
     _strict(ctx)
     e = ctx.e
     name = f"llvm.experimental.constrained.{op}.{suffix}"
@@ -110,17 +120,18 @@ def constrained(ctx, op: str, ret: ir.Type, args: list[ir.Value], suffix: str, r
         md.append(ir.MetaDataString(e.module, predicate))
     if rounding:
         md.append(ir.MetaDataString(e.module, "round.dynamic"))
-    md.append(ir.MetaDataString(e.module, "fpexcept.strict"))
+    md.append(ir.MetaDataString(e.module, f"fpexcept.{exceptions}"))
     fn = e.module.globals.get(name)
     if fn is None:
         fn = ir.Function(e.module, ir.FunctionType(ret, [a.type for a in args] + [_MD] * len(md)), name)
     return e.b.call(fn, [*args, *md])
 
 
-def fcmp(ctx, p: Precision, cond: str, a: ir.Value, b: ir.Value, signalling: bool = False) -> ir.Value:
+def fcmp(ctx, p: Precision, cond: str, a: ir.Value, b: ir.Value, signalling: bool = False,
+         exceptions: str = "strict") -> ir.Value:
     """A strict compare: quiet ones raise invalid only for signalling NaNs, signalling ones for any NaN."""
     return constrained(ctx, "fcmps" if signalling else "fcmp", I1, [a, b], rounding=False,
-                       predicate=cond, suffix=p.suffix)
+                       predicate=cond, suffix=p.suffix, exceptions=exceptions)
 
 
 # -- rounding mode dispatch -------------------------------------------------------------------------
@@ -226,11 +237,26 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
 
 def _fp_result(ctx, insn: Insn, p: Precision, soft_op: str, operands: list[ir.Value],
                compute: Callable[[], ir.Value]) -> None:
-    """rd = a rounded FP operation on `operands` (read already), canonical NaN on the hardware path."""
+    """rd = a rounded FP operation on `operands` (read already), canonical NaN on the hardware path;
+    the uncanonicalised result is kept for the operations that read rd next (operand())."""
+    hw: list[ir.Value] = []
+
+    def hardware() -> ir.Value:
+        r = compute()
+        hw.extend((reg_bits(ctx, p, canonical(ctx, p, r)), reg_bits(ctx, p, r)))
+        return hw[0]
+
     value = rounded(ctx, insn, abi.FP_SOFT[soft_op] | p.soft_flag, lambda: [soft_operand(ctx, p, v) for v in operands],
-                    lambda: reg_bits(ctx, p, canonical(ctx, p, compute())))
-    if value is not None:
-        ctx.e.set_f_bits(insn.rd, value)
+                    hardware)
+    if value is None:
+        return
+    e = ctx.e
+    e.set_f_bits(insn.rd, value)
+    if isinstance(value, ir.PhiInstr) and hw:
+        raw = e.b.phi(I64)
+        for v, block in value.incomings:
+            raw.add_incoming(hw[1] if v is hw[0] else v, block)
+        e.set_nan_payload_free(value, raw, p.bits)
 
 
 # -- arithmetic --------------------------------------------------------------------------------------
@@ -239,12 +265,12 @@ _SOFT_ARITH = {"fadd": "ADD", "fsub": "SUB", "fmul": "MUL", "fdiv": "DIV"}
 
 
 def gen_arith(ctx, insn: Insn, p: Precision, op: str) -> None:
-    a, b = fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2)
+    a, b = operand(ctx, p, insn.rs1), operand(ctx, p, insn.rs2)
     _fp_result(ctx, insn, p, _SOFT_ARITH[op], [a, b], lambda: constrained(ctx, op, p.ty, [a, b], p.suffix))
 
 
 def gen_sqrt(ctx, insn: Insn, p: Precision) -> None:
-    a = fget(ctx, p, insn.rs1)
+    a = operand(ctx, p, insn.rs1)
     _fp_result(ctx, insn, p, "SQRT", [a], lambda: constrained(ctx, "sqrt", p.ty, [a], suffix=p.suffix))
 
 
@@ -254,7 +280,7 @@ _SOFT_FMA = {(False, False): "FMADD", (False, True): "FMSUB", (True, False): "FN
 def gen_fma(ctx, insn: Insn, p: Precision, negate_product: bool, negate_addend: bool) -> None:
     """One rounding of ±(a×b)±c: the negations are exact, so fma(-a, b, -c) is FNMADD in every mode."""
     e = ctx.e
-    a, b, c = (fget(ctx, p, r) for r in (insn.rs1, insn.rs2, insn.rs3))
+    a, b, c = (operand(ctx, p, r) for r in (insn.rs1, insn.rs2, insn.rs3))
 
     def hardware() -> ir.Value:
         x = e.b.fneg(a) if negate_product else a
@@ -310,7 +336,7 @@ def gen_minmax(ctx, insn: Insn, p: Precision, op: str) -> None:
     """IEEE 754-2019 minimumNumber/maximumNumber: a NaN operand yields the other one (both: the
     canonical NaN), -0 < +0, and only signalling NaNs raise invalid (the quiet compares do that)."""
     e = ctx.e
-    a, b = fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2)
+    a, b = operand(ctx, p, insn.rs1), operand(ctx, p, insn.rs2)
     ia, ib = _bits(ctx, p, a), _bits(ctx, p, b)
     less = fcmp(ctx, p, "olt" if op == "min" else "ogt", a, b)
     equal = fcmp(ctx, p, "oeq", a, b)
@@ -328,7 +354,7 @@ def gen_compare(ctx, insn: Insn, p: Precision, cond: str) -> None:
     """FEQ is a quiet compare (invalid only for signalling NaNs); FLT and FLE signal on any NaN."""
     e = ctx.e
     pred = {"==": "oeq", "<": "olt", "<=": "ole"}[cond]
-    r = fcmp(ctx, p, pred, fget(ctx, p, insn.rs1), fget(ctx, p, insn.rs2), signalling=cond != "==")
+    r = fcmp(ctx, p, pred, operand(ctx, p, insn.rs1), operand(ctx, p, insn.rs2), signalling=cond != "==")
     e.set_x(insn.rd, e.b.zext(r, I64))
 
 
@@ -339,7 +365,7 @@ def gen_class(ctx, insn: Insn, p: Precision) -> None:
     ity = INT_TYPES[p.bits]
     exp_bits = 8 if p is S else 11
     mant_bits = p.bits - 1 - exp_bits
-    bits = b.bitcast(fget(ctx, p, insn.rs1), ity)
+    bits = b.bitcast(operand(ctx, p, insn.rs1), ity)
     sign = b.icmp_unsigned("!=", b.lshr(bits, e.c(p.bits - 1, p.bits)), e.c(0, p.bits))
     exp = b.and_(b.lshr(bits, e.c(mant_bits, p.bits)), e.c((1 << exp_bits) - 1, p.bits))
     mant = b.and_(bits, e.c((1 << mant_bits) - 1, p.bits))

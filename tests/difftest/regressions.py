@@ -27,4 +27,12 @@ REGRESSIONS: dict[str, Case] = {
     "ctzw with a zero low word": Case(
         x=[0, 0, 0, 0, 0, 1 << 63, 0xFFFFFFFF00000000] + [0] * 25, f=[0] * 32, fcsr=0, memory=_ZERO_MEMORY,
         body=[["ctzw x10, x5"], ["ctzw x6, x6"], ["ctzw x11, x0"], ["ctzw x12, x3"]]),
+    # An FP result read by the next instruction in the other precision: arithmetic read the
+    # double's uncanonicalised NaN (x86 keeps the input's payload), whose upper half can look like
+    # a NaN-boxed single, where the canonical NaN reads as the canonical single NaN.
+    "double NaN result read as a single": Case(
+        x=[0] * 32, f=[0] * 24 + [0xFFFFFFFFE0CC7804, 0x43E0000000000000, 0xFFFFFFFFE0CC7804] + [0] * 5,
+        fcsr=0, memory=_ZERO_MEMORY,
+        body=[["fsqrt.d f1, f24"], ["fadd.s f2, f1, f1"], ["fmul.d f3, f25, f24"], ["feq.s x10, f3, f26"],
+              ["fmul.s f4, f3, f26"]]),
 }
