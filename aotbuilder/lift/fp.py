@@ -286,21 +286,21 @@ def gen_fma(ctx, insn: Insn, p: Precision, negate_product: bool, negate_addend: 
         x = e.b.fneg(a) if negate_product else a
         z = e.b.fneg(c) if negate_addend else c
         r = constrained(ctx, "fma", p.ty, [x, b, z], suffix=p.suffix)
-        _fma_invalid_fixup(ctx, p, a, b, c)
+        _fma_invalid_fixup(ctx, p, a, b, c, r)
         return r
 
     _fp_result(ctx, insn, p, _SOFT_FMA[(negate_product, negate_addend)], [a, b, c], hardware)
 
 
-def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value) -> None:
-    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not.  The test
-    of the product is behind the (rare) NaN addend.  Its quiet compare raises invalid only for a
-    signalling addend, for which the FMA itself just raised it."""
+def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value, r: ir.Value) -> None:
+    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not.  The tests
+    are behind a (rare) NaN result, which a NaN addend always gives; the result's compare is the
+    one its canonicalisation makes, and a host result is never a signalling NaN."""
     e = ctx.e
     ity = INT_TYPES[p.bits]
-    nan_addend, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
-    e.cbranch_rare(fcmp(ctx, p, "uno", c, c), nan_addend, cont)
-    e.b.position_at_end(nan_addend)
+    nan_result, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
+    e.cbranch_rare(fcmp(ctx, p, "uno", r, r, exceptions="ignore"), nan_result, cont)
+    e.b.position_at_end(nan_result)
     mag_mask = e.c((1 << (p.bits - 1)) - 1, p.bits)
     inf_bits = e.c(((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1), p.bits)
 
@@ -311,7 +311,8 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value)
     zero = e.c(0, p.bits)
     inf_zero = e.b.or_(e.b.and_(e.b.icmp_unsigned("==", ma, inf_bits), e.b.icmp_unsigned("==", mb, zero)),
                        e.b.and_(e.b.icmp_unsigned("==", ma, zero), e.b.icmp_unsigned("==", mb, inf_bits)))
-    or_flags(ctx, e.b.select(inf_zero, e.c(FLAG_NV, 32), e.c(0, 32)))
+    invalid = e.b.and_(inf_zero, is_nan_bits(ctx, p, e.b.bitcast(c, ity)))
+    or_flags(ctx, e.b.select(invalid, e.c(FLAG_NV, 32), e.c(0, 32)))
     e.b.branch(cont)
     e.b.position_at_end(cont)
 
