@@ -87,14 +87,28 @@ class _TranslatedFunctionLoad(ir.instructions.LoadInstr):
         super().__init__(parent, ptr, typ=PTR)
 
 
+class _VolatileLoad(ir.instructions.LoadInstr):
+    """A load done afresh at every execution: a flag that a signal handler sets at any time.  Unlike
+    an atomic load, x86 codegen folds it into the compare (`cmpl $0, mem`); an aligned 32-bit load
+    is atomic on x86 anyway."""
+
+    def descr(self, buf: list[str]) -> None:
+        super().descr(buf)
+        buf[-1] = buf[-1].replace("load ", "load volatile ", 1)
+
+
 def _fault_row(move: str, label_operand: int) -> str:
     """The asm of a direct access: the move, and its fault-table row (both offsets relative)."""
     return (f"1: {move}\n.pushsection {abi.FAULT_TABLE_SECTION},\"a\"\n.balign 4\n"
             f".long 1b - .\n.long ${{{label_operand}:l}} - .\n.popsection")
 
 
-# x86 moves of a direct access by size: loads zero-extend into a 32-bit register below 8 bytes.
-_DIRECT_LOADS = {1: ("movzbl", I32), 2: ("movzwl", I32), 4: ("movl", I32), 8: ("movq", I64)}
+# x86 loads of a direct access by (size, signed), each giving the 64-bit register value: a move to
+# a 32-bit register (${0:k}) clears the upper half, so LLVM needs no extension after the asm.
+_DIRECT_LOADS = {(1, False): "movzbl %gs:(${1}), ${0:k}", (1, True): "movsbq %gs:(${1}), ${0}",
+                 (2, False): "movzwl %gs:(${1}), ${0:k}", (2, True): "movswq %gs:(${1}), ${0}",
+                 (4, False): "movl %gs:(${1}), ${0:k}", (4, True): "movslq %gs:(${1}), ${0}",
+                 (8, False): "movq %gs:(${1}), ${0}", (8, True): "movq %gs:(${1}), ${0}"}
 _DIRECT_STORES = {1: "movb", 2: "movw", 4: "movl", 8: "movq"}
 
 
@@ -342,8 +356,10 @@ class Emitter:
 
     def interrupt_pending(self) -> ir.Value:
         """cpu->interrupt != 0, read afresh at every poll: a signal handler sets it at any time
-        (an atomic load, so LLVM cannot hoist it out of a loop that makes no call)."""
-        flag = self.b.load_atomic(self._cpu_field("interrupt", 0, I32), "monotonic", 4, typ=I32)
+        (a volatile load, so LLVM cannot hoist it out of a loop that makes no call)."""
+        flag = _VolatileLoad(self.b.block, self._cpu_field("interrupt", 0, I32), typ=I32)
+        flag.align = 4
+        self.b._insert(flag)
         return self.b.icmp_unsigned("!=", flag, self.c(0, 32))
 
     def _cpu_field(self, name: str, index: int, ty: ir.Type = I64) -> ir.Value:
@@ -480,19 +496,17 @@ class Emitter:
     # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
     def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, ty: ir.Type | None = None) -> ir.Value:
         """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`."""
-        result = self.b.call(self._access_fn("load", size), [self.cpu, addr, pc])
+        result = self.b.call(self._access_fn("load", size, signed and ty is None), [self.cpu, addr, pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
-        raw = self.b.extract_value(result, 0)
-        if ty is not None:
-            return self.b.bitcast(raw, ty)
-        return self.extend(raw, 64, signed)
+        value = self.b.extract_value(result, 0)
+        return value if ty is None else self.b.bitcast(self.extend(value, size * 8, False), ty)
 
     def store(self, addr: ir.Value, value: ir.Value, size: int, pc: ir.Value) -> None:
         raw_ty = INT_TYPES[size * 8]
         if value.type in (F32, F64):
             value = self.b.bitcast(value, raw_ty)
         value = self.extend(value, size * 8, signed=False)
-        faulted = self.b.call(self._access_fn("store", size), [self.cpu, addr, value, pc])
+        faulted = self.b.call(self._access_fn("store", size, False), [self.cpu, addr, value, pc])
         self._check_fault(faulted, pc)
 
     def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:
@@ -507,15 +521,16 @@ class Emitter:
         self.cbranch_rare(faulted, block, cont)
         self.b.position_at_end(cont)
 
-    def _access_fn(self, kind: str, size: int) -> ir.Function:
-        name = f"aot.{kind}{size * 8}"
+    def _access_fn(self, kind: str, size: int, signed: bool) -> ir.Function:
+        """The access function of `size` bytes; a load returns the value extended to 64 bits."""
+        name = f"aot.{kind}{size * 8}{'s' if signed else ''}"
         fn = self.module.globals.get(name)
         if fn is not None:
             return fn
         raw_ty = INT_TYPES[size * 8]
         # Returns (value, faulted) for loads and faulted for stores: see _check_fault.
         if kind == "load":
-            fnty = ir.FunctionType(ir.LiteralStructType([raw_ty, I1]), [PTR, I64, I64])
+            fnty = ir.FunctionType(ir.LiteralStructType([I64, I1]), [PTR, I64, I64])
         else:
             fnty = ir.FunctionType(I1, [PTR, I64, raw_ty, I64])
         fn = ir.Function(self.module, fnty, name)
@@ -532,20 +547,21 @@ class Emitter:
                 b.ret(faulted)
 
         fast_path = self._direct_access if self.memory_model == "direct" else self._tlb_access
-        finish(fast_path(b, kind, size, cpu, addr, value, fast, slow), ir.Constant(I1, 0))
+        finish(fast_path(b, kind, size, signed, cpu, addr, value, fast, slow), ir.Constant(I1, 0))
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
         interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
         slow_value = None
         if kind == "load":
-            slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])
-            slow_value = b.trunc(slow_value, raw_ty) if size < 8 else slow_value
+            slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])  # zero-extended
+            if signed and size < 8:
+                slow_value = b.sext(b.trunc(slow_value, raw_ty), I64)
         else:
             self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
         finish(slow_value, b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
         return fn
 
-    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, cpu: ir.Value, addr: ir.Value,
+    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, cpu: ir.Value, addr: ir.Value,
                        value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
         """The direct model's fast path: outside the window every access takes the slow path;
         inside, the move itself does when it faults.  Leaves `b` on the fast path; returns the
@@ -555,9 +571,8 @@ class Emitter:
         b.position_at_end(direct)
         # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
         if kind == "load":
-            move, wide = _DIRECT_LOADS[size]
-            asm = _fault_row(f"{move} %gs:(${{1}}), ${{0}}", 2)
-            access = DirectAccess(b.block, wide, asm, "=r,r,!i", [addr], fast, slow, name="v")
+            asm = _fault_row(_DIRECT_LOADS[(size, signed)], 2)
+            access = DirectAccess(b.block, I64, asm, "=r,r,!i", [addr], fast, slow, name="v")
         else:
             asm = _fault_row(f"{_DIRECT_STORES[size]} ${{1}}, %gs:(${{0}})", 2)
             access = DirectAccess(b.block, ir.VoidType(), asm, "r,r,!i", [addr, value], fast, slow)
@@ -569,11 +584,9 @@ class Emitter:
         # LLVM lets a callbr's output be used on its indirect path too, and its optimiser then
         # moves uses there, which codegen cannot handle (a LiveVariables assertion): an empty asm
         # makes the value one that exists on the normal path only.
-        pinned = b.asm(ir.FunctionType(wide, [wide]), "", "=r,0", [access], False, name="pinned")
-        raw_ty = INT_TYPES[size * 8]
-        return b.trunc(pinned, raw_ty) if wide is not raw_ty else pinned
+        return b.asm(ir.FunctionType(I64, [I64]), "", "=r,0", [access], False, name="pinned")
 
-    def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, cpu: ir.Value, addr: ir.Value,
+    def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, cpu: ir.Value, addr: ir.Value,
                     value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
         """The TLB model's fast path: a hit in the software TLB is a host load or store at the
         entry's addend.  Leaves `b` on the fast path; returns the loaded value (None for a store)."""
@@ -589,7 +602,7 @@ class Emitter:
             return None
         loaded = b.load(host, typ=INT_TYPES[size * 8], align=1)
         loaded.set_metadata("tbaa", self.tbaa_guest)
-        return loaded
+        return loaded if size == 8 else (b.sext if signed else b.zext)(loaded, I64)
 
     @staticmethod
     def extend_in(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
