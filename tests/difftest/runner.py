@@ -16,6 +16,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -56,6 +57,10 @@ def _spelling(line: str, oracle: bool) -> list[str]:
     return [".option push", ".option norvc", *body, ".option pop"]
 
 
+# The generator's labels, renamed per case: the minimiser runs copies of one case in a guest.
+_LABEL = re.compile(r"\.L(\d+)\b")
+
+
 def harness(cases: list[Case], oracle: bool = False) -> str:
     """The guest's assembly: harness, dump routine, one function per case, initial states.  With
     `oracle`, instructions qemu is known to get wrong are spelled with equivalents it gets right."""
@@ -85,7 +90,7 @@ def harness(cases: list[Case], oracle: bool = False) -> str:
           f"  ld t0, {IDX}(sp)", "  addi t0, t0, 1", f"  sd t0, {IDX}(sp)", "  j next"]
     for k, case in enumerate(cases):
         t += [f".globl case{k}", f".type case{k}, @function", f"case{k}:", f"  ld x31, {XS31}(sp)"]
-        lines = [out for line in case.lines() for out in _spelling(line, oracle)]
+        lines = [_LABEL.sub(rf".Lc{k}_\1", out) for line in case.lines() for out in _spelling(line, oracle)]
         t += ["  " + line if not line.endswith(":") else line for line in lines]
         t += ["  j dump"]
     d = [".data", ".balign 8", "bodies:"] + [f"  .dword case{k}" for k in range(n)] + ["inits:"]
@@ -293,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     seed = args.seed if args.seed is not None else random.SystemRandom().getrandbits(32)
     print(f"difftest: seed {seed}, {args.count} sequences, {args.workers} workers", flush=True)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="difftest-", dir=args.workdir) as tmp:
         work = Path(tmp)
         result = campaign(seed, args.count, work, work / "cache", args.workers, args.batch,
