@@ -41,6 +41,7 @@ REC_X, REC_F, REC_FCSR, REC_WIN = 0, 256, 512, 520
 REC_SIZE = REC_WIN + WINDOW
 
 DEFAULT_BATCH = 500
+WORKER_BATCHES = 10  # batches a campaign worker runs before it is replaced (see campaign)
 
 
 # qemu 7.2 (Debian 12's qemu-user) computes ctzw of a value whose low word is 0 and high word is not
@@ -268,7 +269,11 @@ def campaign(seed: int, count: int, workdir: Path, cache_dir: Path, workers: int
     done, found = 0, []
     jobs = batch_seeds(seed, count, batch)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_worker_init, initargs=(workdir, cache_dir, opt_level)) as pool:
+    # A worker is replaced after a few batches: llvmlite 0.50 never frees the pass instrumentation
+    # callbacks of a pass builder (tens of KiB per compiled function), so a long campaign's
+    # workers would otherwise grow by gigabytes an hour.
+    with ctx.Pool(workers, initializer=_worker_init, initargs=(workdir, cache_dir, opt_level),
+                  maxtasksperchild=WORKER_BATCHES) as pool:
         for size, mismatches in pool.imap_unordered(_worker, jobs):
             done += size
             if mismatches:
