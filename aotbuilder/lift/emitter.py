@@ -108,7 +108,7 @@ def _fault_row(move: str, label_operand: int) -> str:
 _DIRECT_LOADS = {(1, False): "movzbl %gs:(${1}), ${0:k}", (1, True): "movsbq %gs:(${1}), ${0}",
                  (2, False): "movzwl %gs:(${1}), ${0:k}", (2, True): "movswq %gs:(${1}), ${0}",
                  (4, False): "movl %gs:(${1}), ${0:k}", (4, True): "movslq %gs:(${1}), ${0}",
-                 (8, False): "movq %gs:(${1}), ${0}", (8, True): "movq %gs:(${1}), ${0}"}
+                 (8, False): "movq %gs:(${1}), ${0}"}
 _DIRECT_STORES = {1: "movb", 2: "movw", 4: "movl", 8: "movq"}
 
 
@@ -496,7 +496,9 @@ class Emitter:
     # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
     def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, ty: ir.Type | None = None) -> ir.Value:
         """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`."""
-        result = self.b.call(self._access_fn("load", size, signed and ty is None), [self.cpu, addr, pc])
+        # An 8-byte load has nothing to extend: one access function serves ld and fld.
+        extend_sign = signed and ty is None and size < 8
+        result = self.b.call(self._access_fn("load", size, extend_sign), [self.cpu, addr, pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         value = self.b.extract_value(result, 0)
         return value if ty is None else self.b.bitcast(self.extend(value, size * 8, False), ty)
@@ -554,7 +556,7 @@ class Emitter:
         slow_value = None
         if kind == "load":
             slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])  # zero-extended
-            if signed and size < 8:
+            if signed:
                 slow_value = b.sext(b.trunc(slow_value, raw_ty), I64)
         else:
             self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
