@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 5
+ABI_VERSION = 6
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -54,6 +54,13 @@ TLB_ENTRY_FIELDS = (
     Field("pad", "uint64_t", 1, 8),
 )
 TLB_ENTRY_SIZE = sum(f.count * f.size for f in TLB_ENTRY_FIELDS)
+
+# How translated functions call each other: LLVM's preserve_none convention, where every host
+# register but rsp and rbp is the caller's to save.  A translated function then pushes and pops
+# nothing for its caller (whose guest registers cross the call in the CPU state anyway).  C code
+# cannot call such a function: the runtime enters translated code through aot_enter_translated
+# (runtime/dispatch.c), which saves the C convention's callee-saved registers around the call.
+TRANSLATED_CC = "preserve_nonecc"
 
 # struct aot_entry: one row of the linker's entry table (and of the JIT's).  fn(cpu, resume) runs the
 # translated function from entry `resume` (0 = its start) and returns the guest pc where execution
@@ -237,6 +244,8 @@ def c_header() -> str:
         *(f"    {f.ctype} {f.name};" for f in ENTRY_FIELDS),
         "};",
         "struct aot_symbol { uint64_t pc; const char *name; };",
+        f"/* Calls fn(cpu, resume), a translated function ({TRANSLATED_CC}), from C. */",
+        "uint64_t aot_enter_translated(aot_fn fn, struct aot_cpu *cpu, uint64_t resume);",
         "",
     ]
     for name, doc in LINK_SYMBOLS.items():

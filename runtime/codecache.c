@@ -190,7 +190,7 @@ uint64_t jit_unit_enter(struct aot_cpu *cpu, struct jit_unit *u, const struct ao
 {
     __atomic_add_fetch(&u->pins, 1, __ATOMIC_ACQ_REL);
     __atomic_add_fetch(&u->uses, 1, __ATOMIC_RELAXED);
-    uint64_t next = e->fn(cpu, e->resume);
+    uint64_t next = aot_enter_translated(e->fn, cpu, e->resume);
     if (!__atomic_sub_fetch(&u->pins, 1, __ATOMIC_ACQ_REL) && __atomic_load_n(&u->dead, __ATOMIC_ACQUIRE)) {
         pthread_mutex_lock(&cache_lock);
         if (!u->pins)

@@ -128,6 +128,28 @@ static struct entry_slot *dispatch_miss(struct aot_cpu *cpu, uint64_t pc, uint64
     return slot;
 }
 
+/* Translated functions use LLVM's preserve_none convention (abi.TRANSLATED_CC): arguments in r12
+ * and r13, the result in rax, every register but rsp and rbp clobbered.  This bridge from the C
+ * convention saves what C callers expect kept (rbx, rbp, r12-r15) and keeps rsp 16-byte aligned
+ * at the call. */
+__asm__(".text\n"
+        ".globl aot_enter_translated\n"
+        ".type aot_enter_translated, @function\n"
+        "aot_enter_translated:\n"
+        "    .cfi_startproc\n"
+        "    pushq %rbx\n    pushq %rbp\n    pushq %r12\n    pushq %r13\n    pushq %r14\n    pushq %r15\n"
+        "    subq $8, %rsp\n"
+        "    .cfi_adjust_cfa_offset 56\n"
+        "    movq %rsi, %r12\n"
+        "    movq %rdx, %r13\n"
+        "    callq *%rdi\n"
+        "    addq $8, %rsp\n"
+        "    popq %r15\n    popq %r14\n    popq %r13\n    popq %r12\n    popq %rbp\n    popq %rbx\n"
+        "    .cfi_adjust_cfa_offset -56\n"
+        "    retq\n"
+        "    .cfi_endproc\n"
+        ".size aot_enter_translated, . - aot_enter_translated\n");
+
 /* Runs the translation in slot from its entry; returns the next guest pc. */
 static inline uint64_t enter(struct aot_cpu *cpu, struct entry_slot *slot)
 {
@@ -139,7 +161,7 @@ static inline uint64_t enter(struct aot_cpu *cpu, struct entry_slot *slot)
         slot->used = true;
         __atomic_add_fetch(&aot_entries_used, 1, __ATOMIC_RELAXED);
     }
-    return e->fn(cpu, e->resume);
+    return aot_enter_translated(e->fn, cpu, e->resume);
 }
 
 static inline uint64_t run_slot(struct aot_cpu *cpu, uint64_t pc, struct entry_slot *slot)

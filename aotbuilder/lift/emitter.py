@@ -50,6 +50,13 @@ class RegisterUse:
     f_written: frozenset[int]
 
 
+def translated_function(module: ir.Module, name: str) -> ir.Function:
+    """A translated function's declaration (or definition, once it gets blocks)."""
+    fn = ir.Function(module, FN_TYPE, name)
+    fn.calling_convention = abi.TRANSLATED_CC
+    return fn
+
+
 _LLVM_TYPES = {"i32": I32, "i64": I64, "void": ir.VoidType(), "cpu": PTR}
 
 
@@ -413,7 +420,7 @@ class Emitter:
             index = self._fn_index[origin] = len(self.fn_refs)
             self.fn_refs.append(entry)
             self.fn_origins.append(origin)
-            ir.Function(self.module, FN_TYPE, placeholder("F", index))
+            translated_function(self.module, placeholder("F", index))
         return self.module.globals[placeholder("F", index)]
 
     def intrinsic(self, name: str) -> ir.Function:
@@ -432,6 +439,11 @@ class Emitter:
     def runtime_call(self, b: ir.IRBuilder, name: str, args: list[ir.Value]) -> ir.Value:
         fn = self.intrinsic(name)
         return b.call(fn, args, cconv=fn.calling_convention or None)
+
+    def call_translated(self, fn: ir.Value, resume: ir.Value, tail: bool = False) -> ir.Value:
+        """Call a translated function (a native call; `tail`: a guaranteed tail call); returns
+        the next guest pc."""
+        return self.b.call(fn, [self.cpu, resume], cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
 
     def call_indirect(self, target: ir.Value) -> ir.Value:
         """Run the guest code at `target` until it returns (registers written back); returns the
@@ -452,7 +464,7 @@ class Emitter:
         b.position_at_end(hit)
         fn = _TranslatedFunctionLoad(b.block, field("fn"))
         b._insert(fn)
-        direct = b.call(fn, [self.cpu, b.load(field("resume"), typ=I64)])
+        direct = self.call_translated(fn, b.load(field("resume"), typ=I64))
         b.branch(done)
         b.position_at_end(miss)
         looked_up = self.call_runtime("aot_call_indirect", target)

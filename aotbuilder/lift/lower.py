@@ -17,7 +17,7 @@ from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
-from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_FN, Emitter, RegisterUse
+from aotbuilder.lift.emitter import I64, SELF_FN, Emitter, RegisterUse, translated_function
 from aotbuilder.lift.semantics import SEMANTICS
 
 
@@ -54,7 +54,7 @@ class Lowering:
         self.func = func
         self.module = ir.Module(name="guest")
         self.module.triple = triple
-        self.llfn = ir.Function(self.module, FN_TYPE, SELF_FN)
+        self.llfn = translated_function(self.module, SELF_FN)
         self.e = Emitter(self.module, self.llfn, register_use(func), func.entry, memory_model)
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
@@ -104,7 +104,7 @@ class Lowering:
             e.b.branch(self.blocks[target])
         elif self.program.is_function(target):
             e.store_written()
-            result = e.b.call(e.function(target, self.func.entry), [e.cpu, e.c(0)], tail="musttail")
+            result = e.call_translated(e.function(target, self.func.entry), e.c(0), tail=True)
             e.b.ret(result)
         else:
             self.exit(e.addr(target))
@@ -142,7 +142,7 @@ class Lowering:
         if self.program.is_function(target):
             e.set_x(link, e.pc(self.offset + self.size))
             e.store_written()
-            result = e.b.call(e.function(target, self.func.entry), [e.cpu, e.c(0)])
+            result = e.call_translated(e.function(target, self.func.entry), e.c(0))
             e.reload_all()
             self._continue_if(result, self.next_pc())
         else:

@@ -100,7 +100,7 @@ def link_assembly(guest: GuestImage) -> str:
                       (guest.symbols["handler"], "t_handler", 0)])
     functions = sorted(guest.functions.items(), key=lambda kv: kv[1])
     lines = ["\t.section .rodata", "\t.p2align 4", "\t.globl aot_entries", "aot_entries:"]
-    lines += [f"\t.quad 0x{pc:x}, {fn}, {resume}" for pc, fn, resume in entries]
+    lines += [f"\t.quad 0x{pc:x}, entry_{fn}, {resume}" for pc, fn, resume in entries]
     lines += ["\t.globl aot_entry_count", "aot_entry_count:", f"\t.quad {len(entries)}"]
     lines += ["\t.globl aot_guest_load_bias", "aot_guest_load_bias:", f"\t.quad 0x{guest.bias:x}"]
     lines += ["\t.globl aot_guest_image_size", "aot_guest_image_size:", f"\t.quad {guest.path.stat().st_size}"]
@@ -117,6 +117,11 @@ def link_assembly(guest: GuestImage) -> str:
     # harness.c polls cpu->interrupt after its slow-path accesses, as translated code does
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']
+    # The dispatcher calls entries with translated code's convention (abi.TRANSLATED_CC: cpu and
+    # resume in r12 and r13); harness.c's hand-written translations are C functions.
+    lines += ["\t.text"]
+    for fn in sorted({fn for _, fn, _ in entries}):
+        lines += [f"entry_{fn}:", "\tmovq %r12, %rdi", "\tmovq %r13, %rsi", f"\tjmp {fn}"]
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)
 
