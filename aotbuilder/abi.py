@@ -124,7 +124,7 @@ class Intrinsic:
     params: tuple[str, ...]  # "cpu" (struct aot_cpu *), "i32", "i64"
     doc: str
     # LLVM calling convention of the calls from translated code ("" = C).  The memory slow paths
-    # use preserve_most: runtime/mmu.c enters them through stubs that save the C-clobbered registers.
+    # use preserve_all: runtime/mmu.c enters them through stubs that save the C-clobbered registers.
     cconv: str = ""
 
 
@@ -134,9 +134,9 @@ class Intrinsic:
 INTRINSICS = (
     Intrinsic("aot_load_slow", "i64", ("cpu", "i64", "i32", "i64"),
               "(cpu, addr, size, pc): TLB miss, page-crossing or faulting load; returns the value zero-extended",
-              cconv="preserve_mostcc"),
+              cconv="preserve_allcc"),
     Intrinsic("aot_store_slow", "void", ("cpu", "i64", "i64", "i32", "i64"),
-              "(cpu, addr, value, size, pc): TLB miss, page-crossing or faulting store", cconv="preserve_mostcc"),
+              "(cpu, addr, value, size, pc): TLB miss, page-crossing or faulting store", cconv="preserve_allcc"),
     Intrinsic("aot_host_addr", "i64", ("cpu", "i64", "i32", "i32", "i64"),
               "(cpu, addr, size, access, pc): host address of an aligned atomic access; access 1=read 2=write"),
     Intrinsic("aot_ecall", "i64", ("cpu",),

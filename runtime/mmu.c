@@ -331,32 +331,6 @@ void mmu_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
         *host_byte(addr + i, PTE_W) = (unsigned char)(value >> (8 * i));
 }
 
-/* Translated code calls the two slow paths with LLVM's preserve_most convention (abi.py): they
- * keep every general-purpose register but r11, so the registers that hold guest values in a hot
- * loop need not be spilled around an access's rarely taken slow path.  These entry points save
- * what the C convention lets mmu_load_slow and mmu_store_slow clobber.  On entry rsp is 8 mod
- * 16; seven pushes realign it for the call (the store saves rax too, plus a pad). */
-__asm__(
-    ".text\n"
-    ".globl aot_load_slow\n"
-    ".type aot_load_slow, @function\n"
-    "aot_load_slow:\n"
-    "    push %rcx\n    push %rdx\n    push %rsi\n    push %rdi\n    push %r8\n    push %r9\n    push %r10\n"
-    "    call mmu_load_slow\n"
-    "    pop %r10\n    pop %r9\n    pop %r8\n    pop %rdi\n    pop %rsi\n    pop %rdx\n    pop %rcx\n"
-    "    ret\n"
-    ".size aot_load_slow, . - aot_load_slow\n"
-    ".globl aot_store_slow\n"
-    ".type aot_store_slow, @function\n"
-    "aot_store_slow:\n"
-    "    push %rax\n    push %rcx\n    push %rdx\n    push %rsi\n    push %rdi\n    push %r8\n    push %r9\n"
-    "    push %r10\n    sub $8, %rsp\n"
-    "    call mmu_store_slow\n"
-    "    add $8, %rsp\n"
-    "    pop %r10\n    pop %r9\n    pop %r8\n    pop %rdi\n    pop %rsi\n    pop %rdx\n    pop %rcx\n    pop %rax\n"
-    "    ret\n"
-    ".size aot_store_slow, . - aot_store_slow\n");
-
 uint64_t aot_host_addr(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint32_t access, uint64_t pc)
 {
     if (addr & (size - 1)) {

@@ -99,6 +99,20 @@ def test_runtime_compiles_without_warnings(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_slow_path_stubs_keep_what_preserve_all_promises(tmp_path):
+    """Translated code calls aot_load_slow and aot_store_slow with LLVM's preserve_all convention
+    and keeps FP values in vector registers across them.  Linked against slow-path bodies that
+    clobber every register C may, the stubs (runtime/slowpath.c) must still hand back all sixteen
+    YMM registers, r8-r10 and the argument registers unchanged, and the load's result in rax."""
+    exe = tmp_path / "slowpath_regs"
+    subprocess.run([*c_compiler(), "-O2", "-o", str(exe), str(Path(__file__).parent / "runtime_harness" /
+                    "slowpath_regs.c"), str(RUNTIME_DIR / "slowpath.c")], check=True)
+    result = subprocess.run([str(exe)], capture_output=True, text=True)
+    if result.stdout.strip() == "no avx":
+        pytest.skip("the host has no AVX: the YMM checks cannot run")
+    assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stdout
+
+
 # ---- startup: the guest image and the initial stack ----
 
 @pytest.mark.parametrize("variant", ["exec", "pie"])
