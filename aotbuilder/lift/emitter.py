@@ -48,6 +48,9 @@ class RegisterUse:
     x_written: frozenset[int]
     f_read: frozenset[int]
     f_written: frozenset[int]
+    # FP registers that only double-precision instructions use: they live in SSA as doubles, so a
+    # value crossing a loop or a block stays in an XMM register (the others are 64-bit patterns).
+    f_double: frozenset[int] = frozenset()
 
 
 def translated_function(module: ir.Module, name: str) -> ir.Function:
@@ -148,7 +151,8 @@ class Emitter:
         self.tbaa_cpu, self.tbaa_guest = _tbaa_tags(module)
         # Only the registers this function touches live in SSA values; the rest stay in the CPU state.
         self.xregs = {i: self.b.alloca(I64, name=f"x{i}") for i in sorted(used.x_read | used.x_written)}
-        self.fregs = {i: self.b.alloca(I64, name=f"f{i}") for i in sorted(used.f_read | used.f_written)}
+        self.fregs = {i: self.b.alloca(F64 if i in used.f_double else I64, name=f"f{i}")
+                      for i in sorted(used.f_read | used.f_written)}
         # A copy of cpu->frm, refreshed wherever the runtime may have changed it (reload_all, fcsr
         # writes): in SSA form the FP rounding-mode checks of a loop use one loaded value.
         self.frm_slot = self.b.alloca(I32, name="frm")
@@ -220,7 +224,7 @@ class Emitter:
         known = self._known_values()
         v = known.get((bank, i))
         if v is None:
-            v = known[(bank, i)] = self.b.load(slots[i], typ=I64)
+            v = known[(bank, i)] = self.b.load(slots[i], typ=slots[i].allocated_type)
         return v
 
     def _write(self, bank: str, i: int, slots: dict[int, ir.Value], v: ir.Value) -> None:
@@ -235,44 +239,50 @@ class Emitter:
             self._write("x", i, self.xregs, self.extend(v, 64, signed=True))
             self._state_event("write", ("x", i))
 
-    def f_bits(self, i: int) -> ir.Value:
-        return self._read("f", i, self.fregs)
+    def _as(self, v: ir.Value, ty: ir.Type) -> ir.Value:
+        """A register value (i64 bits or a double) as `ty`: the same 64 bits."""
+        return v if v.type == ty else self.b.bitcast(v, ty)
 
-    def set_f_bits(self, i: int, v: ir.Value) -> None:
-        self._write("f", i, self.fregs, v)
+    def f_bits(self, i: int) -> ir.Value:
+        return self._as(self._read("f", i, self.fregs), I64)
+
+    def set_f_reg(self, i: int, v: ir.Value) -> None:
+        """Write FP register i: `v` is its 64 bits, as an i64 or as a double."""
+        self._write("f", i, self.fregs, self._as(v, self.fregs[i].allocated_type))
         self._state_event("write", ("f", i))
 
-    def set_nan_payload_free(self, canonical_bits: ir.Value, raw_bits: ir.Value, precision: int) -> None:
-        """`canonical_bits` (just written to a register) is `raw_bits` with a NaN replaced by the
+    def set_nan_payload_free(self, i: int, raw: ir.Value, precision: int) -> None:
+        """FP register i (just written) holds `raw` (same type) with a NaN replaced by the
         canonical NaN.  An operation whose result does not depend on a NaN operand's payload or
         sign (arithmetic, compares, min/max, class) may read the raw value instead:
         then the canonicalisation of a register that is overwritten before anything reads its
         bits is dead code.  A read in the other `precision` (32 or 64) gets the canonical value:
         the NaN-boxing test of a double's raw NaN can pass where the canonical NaN's fails."""
-        self._raw_twins[id(canonical_bits)] = (canonical_bits, raw_bits, precision)
+        value = self._read("f", i, self.fregs)
+        self._raw_twins[id(value)] = (value, self._as(raw, value.type), precision)
 
-    def _f_operand_bits(self, i: int, precision: int) -> ir.Value:
-        bits = self.f_bits(i)
-        twin = self._raw_twins.get(id(bits))
-        return twin[1] if twin is not None and twin[0] is bits and twin[2] == precision else bits
+    def _f_operand(self, i: int, precision: int) -> ir.Value:
+        value = self._read("f", i, self.fregs)
+        twin = self._raw_twins.get(id(value))
+        return twin[1] if twin is not None and twin[0] is value and twin[2] == precision else value
 
     def f32(self, i: int, any_nan: bool = False) -> ir.Value:
         """Single-precision read: an improperly NaN-boxed value reads as the canonical NaN.  With
         `any_nan`, a NaN may have any payload and sign (see set_nan_payload_free)."""
-        bits = self._f_operand_bits(i, 32) if any_nan else self.f_bits(i)
+        bits = self._as(self._f_operand(i, 32), I64) if any_nan else self.f_bits(i)
         boxed = self.b.icmp_unsigned("==", self.b.lshr(bits, self.c(32)), self.c(0xFFFFFFFF))
         low = self.b.select(boxed, self.b.trunc(bits, I32), self.c(CANONICAL_NAN32, 32))
         return self.b.bitcast(low, F32)
 
     def set_f32(self, i: int, v: ir.Value) -> None:
         bits = self.b.zext(self.b.bitcast(v, I32), I64)
-        self.set_f_bits(i, self.b.or_(bits, self.c(NAN_BOX)))
+        self.set_f_reg(i, self.b.or_(bits, self.c(NAN_BOX)))
 
     def f64(self, i: int, any_nan: bool = False) -> ir.Value:
-        return self.b.bitcast(self._f_operand_bits(i, 64) if any_nan else self.f_bits(i), F64)
+        return self._as(self._f_operand(i, 64) if any_nan else self._read("f", i, self.fregs), F64)
 
     def set_f64(self, i: int, v: ir.Value) -> None:
-        self.set_f_bits(i, self.b.bitcast(v, I64))
+        self.set_f_reg(i, v)
 
     def store_written(self) -> None:
         """Write back what this function changed, before control leaves it (the stores of
@@ -280,7 +290,8 @@ class Emitter:
         for i in sorted(self.use.x_written):
             self._state_event("store", ("x", i), self._cpu_store(self.x(i), self._cpu_field("x", i)))
         for i in sorted(self.use.f_written):
-            self._state_event("store", ("f", i), self._cpu_store(self.f_bits(i), self._cpu_field("f", i)))
+            value = self._read("f", i, self.fregs)
+            self._state_event("store", ("f", i), self._cpu_store(value, self._cpu_field("f", i)))
 
     def _state_event(self, kind: str, reg: tuple[str, int] | None = None, store: ir.Instruction | None = None) -> None:
         self._state_events.setdefault(self.b.block, []).append((kind, reg, store))
@@ -326,7 +337,7 @@ class Emitter:
         for i in self.xregs:
             self._write("x", i, self.xregs, self._cpu_load(self._cpu_field("x", i), I64))
         for i in self.fregs:
-            self._write("f", i, self.fregs, self._cpu_load(self._cpu_field("f", i), I64))
+            self._write("f", i, self.fregs, self._cpu_load(self._cpu_field("f", i), self.fregs[i].allocated_type))
         self.reload_frm()
 
     def reload_frm(self) -> None:

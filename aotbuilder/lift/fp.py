@@ -60,10 +60,13 @@ def fset(ctx, p: Precision, i: int, v: ir.Value) -> None:
 
 def reg_bits(ctx, p: Precision, v: ir.Value) -> ir.Value:
     """The 64-bit register value holding v (singles NaN-boxed)."""
+    return ctx.e.b.bitcast(v, I64) if p is D else reg_value(ctx, p, v)
+
+
+def reg_value(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    """The register value holding v: a double as it is, a single NaN-boxed in an i64."""
     e = ctx.e
-    if p is D:
-        return e.b.bitcast(v, I64)
-    return e.b.or_(e.b.zext(e.b.bitcast(v, I32), I64), e.c(NAN_BOX))
+    return v if p is D else e.b.or_(e.b.zext(e.b.bitcast(v, I32), I64), e.c(NAN_BOX))
 
 
 def soft_operand(ctx, p: Precision, v: ir.Value) -> ir.Value:
@@ -226,10 +229,12 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
         soft_value = soft(e.c(RM_RMM, 32))
     else:
         soft_value = soft(e.c(insn.rm, 32))
+    if soft_value.type != hw_value.type:  # aot_fp_soft returns bits; hardware() may give a double
+        soft_value = e.b.bitcast(soft_value, hw_value.type)
     soft_end = e.b.block
     e.b.branch(done)
     e.b.position_at_end(done)
-    phi = e.b.phi(I64)
+    phi = e.b.phi(hw_value.type)
     phi.add_incoming(hw_value, hw_end)
     phi.add_incoming(soft_value, soft_end)
     return phi
@@ -243,7 +248,7 @@ def _fp_result(ctx, insn: Insn, p: Precision, soft_op: str, operands: list[ir.Va
 
     def hardware() -> ir.Value:
         r = compute()
-        hw.extend((reg_bits(ctx, p, canonical(ctx, p, r)), reg_bits(ctx, p, r)))
+        hw.extend((reg_value(ctx, p, canonical(ctx, p, r)), reg_value(ctx, p, r)))
         return hw[0]
 
     value = rounded(ctx, insn, abi.FP_SOFT[soft_op] | p.soft_flag, lambda: [soft_operand(ctx, p, v) for v in operands],
@@ -251,12 +256,14 @@ def _fp_result(ctx, insn: Insn, p: Precision, soft_op: str, operands: list[ir.Va
     if value is None:
         return
     e = ctx.e
-    e.set_f_bits(insn.rd, value)
-    if isinstance(value, ir.PhiInstr) and hw:
-        raw = e.b.phi(I64)
-        for v, block in value.incomings:
-            raw.add_incoming(hw[1] if v is hw[0] else v, block)
-        e.set_nan_payload_free(value, raw, p.bits)
+    if not (isinstance(value, ir.PhiInstr) and hw):
+        e.set_f_reg(insn.rd, value)
+        return
+    raw = e.b.phi(value.type)  # before set_f_reg, which may add a bitcast after the phis
+    for v, block in value.incomings:
+        raw.add_incoming(hw[1] if v is hw[0] else v, block)
+    e.set_f_reg(insn.rd, value)
+    e.set_nan_payload_free(insn.rd, raw, p.bits)
 
 
 # -- arithmetic --------------------------------------------------------------------------------------
@@ -474,12 +481,12 @@ def gen_from_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None
     if bits == 32 and p is D:  # exact: the rounding mode cannot matter
         if valid_rm(ctx, insn):
             check_dynamic_rm(ctx, insn)
-            e.set_f_bits(insn.rd, hardware())
+            e.set_f_reg(insn.rd, hardware())
         return
     op = abi.FP_SOFT[_SOFT_FROM_INT[(bits, signed)]] | p.soft_flag
     value = rounded(ctx, insn, op, lambda: [x], hardware)
     if value is not None:
-        e.set_f_bits(insn.rd, value)
+        e.set_f_reg(insn.rd, value)
 
 
 def gen_convert(ctx, insn: Insn, src: Precision, dst: Precision) -> None:
@@ -495,7 +502,7 @@ def gen_convert(ctx, insn: Insn, src: Precision, dst: Precision) -> None:
                     lambda: reg_bits(ctx, dst, canonical(ctx, dst, constrained(
                         ctx, "fptrunc", dst.ty, [v], suffix=f"{dst.suffix}.{src.suffix}"))))
     if value is not None:
-        e.set_f_bits(insn.rd, value)
+        e.set_f_reg(insn.rd, value)
 
 
 # -- loads and stores -------------------------------------------------------------------------------------

@@ -292,9 +292,15 @@ _OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr":
                    "frd": "rd", "frs1": "rs1", "frs2": "rs2", "frs3": "rs3"}
 
 
+def _double_only(mnemonic: str) -> bool:
+    """Whether the instruction's FP operands are all doubles (fcvt.w.d: yes; fcvt.d.s: no)."""
+    parts = mnemonic.split(".")[1:]
+    return mnemonic in ("fld", "fsd") or ("d" in parts and "s" not in parts)
+
+
 def register_use(func: Function) -> RegisterUse:
     """Which registers the function's instructions read and write, from their operand kinds."""
-    sets: dict[str, set[int]] = {"xr": set(), "xw": set(), "fr": set(), "fw": set()}
+    sets: dict[str, set[int]] = {"xr": set(), "xw": set(), "fr": set(), "fw": set(), "fd": set(), "fo": set()}
     for ins in func.instructions():
         if ins.insn is None:
             continue
@@ -305,9 +311,12 @@ def register_use(func: Function) -> RegisterUse:
             reg = getattr(ins.insn, field)
             bank = "f" if kind.startswith("f") else "x"
             sets[bank + ("w" if kind.endswith("rd") else "r")].add(reg)
+            if bank == "f":
+                sets["fd" if _double_only(ins.insn.mnemonic) else "fo"].add(reg)
     sets["xr"].discard(0)
     sets["xw"].discard(0)
-    return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]))
+    return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]),
+                       frozenset(sets["fd"] - sets["fo"]))
 
 
 def lower_function(program: Program, func: Function, triple: str,

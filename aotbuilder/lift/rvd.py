@@ -127,4 +127,4 @@ def trans_fmv_x_d(ctx, insn: Insn) -> None:
 
 
 def trans_fmv_d_x(ctx, insn: Insn) -> None:
-    ctx.e.set_f_bits(insn.rd, ctx.e.x(insn.rs1))
+    ctx.e.set_f_reg(insn.rd, ctx.e.x(insn.rs1))

@@ -130,4 +130,4 @@ def trans_fmv_x_w(ctx, insn: Insn) -> None:
 
 def trans_fmv_w_x(ctx, insn: Insn) -> None:
     e = ctx.e
-    e.set_f_bits(insn.rd, e.b.or_(e.b.zext(e.low32(e.x(insn.rs1)), I64), e.c(NAN_BOX)))
+    e.set_f_reg(insn.rd, e.b.or_(e.b.zext(e.low32(e.x(insn.rs1)), I64), e.c(NAN_BOX)))
