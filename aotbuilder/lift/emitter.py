@@ -243,6 +243,10 @@ class Emitter:
         """A register value (i64 bits or a double) as `ty`: the same 64 bits."""
         return v if v.type == ty else self.b.bitcast(v, ty)
 
+    def f_is_double(self, i: int) -> bool:
+        """Whether FP register i lives in SSA as a double (RegisterUse.f_double)."""
+        return self.fregs[i].allocated_type == F64
+
     def f_bits(self, i: int) -> ir.Value:
         return self._as(self._read("f", i, self.fregs), I64)
 
@@ -518,20 +522,25 @@ class Emitter:
     # Each access size gets one small always-inline function per module, so the IR of a function
     # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
     def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, ty: ir.Type | None = None) -> ir.Value:
-        """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`."""
+        """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`.  A
+        double is loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         extend_sign = signed and ty is None and size < 8
-        result = self.b.call(self._access_fn("load", size, extend_sign), [self.cpu, addr, pc])
+        vty = F64 if ty == F64 else I64
+        result = self.b.call(self._access_fn("load", size, extend_sign, vty), [self.cpu, addr, pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         value = self.b.extract_value(result, 0)
-        return value if ty is None else self.b.bitcast(self.extend(value, size * 8, False), ty)
+        return value if ty in (None, F64) else self.b.bitcast(self.extend(value, size * 8, False), ty)
 
     def store(self, addr: ir.Value, value: ir.Value, size: int, pc: ir.Value) -> None:
-        raw_ty = INT_TYPES[size * 8]
-        if value.type in (F32, F64):
-            value = self.b.bitcast(value, raw_ty)
-        value = self.extend(value, size * 8, signed=False)
-        faulted = self.b.call(self._access_fn("store", size, False), [self.cpu, addr, value, pc])
+        """Store the low `size` bytes of `value` (an integer, a float or a double; a double is
+        stored straight from its FP register)."""
+        if value.type == F32:
+            value = self.b.bitcast(value, I32)
+        if value.type != F64:
+            value = self.extend(value, size * 8, signed=False)
+        faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
+                              [self.cpu, addr, value, pc])
         self._check_fault(faulted, pc)
 
     def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:
@@ -546,16 +555,17 @@ class Emitter:
         self.cbranch_rare(faulted, block, cont)
         self.b.position_at_end(cont)
 
-    def _access_fn(self, kind: str, size: int, signed: bool) -> ir.Function:
-        """The access function of `size` bytes; a load returns the value extended to 64 bits."""
-        name = f"aot.{kind}{size * 8}{'s' if signed else ''}"
+    def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:
+        """The access function of `size` bytes; a load returns the value extended to 64 bits, or
+        with `vty` F64 an 8-byte double (a store then takes one)."""
+        name = f"aot.{kind}{size * 8}{'s' if signed else ''}{'d' if vty == F64 else ''}"
         fn = self.module.globals.get(name)
         if fn is not None:
             return fn
-        raw_ty = INT_TYPES[size * 8]
+        raw_ty = F64 if vty == F64 else INT_TYPES[size * 8]
         # Returns (value, faulted) for loads and faulted for stores: see _check_fault.
         if kind == "load":
-            fnty = ir.FunctionType(ir.LiteralStructType([I64, I1]), [PTR, I64, I64])
+            fnty = ir.FunctionType(ir.LiteralStructType([vty, I1]), [PTR, I64, I64])
         else:
             fnty = ir.FunctionType(I1, [PTR, I64, raw_ty, I64])
         fn = ir.Function(self.module, fnty, name)
@@ -572,7 +582,7 @@ class Emitter:
                 b.ret(faulted)
 
         fast_path = self._direct_access if self.memory_model == "direct" else self._tlb_access
-        finish(fast_path(b, kind, size, signed, cpu, addr, value, fast, slow), ir.Constant(I1, 0))
+        finish(fast_path(b, kind, size, signed, vty, cpu, addr, value, fast, slow), ir.Constant(I1, 0))
         b.position_at_end(slow)
         size_arg = self.c(size, 32)
         interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
@@ -581,13 +591,16 @@ class Emitter:
             slow_value = self.runtime_call(b, "aot_load_slow", [cpu, addr, size_arg, pc])  # zero-extended
             if signed:
                 slow_value = b.sext(b.trunc(slow_value, raw_ty), I64)
+            elif vty == F64:
+                slow_value = b.bitcast(slow_value, F64)
         else:
-            self.runtime_call(b, "aot_store_slow", [cpu, addr, self.extend_in(b, value), size_arg, pc])
+            bits = b.bitcast(value, I64) if vty == F64 else self.extend_in(b, value)
+            self.runtime_call(b, "aot_store_slow", [cpu, addr, bits, size_arg, pc])
         finish(slow_value, b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
         return fn
 
-    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, cpu: ir.Value, addr: ir.Value,
-                       value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
+    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
+                       addr: ir.Value, value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
         """The direct model's fast path: outside the window every access takes the slow path;
         inside, the move itself does when it faults.  Leaves `b` on the fast path; returns the
         loaded value (None for a store)."""
@@ -595,12 +608,15 @@ class Emitter:
         self.cbranch_rare(b.icmp_unsigned(">=", addr, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
         b.position_at_end(direct)
         # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
+        # A double moves between memory and an XMM register ("x"), anything else a general one.
+        reg = "x" if vty == F64 else "r"
         if kind == "load":
-            asm = _fault_row(_DIRECT_LOADS[(size, signed)], 2)
-            access = DirectAccess(b.block, I64, asm, "=r,r,!i", [addr], fast, slow, name="v")
+            move = "movsd %gs:(${1}), ${0}" if vty == F64 else _DIRECT_LOADS[(size, signed)]
+            access = DirectAccess(b.block, vty, _fault_row(move, 2), f"={reg},r,!i", [addr], fast, slow, name="v")
         else:
-            asm = _fault_row(f"{_DIRECT_STORES[size]} ${{1}}, %gs:(${{0}})", 2)
-            access = DirectAccess(b.block, ir.VoidType(), asm, "r,r,!i", [addr, value], fast, slow)
+            move = "movsd" if vty == F64 else _DIRECT_STORES[size]
+            asm = _fault_row(f"{move} ${{1}}, %gs:(${{0}})", 2)
+            access = DirectAccess(b.block, ir.VoidType(), asm, f"r,{reg},!i", [addr, value], fast, slow)
         b.block.instructions.append(access)
         b.block.terminator = access
         b.position_at_end(fast)
@@ -609,10 +625,10 @@ class Emitter:
         # LLVM lets a callbr's output be used on its indirect path too, and its optimiser then
         # moves uses there, which codegen cannot handle (a LiveVariables assertion): an empty asm
         # makes the value one that exists on the normal path only.
-        return b.asm(ir.FunctionType(I64, [I64]), "", "=r,0", [access], False, name="pinned")
+        return b.asm(ir.FunctionType(vty, [vty]), "", f"={reg},0", [access], False, name="pinned")
 
-    def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, cpu: ir.Value, addr: ir.Value,
-                    value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
+    def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
+                    addr: ir.Value, value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
         """The TLB model's fast path: a hit in the software TLB is a host load or store at the
         entry's addend.  Leaves `b` on the fast path; returns the loaded value (None for a store)."""
         entry = self._tlb_entry(b, cpu, addr)
@@ -625,7 +641,7 @@ class Emitter:
         if kind != "load":
             b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
             return None
-        loaded = b.load(host, typ=INT_TYPES[size * 8], align=1)
+        loaded = b.load(host, typ=F64 if vty == F64 else INT_TYPES[size * 8], align=1)
         loaded.set_metadata("tbaa", self.tbaa_guest)
         return loaded if size == 8 else (b.sext if signed else b.zext)(loaded, I64)
 

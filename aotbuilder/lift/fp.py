@@ -508,13 +508,22 @@ def gen_convert(ctx, insn: Insn, src: Precision, dst: Precision) -> None:
 # -- loads and stores -------------------------------------------------------------------------------------
 
 def gen_load(ctx, insn: Insn, p: Precision) -> None:
+    """A double goes straight into an FP register when rd lives as a double, else through a
+    general one (the register's bits)."""
     e = ctx.e
-    v = e.load(ctx.effective_address(insn), p.bits // 8, False, ctx.pc_value(), ty=p.ty)
-    fset(ctx, p, insn.rd, v)
+    as_double = p is D and e.f_is_double(insn.rd)
+    v = e.load(ctx.effective_address(insn), p.bits // 8, False, ctx.pc_value(), ty=F64 if as_double else None)
+    if p is S:
+        fset(ctx, p, insn.rd, e.b.bitcast(e.b.trunc(v, I32), F32))
+    else:
+        e.set_f_reg(insn.rd, v)
 
 
 def gen_store(ctx, insn: Insn, p: Precision) -> None:
     e = ctx.e
-    raw = e.f_bits(insn.rs2)
-    value = e.b.trunc(raw, I32) if p is S else raw
+    if p is D and e.f_is_double(insn.rs2):
+        value = e.f64(insn.rs2)
+    else:
+        raw = e.f_bits(insn.rs2)
+        value = e.b.trunc(raw, I32) if p is S else raw
     e.store(ctx.effective_address(insn), value, p.bits // 8, ctx.pc_value())
