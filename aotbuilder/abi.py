@@ -124,7 +124,7 @@ class Intrinsic:
     params: tuple[str, ...]  # "cpu" (struct aot_cpu *), "i32", "i64"
     doc: str
     # LLVM calling convention of the calls from translated code ("" = C).  The memory slow paths
-    # use preserve_all: runtime/mmu.c enters them through stubs that save the C-clobbered registers.
+    # use preserve_all: runtime/slowpath.c enters them through stubs that save the C-clobbered registers.
     cconv: str = ""
 
 

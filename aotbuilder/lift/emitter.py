@@ -521,22 +521,18 @@ class Emitter:
     # -- guest memory through the software TLB --------------------------------------------------
     # Each access size gets one small always-inline function per module, so the IR of a function
     # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
-    def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, ty: ir.Type | None = None) -> ir.Value:
-        """Load `size` bytes of guest memory; returns an i64 (extended) or a value of `ty`.  A
-        double is loaded straight into an FP register."""
+    def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, double: bool = False) -> ir.Value:
+        """Load `size` bytes of guest memory; returns an i64 (extended), or with `double` an
+        8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
-        extend_sign = signed and ty is None and size < 8
-        vty = F64 if ty == F64 else I64
-        result = self.b.call(self._access_fn("load", size, extend_sign, vty), [self.cpu, addr, pc])
+        vty = F64 if double else I64
+        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty), [self.cpu, addr, pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
-        value = self.b.extract_value(result, 0)
-        return value if ty in (None, F64) else self.b.bitcast(self.extend(value, size * 8, False), ty)
+        return self.b.extract_value(result, 0)
 
     def store(self, addr: ir.Value, value: ir.Value, size: int, pc: ir.Value) -> None:
-        """Store the low `size` bytes of `value` (an integer, a float or a double; a double is
-        stored straight from its FP register)."""
-        if value.type == F32:
-            value = self.b.bitcast(value, I32)
+        """Store the low `size` bytes of `value` (an integer, or a double stored straight from its
+        FP register)."""
         if value.type != F64:
             value = self.extend(value, size * 8, signed=False)
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),

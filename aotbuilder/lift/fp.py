@@ -512,7 +512,7 @@ def gen_load(ctx, insn: Insn, p: Precision) -> None:
     general one (the register's bits)."""
     e = ctx.e
     as_double = p is D and e.f_is_double(insn.rd)
-    v = e.load(ctx.effective_address(insn), p.bits // 8, False, ctx.pc_value(), ty=F64 if as_double else None)
+    v = e.load(ctx.effective_address(insn), p.bits // 8, False, ctx.pc_value(), double=as_double)
     if p is S:
         fset(ctx, p, insn.rd, e.b.bitcast(e.b.trunc(v, I32), F32))
     else:
