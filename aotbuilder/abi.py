@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 6
+ABI_VERSION = 7
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -111,6 +111,11 @@ TLB_ENTRY_OFFSETS = _offsets(TLB_ENTRY_FIELDS)
 ENTRY_OFFSETS = _offsets(ENTRY_FIELDS)
 CPU_SIZE = CPU_OFFSETS["tlb"] + TLB_SIZE * TLB_ENTRY_SIZE
 
+# What a translated function or aot_interrupt returns for "go on at cpu->pc, through the
+# dispatcher": a poll whose signal handler changed a register but returned to the poll's pc
+# (aot_interrupt).  Odd, so no guest pc (always even) is mistaken for it.
+NEXT_PC_IN_CPU = 1
+
 # Trap causes passed to aot_trap (RISC-V mcause numbering).
 CAUSE_ILLEGAL_INSTRUCTION = 2
 CAUSE_BREAKPOINT = 3
@@ -124,7 +129,8 @@ class Intrinsic:
     params: tuple[str, ...]  # "cpu" (struct aot_cpu *), "i32", "i64"
     doc: str
     # LLVM calling convention of the calls from translated code ("" = C).  The memory slow paths
-    # use preserve_all: runtime/slowpath.c enters them through stubs that save the C-clobbered registers.
+    # the poll and the software FP operations use preserve_all: runtime/slowpath.c enters them
+    # through stubs that save the C-clobbered registers.
     cconv: str = ""
 
 
@@ -148,7 +154,8 @@ INTRINSICS = (
               "(an ahead-of-time entry it finds goes into aot_entry_cache)"),
     Intrinsic("aot_interrupt", "i64", ("cpu",),
               "(cpu): cpu->interrupt was set; at a safe point (cpu->pc set, registers written back) "
-              "deliver pending signals; returns the next guest pc"),
+              "deliver pending signals; returns the next guest pc, which is cpu->pc only if every "
+              "register is as it was (else NEXT_PC_IN_CPU)", cconv="preserve_allcc"),
     Intrinsic("aot_csr_read", "i64", ("cpu", "i32"),
               "(cpu, csr): counters (cycle, time, instret); other CSRs are handled inline"),
     Intrinsic("aot_fcsr_read", "i64", ("cpu",),
@@ -157,7 +164,8 @@ INTRINSICS = (
               "(cpu, fcsr): set frm and fflags, the host rounding mode, clear the host's sticky flags"),
     Intrinsic("aot_fp_soft", "i64", ("cpu", "i32", "i32", "i64", "i64", "i64"),
               "(cpu, op, rm, a, b, c): FP operation `op` (AOT_FP_*) rounded in software with static mode rm "
-              "(RMM, or a mode other than frm); ORs its flags into cpu->fflags; returns the register value"),
+              "(RMM, or a mode other than frm); ORs its flags into cpu->fflags; returns the register value",
+              cconv="preserve_allcc"),
 )
 
 # Operations of aot_fp_soft: the operation in the low bits, AOT_FP_DOUBLE for double precision.
@@ -222,6 +230,7 @@ def c_header() -> str:
         f"#define AOT_DIRECT_BASE 0x{DIRECT_BASE:x}ULL",
         f"#define AOT_DIRECT_LIMIT 0x{DIRECT_LIMIT:x}ULL",
         f"#define AOT_FAULT_TABLE {FAULT_TABLE_SECTION}",
+        f"#define AOT_NEXT_PC_IN_CPU {NEXT_PC_IN_CPU}",
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",

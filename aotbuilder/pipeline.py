@@ -141,7 +141,7 @@ def translate_function(program: Program, store: CacheStore, opts: CodegenOptions
                        key: LiftKey) -> Translation:
     """Lift one function and get its object from the cache or the compiler; store both results."""
     func = program.functions[entry]
-    lifted, seen = observed_lift(program, func, opts.memory_model)
+    lifted, seen = observed_lift(program, func, opts.memory_model, opts.avx)
     digest = ir_digest(lifted.ir)
     okey = object_key(digest, opts)
     obj = store.get("objects", okey)
@@ -170,7 +170,7 @@ def translate_functions(program: Program, store: CacheStore, opts: CodegenOption
     global _WORK
     funcs = program.functions
     total = len(funcs)
-    keys = {entry: lift_key(program, func, opts.memory_model) for entry, func in funcs.items()}
+    keys = {entry: lift_key(program, func, opts.memory_model, opts.avx) for entry, func in funcs.items()}
     units: dict[int, LinkUnit] = {}
     # Functions with the same lift key (the same code, anywhere) are translated once.
     groups: dict[str, list[int]] = {}

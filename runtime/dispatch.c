@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mmu.h"
 
@@ -185,6 +186,8 @@ static inline uint64_t run_at(struct aot_cpu *cpu, uint64_t pc)
  * translated code at pc; returns the next pc. */
 static inline uint64_t dispatch_step(struct aot_cpu *cpu, uint64_t pc)
 {
+    if (__builtin_expect(pc == AOT_NEXT_PC_IN_CPU, 0))
+        pc = cpu->pc;
     if (__builtin_expect(__atomic_load_n(&cpu->interrupt, __ATOMIC_RELAXED), 0))
         pc = deliver_signals_at(cpu, pc);
     return run_at(cpu, pc);
@@ -226,15 +229,42 @@ uint64_t aot_call_indirect(struct aot_cpu *cpu, uint64_t target)
     return run_slot(cpu, target, slot);
 }
 
-/* A safe point of translated code: cpu->pc is the poll's pc and every register is in *cpu. */
-uint64_t aot_interrupt(struct aot_cpu *cpu)
+/* The registers translated code may hold in host registers across a poll. */
+struct register_file {
+    uint64_t x[32], f[32], fcsr;
+};
+
+static void save_registers(struct aot_cpu *cpu, struct register_file *r)
+{
+    memcpy(r->x, cpu->x, sizeof r->x);
+    memcpy(r->f, cpu->f, sizeof r->f);
+    r->fcsr = aot_fcsr_read(cpu);
+}
+
+/* A safe point of translated code: cpu->pc is the poll's pc and every register is in *cpu.
+ * Returning that pc tells the poll that no register changed, so it goes on with the values it
+ * holds (lift/lower.py poll_interrupt); a handler that changed one in its frame but returned to
+ * the same pc sends control through the dispatcher (AOT_NEXT_PC_IN_CPU).  Translated code calls
+ * it through the preserve_all stub aot_interrupt, so the poll of a loop spills nothing. */
+uint64_t interrupt_at_poll(struct aot_cpu *cpu);  /* entered through aot_interrupt (slowpath.c) */
+
+uint64_t interrupt_at_poll(struct aot_cpu *cpu)
 {
     struct guest_thread *t = thread_of(cpu);
-    uint64_t pc = cpu->pc;
+    uint64_t pc = cpu->pc, poll_pc = pc;
+    struct register_file before, after;
+    save_registers(cpu, &before);
     if (t->fault_sig) {
         int sig = t->fault_sig;
         t->fault_sig = 0;
         pc = deliver_fault(cpu, pc, sig, t->fault_code, t->fault_addr, t->fault_report);
     }
-    return deliver_signals_nested(cpu, pc, 0, 0);
+    pc = deliver_signals_nested(cpu, pc, 0, 0);
+    if (pc != poll_pc)
+        return pc;
+    save_registers(cpu, &after);
+    if (memcmp(&before, &after, sizeof before) == 0)
+        return pc;
+    cpu->pc = pc;
+    return AOT_NEXT_PC_IN_CPU;
 }

@@ -467,7 +467,11 @@ static uint64_t box(const struct format *f, uint64_t bits)
     return f == &FMT_S ? bits | 0xffffffff00000000ull : bits;
 }
 
-uint64_t aot_fp_soft(struct aot_cpu *cpu, uint32_t op, uint32_t rm, uint64_t a, uint64_t b, uint64_t c)
+uint64_t fp_soft(struct aot_cpu *cpu, uint32_t op, uint32_t rm, uint64_t a, uint64_t b, uint64_t c);
+
+/* Entered through the preserve_all stub aot_fp_soft (slowpath.c): a loop whose FP instruction
+ * meets a rounding mode the host cannot do keeps its values in registers across the call. */
+uint64_t fp_soft(struct aot_cpu *cpu, uint32_t op, uint32_t rm, uint64_t a, uint64_t b, uint64_t c)
 {
     const struct format *f = (op & AOT_FP_DOUBLE) ? &FMT_D : &FMT_S;
     uint32_t flags = 0;

@@ -1,14 +1,15 @@
-/* The entry points translated code calls for the memory slow paths (abi.INTRINSICS:
- * aot_load_slow, aot_store_slow); the C bodies are mmu_load_slow and mmu_store_slow in mmu.c.
+/* The entry points translated code calls with LLVM's preserve_all convention (abi.INTRINSICS):
+ * the memory slow paths aot_load_slow and aot_store_slow (C bodies mmu_load_slow and
+ * mmu_store_slow in mmu.c), the poll's aot_interrupt (C body interrupt_at_poll in dispatch.c)
+ * and aot_fp_soft (fp_soft in fpu.c).
  * A file of its own so tests/test_runtime.py can link the stubs against bodies that clobber
  * every register the C convention allows. */
 #include <stdbool.h>
 
-/* Translated code calls the two slow paths with LLVM's preserve_all convention (abi.py): they
- * keep every general-purpose register but r11 and every vector register, so the guest values a
- * hot loop holds in host registers (FP registers in XMM) need not be spilled around an access's
- * rarely taken slow path.  These entry points save what the C convention lets mmu_load_slow and
- * mmu_store_slow clobber: seven or eight general-purpose registers, then the sixteen vector
+/* preserve_all keeps every general-purpose register but r11 and every vector register, so the
+ * guest values a hot loop holds in host registers (FP registers in XMM) need not be spilled
+ * around a rarely taken slow path or poll.  These entry points save what the C convention lets
+ * the bodies clobber: seven or eight general-purpose registers, then the sixteen vector
  * registers (whole YMM registers when the host has AVX, since translated code may use them).
  * On entry rsp is 8 mod 16; the pushes (the store saves rax too, plus a pad) realign it. */
 bool aot_host_avx;  /* read by the stubs */
@@ -54,18 +55,25 @@ __attribute__((constructor)) static void detect_host_avx(void)
     "    movdqu 480(%rsp), %xmm15\n" \
     "2:  add $512, %rsp\n"
 
+/* An entry point whose body returns its result in rax (and takes at most six arguments, all in
+ * the registers it saves, so they reach the body unchanged). */
+#define RETURNING_STUB(name, body) \
+    ".globl " name "\n" \
+    ".type " name ", @function\n" \
+    name ":\n" \
+    "    push %rcx\n    push %rdx\n    push %rsi\n    push %rdi\n    push %r8\n    push %r9\n    push %r10\n" \
+    SAVE_VECTORS \
+    "    call " body "\n" \
+    RESTORE_VECTORS \
+    "    pop %r10\n    pop %r9\n    pop %r8\n    pop %rdi\n    pop %rsi\n    pop %rdx\n    pop %rcx\n" \
+    "    ret\n" \
+    ".size " name ", . - " name "\n"
+
 __asm__(
     ".text\n"
-    ".globl aot_load_slow\n"
-    ".type aot_load_slow, @function\n"
-    "aot_load_slow:\n"
-    "    push %rcx\n    push %rdx\n    push %rsi\n    push %rdi\n    push %r8\n    push %r9\n    push %r10\n"
-    SAVE_VECTORS
-    "    call mmu_load_slow\n"
-    RESTORE_VECTORS
-    "    pop %r10\n    pop %r9\n    pop %r8\n    pop %rdi\n    pop %rsi\n    pop %rdx\n    pop %rcx\n"
-    "    ret\n"
-    ".size aot_load_slow, . - aot_load_slow\n"
+    RETURNING_STUB("aot_load_slow", "mmu_load_slow")
+    RETURNING_STUB("aot_interrupt", "interrupt_at_poll")
+    RETURNING_STUB("aot_fp_soft", "fp_soft")
     ".globl aot_store_slow\n"
     ".type aot_store_slow, @function\n"
     "aot_store_slow:\n"

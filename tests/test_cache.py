@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aotbuilder.backend.codegen import CodegenOptions
 from aotbuilder.cache import config
 from aotbuilder.cache import store as store_module
 from aotbuilder.cache.key import ir_digest, lift_key
@@ -353,3 +354,16 @@ def test_memory_models_have_their_own_lifts_and_objects(fixture_bin_dir: Path) -
     irs = {model: observed_lift(program, func, model)[0].ir for model in ("direct", "tlb")}
     assert "aot_fault_table" in irs["direct"] and "aot_fault_table" not in irs["tlb"]
     assert ir_digest(irs["direct"]) != ir_digest(irs["tlb"])
+
+
+def test_avx_targets_have_their_own_lifts(fixture_bin_dir: Path) -> None:
+    """On an AVX target the direct model's double loads are VEX-encoded (no false dependency on a
+    YMM register's upper half), so whether the target has AVX is part of the lift key."""
+    program = discover(load_guest(fixture_bin_dir / "floats-zig-O2"))
+    func = next(f for f in program.functions.values() if f.name == "main")
+    assert lift_key(program, func, "direct", avx=True).digest != lift_key(program, func, "direct", avx=False).digest
+    vex = observed_lift(program, func, "direct", avx=True)[0].ir
+    sse = observed_lift(program, func, "direct", avx=False)[0].ir
+    assert "1: vmovsd %gs:" in vex and "1: movsd" not in vex
+    assert "vmovsd" not in sse and "1: movsd %gs:" in sse
+    assert CodegenOptions(cpu="x86-64-v3").avx and not CodegenOptions(cpu="x86-64-v2").avx

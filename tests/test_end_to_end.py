@@ -110,6 +110,21 @@ def test_indirect_calls_to_targets_sharing_an_entry_cache_slot(toolchain, compil
     assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
 
 
+@pytest.mark.parametrize("toolchain", ["zig", "gcc"])
+def test_signal_handlers_at_a_poll_that_change_registers_or_not(toolchain, compile_guest, qemu_run, shared_cache):
+    """A poll goes on with the registers it holds when the handler changed none, and sees the new
+    value when the handler changed an integer or FP register in its frame (tests/guests/poll_context.c;
+    a lost change leaves the loop spinning)."""
+    elf = compile_guest(GUESTS / "poll_context.c", toolchain=toolchain)
+    expected = qemu_run(elf)
+    assert expected.status == 0 and b"s2 from the handler: 5" in expected.stdout
+    exe = elf.with_suffix(".native")
+    subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)], check=True,
+                   capture_output=True, timeout=1800)
+    got = subprocess.run([str(exe)], capture_output=True, timeout=60)
+    assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
+
+
 def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, tmp_path, shared_cache):
     """A caller writes back only the registers that may have changed since the CPU state last held
     them: registers changed on one side of a branch, in a loop, or in an earlier callee must reach

@@ -100,10 +100,11 @@ def test_runtime_compiles_without_warnings(tmp_path):
 
 
 def test_slow_path_stubs_keep_what_preserve_all_promises(tmp_path):
-    """Translated code calls aot_load_slow and aot_store_slow with LLVM's preserve_all convention
-    and keeps FP values in vector registers across them.  Linked against slow-path bodies that
-    clobber every register C may, the stubs (runtime/slowpath.c) must still hand back all sixteen
-    YMM registers, r8-r10 and the argument registers unchanged, and the load's result in rax."""
+    """Translated code calls aot_load_slow, aot_store_slow, aot_interrupt and aot_fp_soft with
+    LLVM's preserve_all convention and keeps FP values in vector registers across them.  Linked
+    against bodies that clobber every register C may, the stubs (runtime/slowpath.c) must still
+    hand back all sixteen YMM registers, r8-r10 and the argument registers unchanged, and the
+    body's result in rax."""
     exe = tmp_path / "slowpath_regs"
     subprocess.run([*c_compiler(), "-O2", "-o", str(exe), str(Path(__file__).parent / "runtime_harness" /
                     "slowpath_regs.c"), str(RUNTIME_DIR / "slowpath.c")], check=True)
@@ -506,7 +507,8 @@ def test_interrupted_read_restarts_only_with_sa_restart(harnesses, how, read):
 ])
 def test_slow_path_fault_is_delivered_at_the_next_poll(harnesses, how, sig, addr, value):
     """The slow paths cannot run a handler: they return, and aot_interrupt (called by the poll
-    after them) runs it with the pc of the access."""
+    after them) runs it with the pc of the access.  The handler changed s1 in its frame, so
+    aot_interrupt sends control through the dispatcher at the access's pc (NEXT_PC_IN_CPU)."""
     exe, guest = harnesses()
     result = run(exe, "sigframe", how)
     assert result.returncode == 0, result.stderr
@@ -515,10 +517,12 @@ def test_slow_path_fault_is_delivered_at_the_next_poll(harnesses, how, sig, addr
     pc = guest.symbols["_start"] + 4
     assert lines[1] == f"siginfo signo {sig} code 1 addr {addr} pid_is_self 0"
     assert lines[2].startswith(f"ucontext pc {pc:x} ")
-    assert lines[-1] == f"after fault value {value} polled 1 next {pc:x}"
+    assert lines[-1] == f"after fault value {value} polled 1 next {abi.NEXT_PC_IN_CPU:x} cpu_pc {pc:x}"
 
 
 def test_asynchronous_signal_waits_for_a_poll(harnesses):
+    """The handler runs at the poll; it changed s1 in its frame, so the poll may not go on with the
+    registers it holds: aot_interrupt returns NEXT_PC_IN_CPU with cpu->pc the poll's pc."""
     exe, guest = harnesses()
     result = run(exe, "sigframe", "async")
     assert result.returncode == 0, result.stderr
@@ -526,7 +530,19 @@ def test_asynchronous_signal_waits_for_a_poll(harnesses):
     pc = guest.symbols["_start"] + 8
     assert lines[0] == "handler sig 10 info 1 uc 1 align 1 ra_is_trampoline 1"
     assert lines[2].startswith(f"ucontext pc {pc:x} ")
-    assert lines[-1] == f"poll interrupt 1 runs before 0 after 1 next {pc:x} interrupt now 0"
+    assert lines[-1] == (f"poll interrupt 1 runs before 0 after 1 next {abi.NEXT_PC_IN_CPU:x} cpu_pc {pc:x} "
+                         "interrupt now 0")
+
+
+def test_asynchronous_signal_whose_handler_changes_nothing_lets_the_poll_go_on(harnesses):
+    """A handler that leaves its frame alone: aot_interrupt returns the poll's own pc, the promise
+    that lets the poll keep the register values it holds."""
+    exe, guest = harnesses()
+    result = run(exe, "sigframe", "async_quiet")
+    assert result.returncode == 0, result.stderr
+    pc = guest.symbols["_start"] + 8
+    assert re.fullmatch(f"poll interrupt 1 runs before 0 after 1 next {pc:x} cpu_pc [0-9a-f]+ interrupt now 0\n",
+                        result.stdout), result.stdout
 
 
 def test_sigsuspend_runs_the_pending_handler(harnesses):

@@ -35,6 +35,11 @@ class CodegenOptions:
     # no lookup) or "tlb" (the software TLB).  The lifter reads it: it is part of the lift key too.
     memory_model: str = abi.DEFAULT_MEMORY_MODEL
 
+    @property
+    def avx(self) -> bool:
+        """Whether the target has AVX: the lifter's own asm then uses VEX encodings (Emitter)."""
+        return self.cpu not in ("x86-64", "x86-64-v2")
+
     def describe(self) -> str:
         return (f"llvm={llvm_version()};llvmlite={llvmlite.__version__};O{self.opt_level};cpu={self.cpu};"
                 f"code-model={self.code_model};memory={self.memory_model}")

@@ -90,10 +90,11 @@ def _site_form(insn: Insn) -> bytes:
                               insn.rm, insn.aq, insn.rl, insn.compressed))).encode()
 
 
-def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> LiftKey:
-    """xxh3-128 (hex) of everything ``lower_function(program, func, TRIPLE, memory_model)`` reads:
+def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_MEMORY_MODEL,
+             avx: bool = False) -> LiftKey:
+    """xxh3-128 (hex) of everything ``lower_function(program, func, TRIPLE, memory_model, avx)`` reads:
 
-    1. key format, aotbuilder version, runtime ABI version, target triple, memory model, and the
+    1. key format, aotbuilder version, runtime ABI version, target triple, memory model, AVX, and the
        source digest of the lifter (LIFT_SOURCES: decoder, semantics, emitter, ABI, Program);
     2. the instruction stream: for each block in address order, its start and length, and for
        each instruction its pc, size and raw bits (the decoded form follows from the raw bits),
@@ -113,7 +114,7 @@ def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_M
     entry = func.entry
     h = xxhash.xxh3_128()
     _feed(h, f"aotbuilder-lift-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
-          TRIPLE.encode(), memory_model.encode(), source_digest(LIFT_SOURCES).encode())
+          TRIPLE.encode(), memory_model.encode(), b"avx" if avx else b"sse", source_digest(LIFT_SOURCES).encode())
     lui_values = [ins.insn.imm & MASK for ins in func.instructions() if ins.insn and ins.insn.mnemonic == "lui"]
     # The predicate the lifter uses, so the key cannot drift from what the lifter decides.
     found = address_sites(func, lambda v: near_image(program.image_range, v))

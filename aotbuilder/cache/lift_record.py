@@ -147,15 +147,15 @@ class _ObservedLowering(Lowering):
         return super().near_image(value)
 
 
-def observed_lift(program: Program, func: Function,
-                  memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> tuple[LiftedFunction, Observation]:
-    """lower_function(program, func, TRIPLE, memory_model), and what it read of the program and function."""
+def observed_lift(program: Program, func: Function, memory_model: str = abi.DEFAULT_MEMORY_MODEL,
+                  avx: bool = False) -> tuple[LiftedFunction, Observation]:
+    """lower_function(program, func, TRIPLE, memory_model, avx), and what it read of the program and function."""
     seen = Observation()
     view = _ObservedProgram.__new__(_ObservedProgram)
     view.__dict__.update(program.__dict__, functions=_ObservedFunctions(program.functions, seen), _seen=seen)
     fview = _ObservedFunction.__new__(_ObservedFunction)
     fview.__dict__.update(func.__dict__, _seen=seen)
-    lowering = _ObservedLowering(view, fview, TRIPLE, memory_model)
+    lowering = _ObservedLowering(view, fview, TRIPLE, memory_model, avx)
     lowering._seen = seen
     return lowering.lower(), seen
 

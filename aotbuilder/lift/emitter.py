@@ -137,9 +137,13 @@ class Emitter:
     """Builds one translated function: registers, memory, refs and exits."""
 
     def __init__(self, module: ir.Module, fn: ir.Function, used: RegisterUse, entry_pc: int,
-                 memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> None:
+                 memory_model: str = abi.DEFAULT_MEMORY_MODEL, avx: bool = False) -> None:
         assert memory_model in abi.MEMORY_MODELS
         self.memory_model = memory_model
+        # An AVX target gets VEX encodings in the direct accesses' asm: a legacy SSE load into an
+        # XMM register keeps bits 255:128 of the YMM register, a false dependency on its last
+        # writer that made a printf-heavy program 1.5x slower (docs/performance.md).
+        self.avx = avx
         self.module = module
         self.fn = fn
         self.cpu, self.resume = fn.args
@@ -606,11 +610,12 @@ class Emitter:
         # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
         # A double moves between memory and an XMM register ("x"), anything else a general one.
         reg = "x" if vty == F64 else "r"
+        movsd = "vmovsd" if self.avx else "movsd"
         if kind == "load":
-            move = "movsd %gs:(${1}), ${0}" if vty == F64 else _DIRECT_LOADS[(size, signed)]
+            move = f"{movsd} %gs:(${{1}}), ${{0}}" if vty == F64 else _DIRECT_LOADS[(size, signed)]
             access = DirectAccess(b.block, vty, _fault_row(move, 2), f"={reg},r,!i", [addr], fast, slow, name="v")
         else:
-            move = "movsd" if vty == F64 else _DIRECT_STORES[size]
+            move = movsd if vty == F64 else _DIRECT_STORES[size]
             asm = _fault_row(f"{move} ${{1}}, %gs:(${{0}})", 2)
             access = DirectAccess(b.block, ir.VoidType(), asm, f"r,{reg},!i", [addr, value], fast, slow)
         b.block.instructions.append(access)

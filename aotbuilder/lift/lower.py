@@ -49,13 +49,13 @@ class Lowering:
     """Per-function lowering state; semantic functions receive it as `ctx`."""
 
     def __init__(self, program: Program, func: Function, triple: str,
-                 memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> None:
+                 memory_model: str = abi.DEFAULT_MEMORY_MODEL, avx: bool = False) -> None:
         self.program = program
         self.func = func
         self.module = ir.Module(name="guest")
         self.module.triple = triple
         self.llfn = translated_function(self.module, SELF_FN)
-        self.e = Emitter(self.module, self.llfn, register_use(func), func.entry, memory_model)
+        self.e = Emitter(self.module, self.llfn, register_use(func), func.entry, memory_model, avx)
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
@@ -205,7 +205,10 @@ class Lowering:
 
     def poll_interrupt(self, pc: int) -> None:
         """A safe point: if the runtime raised cpu->interrupt (a signal arrived), let it deliver
-        with the registers written back, then continue here unless it redirected control."""
+        with the registers written back, then continue here unless it redirected control.
+        aot_interrupt returns this pc only when every register is as it was (abi.NEXT_PC_IN_CPU
+        otherwise), so nothing is reloaded: what a loop does not change stays loop-invariant for
+        LLVM, and the loops of a nest that share a header stay two loops."""
         e = self.e
         label = block_label(pc - self.func.entry)
         slow = self.llfn.append_basic_block(f"poll.{label}")
@@ -213,8 +216,15 @@ class Lowering:
         e.cbranch_rare(e.interrupt_pending(), slow, cont)
         e.b.position_at_end(slow)
         self.pc = pc
-        next_pc = self._runtime_at(self.pc_value(), "aot_interrupt")
-        self._leave_unless(next_pc, self.offset, cont, "pollx")
+        e.set_cpu_u64("pc", self.pc_value())
+        e.store_written()
+        next_pc = e.call_runtime("aot_interrupt")
+        elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(self.offset))
+        leave = self.llfn.append_basic_block(f"pollx.{label}")
+        e.cbranch_rare(elsewhere, leave, cont)
+        e.b.position_at_end(leave)
+        e.reload_all()  # the CPU state is the truth now: the exit must not write older values back
+        self.exit(next_pc)
         e.b.position_at_end(cont)
 
     def fault_block(self) -> tuple[ir.Block, ir.PhiInstr]:
@@ -320,5 +330,5 @@ def register_use(func: Function) -> RegisterUse:
 
 
 def lower_function(program: Program, func: Function, triple: str,
-                   memory_model: str = abi.DEFAULT_MEMORY_MODEL) -> LiftedFunction:
-    return Lowering(program, func, triple, memory_model).lower()
+                   memory_model: str = abi.DEFAULT_MEMORY_MODEL, avx: bool = False) -> LiftedFunction:
+    return Lowering(program, func, triple, memory_model, avx).lower()

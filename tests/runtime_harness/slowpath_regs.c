@@ -9,6 +9,8 @@
 struct aot_cpu;
 uint64_t mmu_load_slow(struct aot_cpu *cpu, uint64_t addr, uint32_t size, uint64_t pc);
 void mmu_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t size, uint64_t pc);
+uint64_t interrupt_at_poll(struct aot_cpu *cpu);
+uint64_t fp_soft(struct aot_cpu *cpu, uint32_t op, uint32_t rm, uint64_t a, uint64_t b, uint64_t c);
 uint64_t stored;
 
 #define CLOBBER_ALL                                                                                \
@@ -37,6 +39,19 @@ void mmu_store_slow(struct aot_cpu *cpu, uint64_t addr, uint64_t value, uint32_t
     (void)cpu, (void)pc;
     CLOBBER_ALL;
     stored = addr + value + size;
+}
+
+uint64_t interrupt_at_poll(struct aot_cpu *cpu)
+{
+    CLOBBER_ALL;
+    return (uint64_t)(uintptr_t)cpu + 1;
+}
+
+uint64_t fp_soft(struct aot_cpu *cpu, uint32_t op, uint32_t rm, uint64_t a, uint64_t b, uint64_t c)
+{
+    (void)b, (void)c;
+    CLOBBER_ALL;
+    return (uint64_t)(uintptr_t)cpu + op + rm + a;
 }
 
 /* Loads ymm0-15 from in and r8-r10 from gprs[0..2], calls the stub with rdi, rsi, rdx, rcx =
@@ -108,6 +123,16 @@ int main(void)
     bad |= check("aot_store_slow", in, out, gprs);
     if (stored != 0x2000 + 0x3000 + 8)
         printf("aot_store_slow: stored %#llx\n", (unsigned long long)stored), bad = 1;
+    memset(out, 0, sizeof out);
+    CALL_STUB("aot_interrupt");
+    bad |= check("aot_interrupt", in, out, gprs);
+    if (gprs[10] != 0x1111 + 1)  /* cpu + 1 */
+        printf("aot_interrupt: returned %#llx\n", (unsigned long long)gprs[10]), bad = 1;
+    memset(out, 0, sizeof out);
+    CALL_STUB("aot_fp_soft");
+    bad |= check("aot_fp_soft", in, out, gprs);
+    if (gprs[10] != 0x1111 + 0x2000 + 0x3000 + 8)  /* cpu + op + rm + a */
+        printf("aot_fp_soft: returned %#llx\n", (unsigned long long)gprs[10]), bad = 1;
     puts(bad ? "FAILED" : "ok");
     return bad;
 }
