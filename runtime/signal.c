@@ -307,7 +307,9 @@ uint64_t guest_rt_sigreturn(struct aot_cpu *cpu)
             t->sigaltstack.flags = ss.ss_flags & (int32_t)GUEST_SS_AUTODISARM;
     }
     guest_set_sigmask(cpu, f.uc.uc_sigmask);
-    return f.uc.uc_mcontext.gregs[0];
+    /* Linux puts the frame's pc in sepc, whose bit 0 is always zero (IALIGN=16): an odd pc
+     * resumes one byte lower.  No pc the dispatcher sees is odd (abi.NEXT_PC_IN_CPU is). */
+    return f.uc.uc_mcontext.gregs[0] & ~1ULL;
 }
 
 /* ---- Delivery ---- */

@@ -445,8 +445,8 @@ uint64_t t_handler(struct aot_cpu *c, uint64_t resume)
         load(uc + 40, 8), current_mask());
     out("stack on_alt %d ss_flags %ld\n", sp >= ALTSTACK && sp < ALTSTACK + PAGE, (int64_t)(int32_t)load(uc + 24, 4));
     store(uc + UC_MCONTEXT + 9 * 8, 0x7777, 8);  /* s1 */
-    if (!strcmp(handler_mode, "skip"))
-        store(uc + UC_MCONTEXT, load(uc + UC_MCONTEXT, 8) + 4, 8);  /* past the ebreak */
+    if (!strcmp(handler_mode, "skip") || !strcmp(handler_mode, "skip_odd"))  /* past the ebreak; odd: +5 */
+        store(uc + UC_MCONTEXT, load(uc + UC_MCONTEXT, 8) + (strcmp(handler_mode, "skip") ? 5 : 4), 8);
     c->x[9] = 0xdead;  /* clobbered: the frame's value must come back */
     return ra;
 }
@@ -465,7 +465,8 @@ static void scenario_sigframe(const char *how)
         out("after kill %ld s1 %lx sp %d mask %lx\n", r, cpu->x[9], cpu->x[2] == sp, current_mask());
         SYS(NR_rt_sigaction, SIGUSR1_, 0, DATA_BUF + 640, 8);
         out("resethand %lu\n", load(DATA_BUF + 640, 8));
-    } else if (!strcmp(how, "skip")) {  /* a breakpoint whose handler moves the pc past it */
+    } else if (!strcmp(how, "skip") || !strcmp(how, "skip_odd")) {
+        /* a breakpoint whose handler moves the pc past it */
         sigaction_of(SIGTRAP_, G_handler, SA_SIGINFO_, 0);
         cpu->pc = G_breakpoint;
         uint64_t next = aot_trap(cpu, AOT_CAUSE_BREAKPOINT, 0);
