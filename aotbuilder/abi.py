@@ -128,7 +128,7 @@ class Intrinsic:
     ret: str  # "void", "i32", "i64"
     params: tuple[str, ...]  # "cpu" (struct aot_cpu *), "i32", "i64"
     doc: str
-    # LLVM calling convention of the calls from translated code ("" = C).  The memory slow paths
+    # LLVM calling convention of the calls from translated code ("" = C).  The memory slow paths,
     # the poll and the software FP operations use preserve_all: runtime/slowpath.c enters them
     # through stubs that save the C-clobbered registers.
     cconv: str = ""
