@@ -171,24 +171,30 @@ class Lowering:
         """Continue at `expected` if control came back there, else leave to the dispatcher."""
         self._leave_unless(next_pc, expected - self.func.entry, self._edge_block(expected), "ret")
 
-    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str) -> None:
+    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str,
+                      reload: bool = False) -> None:
         """Go on to `cont` when the runtime returned the pc `offset` bytes from the entry; any
-        other pc (a signal handler, sigreturn, longjmp) leaves to the dispatcher."""
+        other pc (a signal handler, sigreturn, longjmp) leaves to the dispatcher, with `reload`
+        after reloading the registers (the CPU state is the truth: the exit must not write the
+        values held before the call back)."""
         e = self.e
         elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(offset))
         mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
         e.cbranch_rare(elsewhere, mismatch, cont)
         e.b.position_at_end(mismatch)
+        if reload:
+            e.reload_all()
         self.exit(next_pc)
 
-    def _runtime_at(self, pc: ir.Value, intrinsic: str, *args: ir.Value) -> ir.Value:
+    def _runtime_at(self, pc: ir.Value, intrinsic: str, *args: ir.Value, reload: bool = True) -> ir.Value:
         """Call a runtime intrinsic that may redirect control: cpu->pc set, registers written
-        back before and reloaded after; returns the next guest pc."""
+        back before and (with `reload`) reloaded after; returns the next guest pc."""
         e = self.e
         e.set_cpu_u64("pc", pc)
         e.store_written()
         next_pc = e.call_runtime(intrinsic, *args)
-        e.reload_all()
+        if reload:
+            e.reload_all()
         return next_pc
 
     def ecall(self) -> None:
@@ -216,15 +222,8 @@ class Lowering:
         e.cbranch_rare(e.interrupt_pending(), slow, cont)
         e.b.position_at_end(slow)
         self.pc = pc
-        e.set_cpu_u64("pc", self.pc_value())
-        e.store_written()
-        next_pc = e.call_runtime("aot_interrupt")
-        elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(self.offset))
-        leave = self.llfn.append_basic_block(f"pollx.{label}")
-        e.cbranch_rare(elsewhere, leave, cont)
-        e.b.position_at_end(leave)
-        e.reload_all()  # the CPU state is the truth now: the exit must not write older values back
-        self.exit(next_pc)
+        next_pc = self._runtime_at(self.pc_value(), "aot_interrupt", reload=False)
+        self._leave_unless(next_pc, self.offset, cont, "pollx", reload=True)
         e.b.position_at_end(cont)
 
     def fault_block(self) -> tuple[ir.Block, ir.PhiInstr]:
