@@ -151,6 +151,17 @@ __asm__(".text\n"
         "    .cfi_endproc\n"
         ".size aot_enter_translated, . - aot_enter_translated\n");
 
+/* The entry cache translated code looks in before calling here (abi.ENTRY_CACHE_BITS).  No pc
+ * matches the empty slot's: jump targets are even. */
+static const struct aot_entry no_entry = {.pc = 1};
+const struct aot_entry *aot_entry_cache[AOT_ENTRY_CACHE_SIZE] = {[0 ... AOT_ENTRY_CACHE_SIZE - 1] = &no_entry};
+
+/* Only ahead-of-time entries go in: they stay valid for good, the JIT's do not. */
+static inline void cache_entry(const struct aot_entry *e)
+{
+    __atomic_store_n(&aot_entry_cache[(e->pc >> 1) % AOT_ENTRY_CACHE_SIZE], e, __ATOMIC_RELAXED);
+}
+
 /* Runs the translation in slot from its entry; returns the next guest pc. */
 static inline uint64_t enter(struct aot_cpu *cpu, struct entry_slot *slot)
 {
@@ -162,6 +173,8 @@ static inline uint64_t enter(struct aot_cpu *cpu, struct entry_slot *slot)
         slot->used = true;
         __atomic_add_fetch(&aot_entries_used, 1, __ATOMIC_RELAXED);
     }
+    if (e->resume == 0)  /* a function entry: translated code's indirect tail jumps look for it */
+        cache_entry(e);
     return aot_enter_translated(e->fn, cpu, e->resume);
 }
 
@@ -214,18 +227,13 @@ void dispatch_loop(struct aot_cpu *cpu, uint64_t pc)
     fatal_error("the dispatcher returned");
 }
 
-/* The entry cache translated code looks in before calling here (abi.ENTRY_CACHE_BITS).  No pc
- * matches the empty slot's: jump targets are even. */
-static const struct aot_entry no_entry = {.pc = 1};
-const struct aot_entry *aot_entry_cache[AOT_ENTRY_CACHE_SIZE] = {[0 ... AOT_ENTRY_CACHE_SIZE - 1] = &no_entry};
-
 uint64_t aot_call_indirect(struct aot_cpu *cpu, uint64_t target)
 {
     if (target == sigreturn_pc)
         return target;
     struct entry_slot *slot = lookup_slot(target);
-    if (slot && !slot->unit)  /* ahead-of-time entries stay valid for good; the JIT's do not */
-        __atomic_store_n(&aot_entry_cache[(target >> 1) % AOT_ENTRY_CACHE_SIZE], slot->entry, __ATOMIC_RELAXED);
+    if (slot && !slot->unit)
+        cache_entry(slot->entry);
     return run_slot(cpu, target, slot);
 }
 

@@ -125,6 +125,21 @@ def test_signal_handlers_at_a_poll_that_change_registers_or_not(toolchain, compi
     assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
 
 
+@pytest.mark.parametrize("toolchain", ["zig", "gcc"])
+def test_indirect_tail_calls(toolchain, compile_guest, qemu_run, shared_cache):
+    """`jr` through a pointer in tail position (tests/guests/tail_jump.c): 3,000,000 jumps deep
+    with no host stack growth, between targets that share an entry cache slot, and a loop of
+    such jumps alone that a signal handler ends (the jumps pass a safe point)."""
+    elf = compile_guest(GUESTS / "tail_jump.c", toolchain=toolchain)
+    expected = qemu_run(elf)
+    assert expected.status == 0 and b"ticks: 1, jumped: yes" in expected.stdout
+    exe = elf.with_suffix(".native")
+    subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)], check=True,
+                   capture_output=True, timeout=1800)
+    got = subprocess.run([str(exe)], capture_output=True, timeout=60)
+    assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
+
+
 def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, tmp_path, shared_cache):
     """A caller writes back only the registers that may have changed since the CPU state last held
     them: registers changed on one side of a branch, in a loop, or in an earlier callee must reach

@@ -220,7 +220,7 @@ class _FunctionWalk:
             return
         shape = jumptable.table_shape(target)
         targets = None if shape is None else self._table_targets(line[0].pc, shape)
-        if targets is None and not _is_return(insn):
+        if targets is None and not insn.is_return:
             self.unresolved.append(list(line))
             if shape is None and self.extent is not None:
                 # A computed goto: any label address stored in data that lies in this function.
@@ -269,11 +269,6 @@ class _FunctionWalk:
                 if succ in func.blocks:
                     func.cfg.add_edge(start, succ)
         func.return_sites = sorted(set(func.return_sites) & set(func.blocks))
-
-
-def _is_return(insn) -> bool:
-    """jr ra / jr t0 (the millicode return): leave through the caller's return check."""
-    return insn.rd == 0 and insn.imm == 0 and insn.rs1 in (1, 5)
 
 
 def _successors(func: Function, block: BasicBlock) -> Iterable[int]:

@@ -27,3 +27,9 @@ class Insn:
     aq: bool = False
     rl: bool = False
     compressed: str | None = None
+
+    @property
+    def is_return(self) -> bool:
+        """jr ra / jr t0 (the millicode return): a return by the specification's hint for return
+        address stacks (jalr with rd x0 and rs1 a link register, x1 or x5)."""
+        return self.mnemonic == "jalr" and self.rd == 0 and self.imm == 0 and self.rs1 in (1, 5)

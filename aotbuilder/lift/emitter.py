@@ -469,21 +469,11 @@ class Emitter:
         next guest pc.  A hit in the runtime's entry cache (abi.ENTRY_CACHE_BITS) is a native
         indirect call; a miss asks aot_call_indirect, which also fills the cache."""
         b = self.b
-        cache = self.module.globals.get("aot_entry_cache")
-        if cache is None:
-            cache = ir.GlobalVariable(self.module, ir.ArrayType(PTR, abi.ENTRY_CACHE_SIZE), "aot_entry_cache")
-        index = b.and_(b.lshr(target, self.c(1)), self.c(abi.ENTRY_CACHE_SIZE - 1))
-        entry = b.load(b.gep(cache, [self.c(0), index]), typ=PTR)
+        entry = self._cached_entry(target)
         hit, miss, done = (self.fn.append_basic_block(f"icall.{tag}") for tag in ("hit", "miss", "done"))
-
-        def field(name: str) -> ir.Value:
-            return b.gep(entry, [self.c(abi.ENTRY_OFFSETS[name])], source_etype=I8)
-
-        self.cbranch_rare(b.icmp_unsigned("!=", b.load(field("pc"), typ=I64), target), miss, hit)
+        self.cbranch_rare(b.icmp_unsigned("!=", self._entry_field(entry, "pc"), target), miss, hit)
         b.position_at_end(hit)
-        fn = _TranslatedFunctionLoad(b.block, field("fn"))
-        b._insert(fn)
-        direct = self.call_translated(fn, b.load(field("resume"), typ=I64))
+        direct = self.call_translated(self._entry_fn(entry), self._entry_field(entry, "resume"))
         b.branch(done)
         b.position_at_end(miss)
         looked_up = self.call_runtime("aot_call_indirect", target)
@@ -493,6 +483,38 @@ class Emitter:
         next_pc.add_incoming(direct, hit)
         next_pc.add_incoming(looked_up, miss)
         return next_pc
+
+    def tail_call_indirect(self, target: ir.Value, miss: ir.Block) -> None:
+        """Jump to `target` as a guaranteed tail call when the entry cache holds the entry of a
+        function there, else go to `miss`.  Only function entries (resume 0) qualify: they start
+        with a poll, so a loop of such jumps still passes a safe point."""
+        b = self.b
+        entry = self._cached_entry(target)
+        hit = self.fn.append_basic_block("tail.hit")
+        is_function = b.and_(b.icmp_unsigned("==", self._entry_field(entry, "pc"), target),
+                             b.icmp_unsigned("==", self._entry_field(entry, "resume"), self.c(0)))
+        b.cbranch(is_function, hit, miss)
+        b.position_at_end(hit)
+        self.store_written()
+        b.ret(self.call_translated(self._entry_fn(entry), self.c(0), tail=True))
+
+    def _cached_entry(self, target: ir.Value) -> ir.Value:
+        """The entry cache's slot for `target`: a struct aot_entry, maybe another pc's."""
+        b = self.b
+        cache = self.module.globals.get("aot_entry_cache")
+        if cache is None:
+            cache = ir.GlobalVariable(self.module, ir.ArrayType(PTR, abi.ENTRY_CACHE_SIZE), "aot_entry_cache")
+        index = b.and_(b.lshr(target, self.c(1)), self.c(abi.ENTRY_CACHE_SIZE - 1))
+        return b.load(b.gep(cache, [self.c(0), index]), typ=PTR)
+
+    def _entry_field(self, entry: ir.Value, name: str) -> ir.Value:
+        return self.b.load(self.b.gep(entry, [self.c(abi.ENTRY_OFFSETS[name])], source_etype=I8), typ=I64)
+
+    def _entry_fn(self, entry: ir.Value) -> ir.Value:
+        fn = _TranslatedFunctionLoad(self.b.block, self.b.gep(entry, [self.c(abi.ENTRY_OFFSETS["fn"])],
+                                                              source_etype=I8))
+        self.b._insert(fn)
+        return fn
 
     # -- integer helpers ------------------------------------------------------------------------
     def extend(self, v: ir.Value, bits: int, signed: bool) -> ir.Value:

@@ -156,6 +156,17 @@ class Lowering:
         e.reload_all()
         self._continue_if(result, self.next_pc())
 
+    def tail_jump(self, target: ir.Value) -> None:
+        """An indirect jump that is not a return (jr through a register other than the link
+        registers ra and t0): a native tail call when the runtime's entry cache knows a function
+        at `target` (musl's __fwritex ends with `jr` to f->write), else a dispatcher exit.  An
+        exit would unwind every translated caller to the dispatcher, which then re-enters each
+        of them at its return site."""
+        miss = self.llfn.append_basic_block(f"jr.{block_label(self.offset)}")
+        self.e.tail_call_indirect(target, miss)
+        self.e.b.position_at_end(miss)
+        self.exit(target)
+
     def jump_table(self, target: ir.Value, targets: list[int]) -> None:
         """An indirect jump through a recognised table: a switch over offsets from the entry."""
         e = self.e

@@ -87,8 +87,10 @@ def trans_jalr(ctx, insn: Insn) -> None:
         ctx.call_indirect(target, insn.rd)
     elif ctx.pc in ctx.func.jump_tables:
         ctx.jump_table(target, ctx.func.jump_tables[ctx.pc])
+    elif insn.is_return:
+        ctx.exit(target)  # a return: the caller checks the pc it gets back
     else:
-        ctx.exit(target)
+        ctx.tail_jump(target)
 
 
 # -- branches ----------------------------------------------------------------------------------
