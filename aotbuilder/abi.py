@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 7
+ABI_VERSION = 8
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -20,11 +20,13 @@ TLB_SIZE = 1 << TLB_BITS
 TLB_INVALID = 0xFFFF_FFFF_FFFF_FFFF
 
 # Guest memory layout (runtime/addrspace.c): the host memory of guest address a < DIRECT_LIMIT lives at
-# host address DIRECT_BASE + a, and the whole window [DIRECT_BASE, DIRECT_BASE + DIRECT_LIMIT + one
-# guard page) is reserved, so a window address is either that guest page's memory (with at most the
-# guest's permissions) or inaccessible.  Code of the "direct" memory model accesses guest memory at
-# DIRECT_BASE + a without a TLB lookup; a host fault there continues at the access's slow path
-# (FAULT_TABLE).  DIRECT_LIMIT is the Sv39 user range, where Linux places everything by default.
+# host address DIRECT_BASE + a, and the whole window [DIRECT_BASE - one guard page, DIRECT_BASE +
+# DIRECT_LIMIT + one guard page) is reserved, so a window address is either that guest page's memory
+# (with at most the guest's permissions) or inaccessible.  Code of the "direct" memory model accesses
+# guest memory at DIRECT_BASE + a without a TLB lookup; a host fault there continues at the access's
+# slow path (FAULT_TABLE).  An access rs1 + imm checks only rs1 against DIRECT_LIMIT: imm has 12
+# bits, so the address is at most 2 KiB outside, in a guard page.  DIRECT_LIMIT is the Sv39 user
+# range, where Linux places everything by default.
 DIRECT_BASE = 0x1000_0000_0000
 DIRECT_LIMIT = 1 << 38
 MEMORY_MODELS = ("direct", "tlb")

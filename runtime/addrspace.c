@@ -3,8 +3,9 @@
  * contiguous on the host); host pages are 4 KiB like the guest's, so munmap, mprotect and mremap
  * of parts of a mapping translate page for page.
  *
- * The direct window: at start-up the runtime reserves [AOT_DIRECT_BASE, AOT_DIRECT_BASE +
- * AOT_DIRECT_LIMIT + a guard page) with no access.  A guest mapping below AOT_DIRECT_LIMIT gets its
+ * The direct window: at start-up the runtime reserves [AOT_DIRECT_BASE - a guard page,
+ * AOT_DIRECT_BASE + AOT_DIRECT_LIMIT + a guard page) with no access (translated code checks the
+ * base register of an access, not rs1 + offset, so it may touch the guard pages).  A guest mapping below AOT_DIRECT_LIMIT gets its
  * host memory at AOT_DIRECT_BASE + its guest address, with host protection equal to the guest's
  * (window_prot), so translated code of the direct memory model can access it without a TLB.  The
  * invariant that makes that exact: a window page is either inaccessible or the memory of the guest
@@ -84,12 +85,12 @@ static bool window_reserved;
 
 void window_reserve(void)
 {
-    void *base = (void *)(uintptr_t)AOT_DIRECT_BASE;
-    void *got = mmap(base, AOT_DIRECT_LIMIT + AOT_PAGE_SIZE, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    window_reserved = got == base;
-    if (got != MAP_FAILED && got != base)
-        munmap(got, AOT_DIRECT_LIMIT + AOT_PAGE_SIZE);  /* a kernel that ignores FIXED_NOREPLACE */
+    void *low = (void *)(uintptr_t)(AOT_DIRECT_BASE - AOT_PAGE_SIZE);
+    uint64_t len = AOT_PAGE_SIZE + AOT_DIRECT_LIMIT + AOT_PAGE_SIZE;
+    void *got = mmap(low, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    window_reserved = got == low;
+    if (got != MAP_FAILED && got != low)
+        munmap(got, len);  /* a kernel that ignores FIXED_NOREPLACE */
     if (!window_reserved && &aot_memory_direct && aot_memory_direct)
         fatal_error("cannot reserve %llu GiB of address space at 0x%llx for direct-mapped guest memory "
                     "(is `ulimit -v` set?); build with --memory-model tlb to run without it",

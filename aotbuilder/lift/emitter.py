@@ -115,10 +115,11 @@ def _fault_row(move: str, label_operand: int) -> str:
 
 # x86 loads of a direct access by (size, signed), each giving the 64-bit register value: a move to
 # a 32-bit register (${0:k}) clears the upper half, so LLVM needs no extension after the asm.
-_DIRECT_LOADS = {(1, False): "movzbl %gs:(${1}), ${0:k}", (1, True): "movsbq %gs:(${1}), ${0}",
-                 (2, False): "movzwl %gs:(${1}), ${0:k}", (2, True): "movswq %gs:(${1}), ${0}",
-                 (4, False): "movl %gs:(${1}), ${0:k}", (4, True): "movslq %gs:(${1}), ${0}",
-                 (8, False): "movq %gs:(${1}), ${0}"}
+# {mem} is the guest operand: %gs:offset(base), the offset an immediate operand (${n:c}).
+_DIRECT_LOADS = {(1, False): "movzbl {mem}, ${{0:k}}", (1, True): "movsbq {mem}, ${{0}}",
+                 (2, False): "movzwl {mem}, ${{0:k}}", (2, True): "movswq {mem}, ${{0}}",
+                 (4, False): "movl {mem}, ${{0:k}}", (4, True): "movslq {mem}, ${{0}}",
+                 (8, False): "movq {mem}, ${{0}}"}
 _DIRECT_STORES = {1: "movb", 2: "movw", 4: "movl", 8: "movq"}
 
 
@@ -547,22 +548,25 @@ class Emitter:
     # -- guest memory through the software TLB --------------------------------------------------
     # Each access size gets one small always-inline function per module, so the IR of a function
     # holds one call per access (cheap to build in Python); LLVM inlines the TLB fast path.
-    def load(self, addr: ir.Value, size: int, signed: bool, pc: ir.Value, double: bool = False) -> ir.Value:
-        """Load `size` bytes of guest memory; returns an i64 (extended), or with `double` an
-        8-byte double loaded straight into an FP register."""
+    def load(self, base: ir.Value, offset: int, size: int, signed: bool, pc: ir.Value,
+             double: bool = False) -> ir.Value:
+        """Load `size` bytes of guest memory at base + offset (a 12-bit offset: the direct model
+        checks only the base, see abi.DIRECT_LIMIT); returns an i64 (extended), or with `double`
+        an 8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         vty = F64 if double else I64
-        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty), [self.cpu, addr, pc])
+        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
+                             [self.cpu, base, self.c(offset), pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         return self.b.extract_value(result, 0)
 
-    def store(self, addr: ir.Value, value: ir.Value, size: int, pc: ir.Value) -> None:
+    def store(self, base: ir.Value, offset: int, value: ir.Value, size: int, pc: ir.Value) -> None:
         """Store the low `size` bytes of `value` (an integer, or a double stored straight from its
-        FP register)."""
+        FP register) at base + offset, as for load."""
         if value.type != F64:
             value = self.extend(value, size * 8, signed=False)
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
-                              [self.cpu, addr, value, pc])
+                              [self.cpu, base, self.c(offset), value, pc])
         self._check_fault(faulted, pc)
 
     def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:
@@ -587,14 +591,14 @@ class Emitter:
         raw_ty = F64 if vty == F64 else INT_TYPES[size * 8]
         # Returns (value, faulted) for loads and faulted for stores: see _check_fault.
         if kind == "load":
-            fnty = ir.FunctionType(ir.LiteralStructType([vty, I1]), [PTR, I64, I64])
+            fnty = ir.FunctionType(ir.LiteralStructType([vty, I1]), [PTR, I64, I64, I64])
         else:
-            fnty = ir.FunctionType(I1, [PTR, I64, raw_ty, I64])
+            fnty = ir.FunctionType(I1, [PTR, I64, I64, raw_ty, I64])
         fn = ir.Function(self.module, fnty, name)
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        cpu, addr, *rest = fn.args
+        cpu, base, offset, *rest = fn.args
         value, pc = (None, rest[0]) if kind == "load" else rest
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
         def finish(loaded: ir.Value | None, faulted: ir.Value) -> None:
@@ -604,8 +608,9 @@ class Emitter:
                 b.ret(faulted)
 
         fast_path = self._direct_access if self.memory_model == "direct" else self._tlb_access
-        finish(fast_path(b, kind, size, signed, vty, cpu, addr, value, fast, slow), ir.Constant(I1, 0))
+        finish(fast_path(b, kind, size, signed, vty, cpu, base, offset, value, fast, slow), ir.Constant(I1, 0))
         b.position_at_end(slow)
+        addr = b.add(base, offset)  # here, so that the direct model's fast path never computes it
         size_arg = self.c(size, 32)
         interrupt = b.gep(cpu, [self.c(abi.CPU_OFFSETS["interrupt"])], source_etype=I8)
         slow_value = None
@@ -622,24 +627,30 @@ class Emitter:
         return fn
 
     def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
-                       addr: ir.Value, value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
-        """The direct model's fast path: outside the window every access takes the slow path;
-        inside, the move itself does when it faults.  Leaves `b` on the fast path; returns the
-        loaded value (None for a store)."""
+                       base: ir.Value, offset: ir.Value, value: ir.Value | None, fast: ir.Block,
+                       slow: ir.Block) -> ir.Value | None:
+        """The direct model's fast path: with `base` outside the window every access takes the
+        slow path; inside, the move itself does when it faults (addr is within a guard page of
+        the window, abi.DIRECT_LIMIT).  Checking the base lets the accesses off one register
+        value (a stack frame) share one check.  Leaves `b` on the fast path; returns the loaded
+        value (None for a store)."""
         direct = b.function.append_basic_block("direct")
-        self.cbranch_rare(b.icmp_unsigned(">=", addr, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
+        self.cbranch_rare(b.icmp_unsigned(">=", base, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
         b.position_at_end(direct)
         # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
         # A double moves between memory and an XMM register ("x"), anything else a general one.
         reg = "x" if vty == F64 else "r"
         movsd = "vmovsd" if self.avx else "movsd"
+        # The offset is an immediate operand: after inlining it is the instruction's constant.
         if kind == "load":
-            move = f"{movsd} %gs:(${{1}}), ${{0}}" if vty == F64 else _DIRECT_LOADS[(size, signed)]
-            access = DirectAccess(b.block, vty, _fault_row(move, 2), f"={reg},r,!i", [addr], fast, slow, name="v")
+            mem = "%gs:${2:c}(${1})"
+            move = f"{movsd} {mem}, ${{0}}" if vty == F64 else _DIRECT_LOADS[(size, signed)].format(mem=mem)
+            access = DirectAccess(b.block, vty, _fault_row(move, 3), f"={reg},r,i,!i", [base, offset], fast, slow,
+                                  name="v")
         else:
             move = movsd if vty == F64 else _DIRECT_STORES[size]
-            asm = _fault_row(f"{move} ${{1}}, %gs:(${{0}})", 2)
-            access = DirectAccess(b.block, ir.VoidType(), asm, f"r,{reg},!i", [addr, value], fast, slow)
+            asm = _fault_row(f"{move} ${{1}}, %gs:${{2:c}}(${{0}})", 3)
+            access = DirectAccess(b.block, ir.VoidType(), asm, f"r,{reg},i,!i", [base, value, offset], fast, slow)
         b.block.instructions.append(access)
         b.block.terminator = access
         b.position_at_end(fast)
@@ -651,9 +662,11 @@ class Emitter:
         return b.asm(ir.FunctionType(vty, [vty]), "", f"={reg},0", [access], False, name="pinned")
 
     def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
-                    addr: ir.Value, value: ir.Value | None, fast: ir.Block, slow: ir.Block) -> ir.Value | None:
+                    base: ir.Value, offset: ir.Value, value: ir.Value | None, fast: ir.Block,
+                    slow: ir.Block) -> ir.Value | None:
         """The TLB model's fast path: a hit in the software TLB is a host load or store at the
         entry's addend.  Leaves `b` on the fast path; returns the loaded value (None for a store)."""
+        addr = b.add(base, offset)
         entry = self._tlb_entry(b, cpu, addr)
         tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
         last = b.add(addr, self.c(size - 1)) if size > 1 else addr

@@ -512,7 +512,7 @@ def gen_load(ctx, insn: Insn, p: Precision) -> None:
     general one (the register's bits)."""
     e = ctx.e
     as_double = p is D and e.f_is_double(insn.rd)
-    v = e.load(ctx.effective_address(insn), p.bits // 8, False, ctx.pc_value(), double=as_double)
+    v = e.load(*ctx.memory_operand(insn), p.bits // 8, False, ctx.pc_value(), double=as_double)
     if p is S:
         fset(ctx, p, insn.rd, e.b.bitcast(e.b.trunc(v, I32), F32))
     else:
@@ -526,4 +526,4 @@ def gen_store(ctx, insn: Insn, p: Precision) -> None:
     else:
         raw = e.f_bits(insn.rs2)
         value = e.b.trunc(raw, I32) if p is S else raw
-    e.store(ctx.effective_address(insn), value, p.bits // 8, ctx.pc_value())
+    e.store(*ctx.memory_operand(insn), value, p.bits // 8, ctx.pc_value())

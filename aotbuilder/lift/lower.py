@@ -93,6 +93,13 @@ class Lowering:
             return self.e.b.add(self.e.x(insn.rs1), self.e.addr(value))
         return self.e.addr(value)
 
+    def memory_operand(self, insn) -> tuple[ir.Value, int]:
+        """A load's or store's address as (base, offset): rs1 and the instruction's 12-bit offset,
+        or at an address site (effective_address) that address and 0."""
+        if self.site() is None:
+            return self.e.x(insn.rs1), insn.imm
+        return self.effective_address(insn), 0
+
     def near_image(self, value: int) -> bool:
         """Whether a lui value may be the upper part of an address in the guest image."""
         return near_image(self.program.image_range, value)

@@ -53,12 +53,12 @@ def gen_branch(ctx, insn: Insn, cond: str, signed: bool) -> None:
 
 def gen_load(ctx, insn: Insn, size: int, signed: bool) -> None:
     e = ctx.e
-    e.set_x(insn.rd, e.load(ctx.effective_address(insn), size, signed, ctx.pc_value()))
+    e.set_x(insn.rd, e.load(*ctx.memory_operand(insn), size, signed, ctx.pc_value()))
 
 
 def gen_store(ctx, insn: Insn, size: int) -> None:
     e = ctx.e
-    e.store(ctx.effective_address(insn), e.x(insn.rs2), size, ctx.pc_value())
+    e.store(*ctx.memory_operand(insn), e.x(insn.rs2), size, ctx.pc_value())
 
 
 # -- upper immediates, jumps ------------------------------------------------------------------------

@@ -353,6 +353,86 @@ static int remap(void)
     return 0;
 }
 
+/* Loads and stores whose base register is on one side of an edge of aotbuilder's direct window
+ * (guest addresses 0 and 2^38) and whose address, base + offset, is on the other: each reaches the
+ * guest's memory or faults exactly as its address says.  The offsets are in the instructions. */
+static uintptr_t segv_addr;
+
+static void note_segv(int sig, siginfo_t *si, void *context)
+{
+    (void)context;
+    got[sig]++;
+    segv_addr = (uintptr_t)si->si_addr;
+    siglongjmp(jump, sig);
+}
+
+static long load_minus16(uintptr_t base)
+{
+    long v;
+    __asm__ volatile("ld %0, -16(%1)" : "=r"(v) : "r"(base) : "memory");
+    return v;
+}
+
+static long load_plus16(uintptr_t base)
+{
+    long v;
+    __asm__ volatile("ld %0, 16(%1)" : "=r"(v) : "r"(base) : "memory");
+    return v;
+}
+
+static void store_minus16(uintptr_t base, long v)
+{
+    __asm__ volatile("sd %0, -16(%1)" : : "r"(v), "r"(base) : "memory");
+}
+
+static void store_plus16(uintptr_t base, long v)
+{
+    __asm__ volatile("sw %0, 16(%1)" : : "r"(v), "r"(base) : "memory");
+}
+
+static void expect_segv(const char *what, void (*access)(uintptr_t), uintptr_t base)
+{
+    if (sigsetjmp(jump, 1) == 0) {
+        access(base);
+        printf("%s: no fault\n", what);
+        return;
+    }
+    printf("%s: SIGSEGV at %#lx\n", what, (unsigned long)segv_addr);
+}
+
+static void read_below(uintptr_t base) { load_minus16(base); }
+static void write_below(uintptr_t base) { store_minus16(base, 1); }
+static void read_above(uintptr_t base) { load_plus16(base); }
+static void write_above(uintptr_t base) { store_plus16(base, 1); }
+
+static int edges(void)
+{
+    const uintptr_t limit = (uintptr_t)1 << 38;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = note_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    expect_segv("load 8-16", read_below, 8);
+    expect_segv("store 8-16", write_below, 8);
+    expect_segv("load limit-8+16", read_above, limit - 8);
+    expect_segv("store limit-8+16", write_above, limit - 8);
+    long *low = mmap((void *)(limit - 4096), 4096, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    long *high = mmap((void *)limit, 4096, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (low != (long *)(limit - 4096) || high != (long *)limit)
+        return printf("mmap at the window's top failed\n"), 1;
+    store_plus16(limit - 8, 0x1234);      /* high[1] */
+    store_minus16(limit + 8, 0x5678);     /* low[511] */
+    low[510] = 77;
+    high[2] = 99;
+    printf("stored across: high %ld low %ld\n", high[1], low[511]);
+    printf("loaded across: %ld %ld\n", load_minus16(limit), load_plus16(limit - 16 + 8));
+    expect_segv("load 8-16 again", read_below, 8);
+    return 0;
+}
+
 /* A loop that makes no system call: the signal arrives at a poll of translated code. */
 static int spin(void)
 {
@@ -398,6 +478,7 @@ int main(int argc, char **argv, char **envp)
     if (!strcmp(mode, "segv")) return segv();
     if (!strcmp(mode, "guard")) return guard();
     if (!strcmp(mode, "remap")) return remap();
+    if (!strcmp(mode, "edges")) return edges();
     if (!strcmp(mode, "spin")) return spin();
     if (!strcmp(mode, "proc")) return proc_files(argv);
     if (!strcmp(mode, "random")) {
