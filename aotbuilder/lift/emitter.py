@@ -296,11 +296,16 @@ class Emitter:
     def store_written(self) -> None:
         """Write back what this function changed, before control leaves it (the stores of
         registers that did not change since are deleted by drop_clean_writebacks)."""
-        for i in sorted(self.use.x_written):
-            self._state_event("store", ("x", i), self._cpu_store(self.x(i), self._cpu_field("x", i)))
-        for i in sorted(self.use.f_written):
-            value = self._read("f", i, self.fregs)
-            self._state_event("store", ("f", i), self._cpu_store(value, self._cpu_field("f", i)))
+        for key in self._written_keys():
+            self._write_back(key)
+
+    def _written_keys(self) -> list[tuple[str, int]]:
+        return [("x", i) for i in sorted(self.use.x_written)] + [("f", i) for i in sorted(self.use.f_written)]
+
+    def _write_back(self, key: tuple[str, int]) -> None:
+        bank, i = key
+        value = self.x(i) if bank == "x" else self._read("f", i, self.fregs)
+        self._state_event("store", key, self._cpu_store(value, self._cpu_field(bank, i)))
 
     def _state_event(self, kind: str, reg: tuple[str, int] | None = None, store: ir.Instruction | None = None) -> None:
         self._state_events.setdefault(self.b.block, []).append((kind, reg, store))
@@ -309,21 +314,83 @@ class Emitter:
         """Delete each write-back store of a register whose CPU-state copy is current on every path
         to it: no guest write to the register since the state was last reloaded or written back.
         Calls and runtime calls then store only what changed since the last one (every path
-        starts clean: the entry block loads every register)."""
+        starts clean: the entry block loads every register).
+
+        A loop whose body calls out reloads every register at each call, so a register that only
+        the code before the loop changed is clean around the loop but dirty on entering it, and
+        its write-back at the call would run on every iteration.  Such registers are written
+        back once at the end of each loop-entry block instead (storing a current value early is
+        always allowed: nothing reads the CPU state between calls)."""
+        dirty_in, dirty_out = self._dirty_flow()
+        entering = self._loop_entries(dirty_out)
+        for block, keys in entering.items():
+            self.b.position_before(block.terminator)
+            self._values_block, self._values, self._dirty = block, {}, set()
+            for key in sorted(keys):
+                self._write_back(key)
+            self._values_block = None
+        if entering:
+            dirty_in, _ = self._dirty_flow()
+        for block in self._state_events:
+            if block in dirty_in:  # unreachable blocks keep their stores
+                self._replay(block, dirty_in[block], drop=True)
+
+    def _dirty_flow(self) -> tuple[dict[ir.Block, frozenset], dict[ir.Block, frozenset]]:
+        """The registers that may differ from their CPU-state copy on entry to and exit from each
+        reachable block."""
         blocks = self.fn.blocks
         dirty_in: dict[ir.Block, frozenset] = {blocks[0]: frozenset()}
+        dirty_out: dict[ir.Block, frozenset] = {}
         work = [blocks[0]]
         while work:
             block = work.pop()
-            out = self._replay(block, dirty_in[block], drop=False)
+            out = dirty_out[block] = self._replay(block, dirty_in[block], drop=False)
             for succ in _successors(block):
                 merged = out | dirty_in.get(succ, frozenset())
                 if dirty_in.get(succ) != merged:
                     dirty_in[succ] = merged
                     work.append(succ)
-        for block in self._state_events:
-            if block in dirty_in:  # unreachable blocks keep their stores
-                self._replay(block, dirty_in[block], drop=True)
+        return dirty_in, dirty_out
+
+    def _loop_entries(self, dirty_out: dict[ir.Block, frozenset]) -> dict[ir.Block, set]:
+        """For each loop header (the target of a retreating edge in a depth-first walk), the
+        registers dirty at the end of a block entering it but clean at the end of one of its
+        back edges: {entering block: registers to write back there}."""
+        order: dict[ir.Block, int] = {}
+        on_path: set[ir.Block] = set()
+        back_edges: list[tuple[ir.Block, ir.Block]] = []
+        stack = [(self.fn.blocks[0], iter(_successors(self.fn.blocks[0])))]
+        order[self.fn.blocks[0]] = 0
+        on_path.add(self.fn.blocks[0])
+        while stack:
+            block, succs = stack[-1]
+            succ = next(succs, None)
+            if succ is None:
+                on_path.discard(block)
+                stack.pop()
+            elif succ in on_path:
+                back_edges.append((block, succ))
+            elif succ not in order:
+                order[succ] = len(order)
+                on_path.add(succ)
+                stack.append((succ, iter(_successors(succ))))
+        latches: dict[ir.Block, list[ir.Block]] = {}
+        for latch, header in back_edges:
+            latches.setdefault(header, []).append(latch)
+        preds: dict[ir.Block, list[ir.Block]] = {}
+        for block in order:
+            for succ in _successors(block):
+                preds.setdefault(succ, []).append(block)
+        entering: dict[ir.Block, set] = {}
+        for header, back in latches.items():
+            clean_around = set().union(*(set(self._written_keys()) - dirty_out.get(b, frozenset()) for b in back))
+            for pred in preds[header]:
+                if pred in back:
+                    continue
+                keys = clean_around & dirty_out.get(pred, frozenset())
+                if keys and isinstance(pred.terminator, (ir.Branch, ir.ConditionalBranch)):
+                    entering.setdefault(pred, set()).update(keys)
+        return entering
 
     def _replay(self, block: ir.Block, dirty_in: frozenset, drop: bool) -> frozenset:
         """The registers that may differ from their CPU-state copy at the end of `block`; with
