@@ -125,6 +125,22 @@ def test_signal_handlers_at_a_poll_that_change_registers_or_not(toolchain, compi
     assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
 
 
+def test_loops_with_calls_keep_untouched_registers_in_the_state(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """Registers a loop with calls neither reads nor writes (tests/guests/loop_reloads.S) are not
+    reloaded after each call in it: they are written back on entering the loop and reloaded on
+    leaving it, at the bottom or from the middle, so the caller sees what the callee left."""
+    elf = tmp_path / "loop_reloads"
+    subprocess.run([riscv_gcc, "-nostdlib", "-static", "-o", str(elf), str(GUESTS / "loop_reloads.S")], check=True)
+    expected = qemu_run(elf)
+    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (110, 7, 119, 9))
+    for level in ("0", "2"):
+        exe = tmp_path / f"loop_reloads-O{level}"
+        subprocess.run([*AOTBUILDER, "build", "-O", level, str(elf), "-o", str(exe), "--cache-dir",
+                        str(shared_cache)], check=True, capture_output=True, timeout=TIMEOUT)
+        got = subprocess.run([str(exe)], capture_output=True, timeout=60)
+        assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
+
+
 @pytest.mark.parametrize("toolchain", ["zig", "gcc"])
 def test_indirect_tail_calls(toolchain, compile_guest, qemu_run, shared_cache):
     """`jr` through a pointer in tail position (tests/guests/tail_jump.c): 3,000,000 jumps deep

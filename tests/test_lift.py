@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise
 from aotbuilder.cfg.discover import discover
@@ -81,3 +84,38 @@ def test_registers_live_in_ssa_values(compile_guest):
     assert cpu_accesses <= 2 * 10, f"too much CPU-state traffic:\n{body}"
     loop_blocks = re.findall(r"\n(\S+):.*\n((?:  .*\n)+)", body)
     assert any("phi" in text for _, text in loop_blocks), "guest registers should become phis"
+
+
+# Nested loops with calls, left from the middle: the write-back placement (lift/writeback.py)
+# walks sets of IR blocks, which Python orders by address.
+PROGRAM_LOOPS = """
+#include <string.h>
+static const char *words[] = {"alpha", "beta", "gamma", "delta"};
+__attribute__((noinline)) int count(const char *text, int passes) {
+    int hits = 0;
+    for (int p = 0; p < passes; p++)
+        for (const char *t = text; *t; t++)
+            for (int k = 0; k < 4; k++) {
+                if (strncmp(words[k], t, strlen(words[k])) == 0) { hits += k; break; }
+                if (t[1] == ',') return hits;
+            }
+    return hits;
+}
+int main(int argc, char **argv) { return count(argv[0], argc); }
+"""
+
+
+def test_lift_is_the_same_in_every_process(compile_guest, tmp_path):
+    """The same function lifts to the same IR in two interpreters with different hash seeds:
+    cache keys of objects hash the IR, so a lift that varies rebuilds (and relinks) for nothing."""
+    path = compile_guest(PROGRAM_LOOPS, "zig", "2")
+    script = ("import sys\nfrom pathlib import Path\nfrom aotbuilder.backend.codegen import TRIPLE\n"
+              "from aotbuilder.cfg.discover import discover\nfrom aotbuilder.elf import load_guest\n"
+              "from aotbuilder.lift.lower import lower_function\n"
+              "program = discover(load_guest(Path(sys.argv[1])))\n"
+              "f = next(f for f in program.functions.values() if f.name == 'count')\n"
+              "sys.stdout.write(lower_function(program, f, TRIPLE).ir)\n")
+    irs = [subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
+    assert "reload" in irs[0], "the test needs a loop whose exits reload registers"
+    assert irs[0] == irs[1] == irs[2]

@@ -15,6 +15,15 @@ import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import MASK, Origin, offset
+from aotbuilder.lift.writeback import (
+    FlowGraph,
+    Key,
+    RegisterSlots,
+    loop_reloads_to_sink,
+    split_edge,
+    successors,
+    uses_of,
+)
 
 I1, I8, I16, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 16, 32, 64, 128))
 F32, F64 = ir.FloatType(), ir.DoubleType()
@@ -78,13 +87,6 @@ class DirectAccess(ir.instructions.Terminator):
         asm = self.asm.replace("\\", "\\5C").replace('"', "\\22").replace("\n", "\\0A")
         buf.append(f'callbr {self.type} asm sideeffect "{asm}", "{self.constraints}"({args}) '
                    f"to label {self.normal.get_reference()} [label {self.fault.get_reference()}]")
-
-
-def _successors(block: ir.Block) -> list[ir.Block]:
-    term = block.terminator
-    if isinstance(term, ir.SwitchInstr):
-        return [term.default, *(target for _, target in term.cases)]
-    return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
 
 
 class _TranslatedFunctionLoad(ir.instructions.LoadInstr):
@@ -176,7 +178,7 @@ class Emitter:
         self._values_block: ir.Block | None = None
         self._dirty: set[tuple[str, int]] = set()
         # Per IR block, in order: guest writes to registers, write-back stores and reloads of the
-        # CPU state; drop_clean_writebacks() uses them to delete stores of unchanged registers.
+        # CPU state; place_writebacks() uses them to delete stores of unchanged registers.
         self._state_events: dict[ir.Block, list[tuple]] = {}
         self._raw_twins: dict[int, tuple[ir.Value, ir.Value, int]] = {}
         self.reload_all()
@@ -295,7 +297,7 @@ class Emitter:
 
     def store_written(self) -> None:
         """Write back what this function changed, before control leaves it (the stores of
-        registers that did not change since are deleted by drop_clean_writebacks)."""
+        registers that did not change since are deleted by place_writebacks)."""
         for key in self._written_keys():
             self._write_back(key)
 
@@ -310,30 +312,52 @@ class Emitter:
     def _state_event(self, kind: str, reg: tuple[str, int] | None = None, store: ir.Instruction | None = None) -> None:
         self._state_events.setdefault(self.b.block, []).append((kind, reg, store))
 
-    def drop_clean_writebacks(self) -> None:
-        """Delete each write-back store of a register whose CPU-state copy is current on every path
-        to it: no guest write to the register since the state was last reloaded or written back.
-        Calls and runtime calls then store only what changed since the last one (every path
-        starts clean: the entry block loads every register).
-
-        A loop whose body calls out reloads every register at each call, so a register that only
-        the code before the loop changed is clean around the loop but dirty on entering it, and
-        its write-back at the call would run on every iteration.  Such registers are written
-        back once at the end of each loop-entry block instead (storing a current value early is
-        always allowed: nothing reads the CPU state between calls)."""
-        dirty_in, dirty_out = self._dirty_flow()
-        entering = self._loop_entries(dirty_out)
+    def place_writebacks(self) -> None:
+        """Delete the write-backs and reloads that need not run, once the function is lowered
+        (lift/writeback.py): a write-back store is deleted where the register cannot have
+        changed since the state last held it, on every path to the store; registers changed
+        only before a loop with calls are written back on entering it; registers such a loop
+        does not use are not reloaded in it."""
+        _, dirty_out = self._dirty_flow()
+        graph = FlowGraph(self.fn)
+        keys = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
+        slots = RegisterSlots({k: (self.xregs if k[0] == "x" else self.fregs)[k[1]] for k in keys},
+                              {k: self._cpu_field(*k) for k in keys}, self._written_keys())
+        users = uses_of(self.fn)
+        written = set(slots.written)
+        entering: dict[ir.Block, set[Key]] = {}
+        exit_reloads: dict[tuple[ir.Block, ir.Block], set[Key]] = {}
+        sunk_by: dict[ir.Block, set[Key]] = {}
+        for loop in graph.loops:
+            clean_around = set().union(*(written - dirty_out.get(b, frozenset()) for b in loop.latches))
+            sunk, reload_stores = loop_reloads_to_sink(loop, slots, users, sunk_by.get(loop.header, set()))
+            for store in reload_stores:
+                store.parent.instructions.remove(store)
+            for pred, _ in loop.entering:
+                if keys := (clean_around | sunk) & dirty_out.get(pred, frozenset()):
+                    entering.setdefault(pred, set()).update(keys)
+            if sunk:
+                for block in loop.body:
+                    sunk_by.setdefault(block, set()).update(sunk)
+                for edge in loop.exits:
+                    exit_reloads.setdefault(edge, set()).update(sunk)
+        for (inside, outside), keys in exit_reloads.items():
+            split_edge(self.fn, inside, outside, "reload", lambda b, keys=keys: self._reload_into(b, keys))
         for block, keys in entering.items():
             self.b.position_before(block.terminator)
             self._values_block, self._values, self._dirty = block, {}, set()
             for key in sorted(keys):
                 self._write_back(key)
             self._values_block = None
-        if entering:
-            dirty_in, _ = self._dirty_flow()
+        dirty_in, _ = self._dirty_flow()
         for block in self._state_events:
             if block in dirty_in:  # unreachable blocks keep their stores
                 self._replay(block, dirty_in[block], drop=True)
+
+    def _reload_into(self, b: ir.IRBuilder, keys: set[Key]) -> None:
+        for bank, i in sorted(keys):
+            slot = (self.xregs if bank == "x" else self.fregs)[i]
+            b.store(self._cpu_load(self._cpu_field(bank, i), slot.allocated_type, b), slot)
 
     def _dirty_flow(self) -> tuple[dict[ir.Block, frozenset], dict[ir.Block, frozenset]]:
         """The registers that may differ from their CPU-state copy on entry to and exit from each
@@ -345,52 +369,12 @@ class Emitter:
         while work:
             block = work.pop()
             out = dirty_out[block] = self._replay(block, dirty_in[block], drop=False)
-            for succ in _successors(block):
+            for succ in successors(block):
                 merged = out | dirty_in.get(succ, frozenset())
                 if dirty_in.get(succ) != merged:
                     dirty_in[succ] = merged
                     work.append(succ)
         return dirty_in, dirty_out
-
-    def _loop_entries(self, dirty_out: dict[ir.Block, frozenset]) -> dict[ir.Block, set]:
-        """For each loop header (the target of a retreating edge in a depth-first walk), the
-        registers dirty at the end of a block entering it but clean at the end of one of its
-        back edges: {entering block: registers to write back there}."""
-        order: dict[ir.Block, int] = {}
-        on_path: set[ir.Block] = set()
-        back_edges: list[tuple[ir.Block, ir.Block]] = []
-        stack = [(self.fn.blocks[0], iter(_successors(self.fn.blocks[0])))]
-        order[self.fn.blocks[0]] = 0
-        on_path.add(self.fn.blocks[0])
-        while stack:
-            block, succs = stack[-1]
-            succ = next(succs, None)
-            if succ is None:
-                on_path.discard(block)
-                stack.pop()
-            elif succ in on_path:
-                back_edges.append((block, succ))
-            elif succ not in order:
-                order[succ] = len(order)
-                on_path.add(succ)
-                stack.append((succ, iter(_successors(succ))))
-        latches: dict[ir.Block, list[ir.Block]] = {}
-        for latch, header in back_edges:
-            latches.setdefault(header, []).append(latch)
-        preds: dict[ir.Block, list[ir.Block]] = {}
-        for block in order:
-            for succ in _successors(block):
-                preds.setdefault(succ, []).append(block)
-        entering: dict[ir.Block, set] = {}
-        for header, back in latches.items():
-            clean_around = set().union(*(set(self._written_keys()) - dirty_out.get(b, frozenset()) for b in back))
-            for pred in preds[header]:
-                if pred in back:
-                    continue
-                keys = clean_around & dirty_out.get(pred, frozenset())
-                if keys and isinstance(pred.terminator, (ir.Branch, ir.ConditionalBranch)):
-                    entering.setdefault(pred, set()).update(keys)
-        return entering
 
     def _replay(self, block: ir.Block, dirty_in: frozenset, drop: bool) -> frozenset:
         """The registers that may differ from their CPU-state copy at the end of `block`; with

@@ -281,7 +281,7 @@ class Lowering:
             e.store_written()
             e.b.ret(self.exit_phi)
         e.flush()
-        e.drop_clean_writebacks()
+        e.place_writebacks()
         return LiftedFunction(func.entry, func.name, str(self.module), tuple(e.addr_refs),
                               tuple(e.fn_refs), tuple(resume), tuple(e.addr_origins), tuple(e.fn_origins),
                               frozenset(pc - func.entry for pc in self.sites.values), frozenset(e.sites_used))

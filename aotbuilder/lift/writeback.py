@@ -1,0 +1,163 @@
+"""Where a translated function's registers meet the CPU state: the placement of write-backs and
+reloads around calls, decided over the finished IR of one function (Emitter.place_writebacks).
+
+The lowering writes back every register the function writes before each call or exit and reloads
+every register it uses after each call.  Three passes make that cheaper, each keeping the rule
+that at a call, an exit or a poll the CPU state holds every register's current value:
+
+* A register is written back only where it may have changed since the state last held it (a
+  forward data-flow of "dirty" registers over the IR blocks).
+* A loop whose body calls out is entered with registers that the code before it changed: they
+  are written back once at the end of each block entering the loop, not at every call in it.
+* A register that a loop with calls neither reads nor writes is not reloaded after each call in
+  the loop: the state holds it throughout (it is written back on entering the loop), and it is
+  reloaded on each edge that leaves the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import llvmlite.ir as ir
+
+Key = tuple[str, int]  # ("x" | "f", register number)
+
+
+def successors(block: ir.Block) -> list[ir.Block]:
+    term = block.terminator
+    if isinstance(term, ir.SwitchInstr):
+        return [term.default, *(target for _, target in term.cases)]
+    return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
+
+
+@dataclass
+class Loop:
+    """A natural loop of the IR: the blocks that reach one of its header's back edges without
+    passing the header.  Other blocks may enter it anywhere (a resume entry's switch)."""
+
+    header: ir.Block
+    body: set[ir.Block]
+    latches: list[ir.Block]
+    entering: list[tuple[ir.Block, ir.Block]] = field(default_factory=list)  # (outside, inside)
+    exits: list[tuple[ir.Block, ir.Block]] = field(default_factory=list)  # (inside, outside)
+
+
+class FlowGraph:
+    """The reachable IR blocks of a function, their predecessors and its loops."""
+
+    def __init__(self, fn: ir.Function) -> None:
+        entry = fn.blocks[0]
+        self.order: dict[ir.Block, int] = {entry: 0}
+        self.preds: dict[ir.Block, list[ir.Block]] = {entry: []}
+        back_edges: list[tuple[ir.Block, ir.Block]] = []
+        on_path = {entry}
+        stack = [(entry, iter(successors(entry)))]
+        while stack:  # depth-first: an edge to a block on the current path is a back edge
+            block, succs = stack[-1]
+            succ = next(succs, None)
+            if succ is None:
+                on_path.discard(block)
+                stack.pop()
+                continue
+            self.preds.setdefault(succ, []).append(block)
+            if succ in on_path:
+                back_edges.append((block, succ))
+            elif succ not in self.order:
+                self.order[succ] = len(self.order)
+                on_path.add(succ)
+                stack.append((succ, iter(successors(succ))))
+        latches: dict[ir.Block, list[ir.Block]] = {}
+        for latch, header in back_edges:
+            latches.setdefault(header, []).append(latch)
+        self.loops = [self._loop(header, back) for header, back in latches.items()]
+        self.loops.sort(key=lambda loop: -len(loop.body))  # enclosing loops first
+
+    def _loop(self, header: ir.Block, latches: list[ir.Block]) -> Loop:
+        body, work = {header}, list(latches)
+        while work:
+            block = work.pop()
+            if block not in body:
+                body.add(block)
+                work.extend(self.preds[block])
+        loop = Loop(header, body, latches)
+        for block in sorted(body, key=self.order.__getitem__):  # in a fixed order: the IR must not vary
+            loop.entering += [(p, block) for p in self.preds[block] if p not in body]
+            loop.exits += [(block, s) for s in dict.fromkeys(successors(block)) if s not in body]
+        return loop
+
+
+@dataclass
+class RegisterSlots:
+    """What the passes need of the Emitter: each register's alloca and CPU-state field."""
+
+    allocas: dict[Key, ir.AllocaInstr]
+    fields: dict[Key, ir.Value]
+    written: list[Key]  # the registers the function may write (the only ones it writes back)
+
+
+def loop_reloads_to_sink(loop: Loop, slots: RegisterSlots, users: dict[ir.Value, list[ir.Instruction]],
+                         already: set[Key]) -> tuple[set[Key], list[ir.StoreInstr]]:
+    """The registers `loop` neither reads nor writes but reloads after a call, and the stores
+    of those reloads into their allocas.  A read that only feeds a write-back of the same
+    register does not count: the register is clean in the loop, so that store is dropped."""
+    by_alloca = {id(a): k for k, a in slots.allocas.items()}
+    by_field = {id(f): k for k, f in slots.fields.items()}
+    touched: set[Key] = set()
+    reloads: dict[Key, list[ir.StoreInstr]] = {}
+
+    def only_written_back(value: ir.Value, key: Key) -> bool:
+        """Whether `value` is only stored, as register `key`, to its CPU field or alloca."""
+        return all(isinstance(u, ir.StoreInstr) and u.operands[0] is value
+                   and key in (by_field.get(id(u.operands[1])), by_alloca.get(id(u.operands[1])))
+                   for u in users.get(value, ()))
+
+    for block in loop.body:
+        for ins in block.instructions:
+            if isinstance(ins, ir.LoadInstr):
+                key = by_alloca.get(id(ins.operands[0]))
+                if key is not None and not only_written_back(ins, key):
+                    touched.add(key)
+                key = by_field.get(id(ins.operands[0]))
+                if key is not None and not only_written_back(ins, key):
+                    touched.add(key)
+            elif isinstance(ins, ir.StoreInstr):
+                key = by_alloca.get(id(ins.operands[1]))
+                if key is None:
+                    continue
+                value = ins.operands[0]
+                if isinstance(value, ir.LoadInstr) and by_field.get(id(value.operands[0])) == key:
+                    reloads.setdefault(key, []).append(ins)
+                else:
+                    touched.add(key)
+    sunk = set(reloads) - touched - already
+    return sunk, [store for key in sunk for store in reloads[key]]
+
+
+def uses_of(fn: ir.Function) -> dict[ir.Value, list[ir.Instruction]]:
+    users: dict[ir.Value, list[ir.Instruction]] = {}
+    for block in fn.blocks:
+        for ins in block.instructions:
+            for op in ins.operands:
+                users.setdefault(op, []).append(ins)
+    return users
+
+
+def split_edge(fn: ir.Function, source: ir.Block, target: ir.Block, name: str,
+               fill: Callable[[ir.IRBuilder], None]) -> ir.Block:
+    """A new block on the edge source -> target, holding what `fill` emits."""
+    middle = fn.append_basic_block(name)
+    b = ir.IRBuilder(middle)
+    fill(b)
+    b.branch(target)
+    term = source.terminator
+    if isinstance(term, ir.SwitchInstr):
+        if term.default is target:
+            term.default = middle
+        term.cases = [(v, middle if t is target else t) for v, t in term.cases]
+    else:
+        term.replace_usage(target, middle)
+    for ins in target.instructions:
+        if isinstance(ins, ir.PhiInstr):
+            ins.incomings = [(v, middle if blk is source else blk) for v, blk in ins.incomings]
+    return middle
