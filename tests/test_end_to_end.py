@@ -125,20 +125,27 @@ def test_signal_handlers_at_a_poll_that_change_registers_or_not(toolchain, compi
     assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
 
 
-def test_loops_with_calls_keep_untouched_registers_in_the_state(riscv_gcc, qemu_run, tmp_path, shared_cache):
-    """Registers a loop with calls neither reads nor writes (tests/guests/loop_reloads.S) are not
-    reloaded after each call in it: they are written back on entering the loop and reloaded on
-    leaving it, at the bottom or from the middle, so the caller sees what the callee left."""
-    elf = tmp_path / "loop_reloads"
-    subprocess.run([riscv_gcc, "-nostdlib", "-static", "-o", str(elf), str(GUESTS / "loop_reloads.S")], check=True)
+def _asm_guest_as_under_qemu(name: str, riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """Assemble tests/guests/NAME.S, translate it at -O0 and -O2, and check both runs give qemu's
+    output and exit status; returns qemu's result for the caller's own checks."""
+    elf = tmp_path / name
+    subprocess.run([riscv_gcc, "-nostdlib", "-static", "-o", str(elf), str(GUESTS / f"{name}.S")], check=True)
     expected = qemu_run(elf)
-    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (110, 7, 119, 9))
     for level in ("0", "2"):
-        exe = tmp_path / f"loop_reloads-O{level}"
+        exe = tmp_path / f"{name}-O{level}"
         subprocess.run([*AOTBUILDER, "build", "-O", level, str(elf), "-o", str(exe), "--cache-dir",
                         str(shared_cache)], check=True, capture_output=True, timeout=TIMEOUT)
         got = subprocess.run([str(exe)], capture_output=True, timeout=60)
         assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
+    return expected
+
+
+def test_loops_with_calls_keep_untouched_registers_in_the_state(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """Registers a loop with calls neither reads nor writes (tests/guests/loop_reloads.S) are not
+    reloaded after each call in it: they are written back on entering the loop and reloaded on
+    leaving it, at the bottom or from the middle, so the caller sees what the callee left."""
+    expected = _asm_guest_as_under_qemu("loop_reloads", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (110, 7, 119, 9))
 
 
 @pytest.mark.parametrize("toolchain", ["zig", "gcc"])
@@ -149,10 +156,8 @@ def test_indirect_tail_calls(toolchain, compile_guest, qemu_run, shared_cache):
     elf = compile_guest(GUESTS / "tail_jump.c", toolchain=toolchain)
     expected = qemu_run(elf)
     assert expected.status == 0 and b"ticks: 1, jumped: yes" in expected.stdout
-    exe = elf.with_suffix(".native")
-    subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)], check=True,
-                   capture_output=True, timeout=1800)
-    got = subprocess.run([str(exe)], capture_output=True, timeout=60)
+    got = subprocess.run([*AOTBUILDER, "run", "--cache-dir", str(shared_cache), str(elf)], capture_output=True,
+                         timeout=1800)
     assert (got.stdout, got.returncode) == (expected.stdout, 0), got.stderr.decode()[-2000:]
 
 
@@ -160,14 +165,5 @@ def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, t
     """A caller writes back only the registers that may have changed since the CPU state last held
     them: registers changed on one side of a branch, in a loop, or in an earlier callee must reach
     the next callee (which reads them from the state) exactly as under qemu."""
-    elf = tmp_path / "writeback_paths"
-    subprocess.run([riscv_gcc, "-nostdlib", "-static", "-o", str(elf), str(GUESTS / "writeback_paths.S")],
-                   check=True)
-    expected = qemu_run(elf)
+    expected = _asm_guest_as_under_qemu("writeback_paths", riscv_gcc, qemu_run, tmp_path, shared_cache)
     assert len(expected.stdout) == 36 * 8 and expected.status != 0
-    for level in ("0", "2"):
-        exe = tmp_path / f"writeback_paths-O{level}"
-        subprocess.run([*AOTBUILDER, "build", "-O", level, str(elf), "-o", str(exe), "--cache-dir",
-                        str(shared_cache)], check=True, capture_output=True, timeout=TIMEOUT)
-        got = subprocess.run([str(exe)], capture_output=True, timeout=60)
-        assert (got.stdout, got.returncode) == (expected.stdout, expected.status)
