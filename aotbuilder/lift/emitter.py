@@ -301,10 +301,14 @@ class Emitter:
         for key in self._written_keys():
             self._write_back(key)
 
-    def _written_keys(self) -> list[tuple[str, int]]:
+    def _written_keys(self) -> list[Key]:
         return [("x", i) for i in sorted(self.use.x_written)] + [("f", i) for i in sorted(self.use.f_written)]
 
-    def _write_back(self, key: tuple[str, int]) -> None:
+    def _slot(self, key: Key) -> ir.AllocaInstr:
+        """The alloca of register `key`."""
+        return (self.xregs if key[0] == "x" else self.fregs)[key[1]]
+
+    def _write_back(self, key: Key) -> None:
         bank, i = key
         value = self.x(i) if bank == "x" else self._read("f", i, self.fregs)
         self._state_event("store", key, self._cpu_store(value, self._cpu_field(bank, i)))
@@ -320,9 +324,9 @@ class Emitter:
         does not use are not reloaded in it."""
         _, dirty_out = self._dirty_flow()
         graph = FlowGraph(self.fn)
-        keys = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
-        slots = RegisterSlots({k: (self.xregs if k[0] == "x" else self.fregs)[k[1]] for k in keys},
-                              {k: self._cpu_field(*k) for k in keys}, self._written_keys())
+        held = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
+        slots = RegisterSlots({k: self._slot(k) for k in held}, {k: self._cpu_field(*k) for k in held},
+                              self._written_keys())
         users = uses_of(self.fn)
         written = set(slots.written)
         entering: dict[ir.Block, set[Key]] = {}
@@ -334,19 +338,19 @@ class Emitter:
             for store in reload_stores:
                 store.parent.instructions.remove(store)
             for pred, _ in loop.entering:
-                if keys := (clean_around | sunk) & dirty_out.get(pred, frozenset()):
-                    entering.setdefault(pred, set()).update(keys)
+                if dirty := (clean_around | sunk) & dirty_out.get(pred, frozenset()):
+                    entering.setdefault(pred, set()).update(dirty)
             if sunk:
                 for block in loop.body:
                     sunk_by.setdefault(block, set()).update(sunk)
                 for edge in loop.exits:
                     exit_reloads.setdefault(edge, set()).update(sunk)
-        for (inside, outside), keys in exit_reloads.items():
-            split_edge(self.fn, inside, outside, "reload", lambda b, keys=keys: self._reload_into(b, keys))
-        for block, keys in entering.items():
+        for (inside, outside), reloaded in exit_reloads.items():
+            split_edge(self.fn, inside, outside, "reload", lambda b, r=reloaded: self._reload_into(b, r))
+        for block, stored in entering.items():
             self.b.position_before(block.terminator)
             self._values_block, self._values, self._dirty = block, {}, set()
-            for key in sorted(keys):
+            for key in sorted(stored):
                 self._write_back(key)
             self._values_block = None
         dirty_in, _ = self._dirty_flow()
@@ -355,9 +359,9 @@ class Emitter:
                 self._replay(block, dirty_in[block], drop=True)
 
     def _reload_into(self, b: ir.IRBuilder, keys: set[Key]) -> None:
-        for bank, i in sorted(keys):
-            slot = (self.xregs if bank == "x" else self.fregs)[i]
-            b.store(self._cpu_load(self._cpu_field(bank, i), slot.allocated_type, b), slot)
+        for key in sorted(keys):
+            slot = self._slot(key)
+            b.store(self._cpu_load(self._cpu_field(*key), slot.allocated_type, b), slot)
 
     def _dirty_flow(self) -> tuple[dict[ir.Block, frozenset], dict[ir.Block, frozenset]]:
         """The registers that may differ from their CPU-state copy on entry to and exit from each
