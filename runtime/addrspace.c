@@ -5,8 +5,8 @@
  *
  * The direct window: at start-up the runtime reserves [AOT_DIRECT_BASE - a guard page,
  * AOT_DIRECT_BASE + AOT_DIRECT_LIMIT + a guard page) with no access (translated code checks the
- * base register of an access, not rs1 + offset, so it may touch the guard pages).  A guest mapping below AOT_DIRECT_LIMIT gets its
- * host memory at AOT_DIRECT_BASE + its guest address, with host protection equal to the guest's
+ * base register of an access, not rs1 + offset, so it may touch the guard pages).  A guest mapping
+ * below AOT_DIRECT_LIMIT gets its host memory at AOT_DIRECT_BASE + its guest address, with host protection equal to the guest's
  * (window_prot), so translated code of the direct memory model can access it without a TLB.  The
  * invariant that makes that exact: a window page is either inaccessible or the memory of the guest
  * page at that address with no more access than the guest has.  Every function here that changes

@@ -692,7 +692,7 @@ class Emitter:
         direct = b.function.append_basic_block("direct")
         self.cbranch_rare(b.icmp_unsigned(">=", base, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
         b.position_at_end(direct)
-        # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:(addr) is the window.
+        # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:offset(base) is the window.
         # A double moves between memory and an XMM register ("x"), anything else a general one.
         reg = "x" if vty == F64 else "r"
         movsd = "vmovsd" if self.avx else "movsd"

@@ -95,38 +95,36 @@ class RegisterSlots:
     fields: dict[Key, ir.Value]
     written: list[Key]  # the registers the function may write (the only ones it writes back)
 
+    def __post_init__(self) -> None:
+        # The register an alloca or a CPU field pointer belongs to (IR values hash by identity).
+        self.owner: dict[int, Key] = {id(v): k for table in (self.allocas, self.fields) for k, v in table.items()}
+
 
 def loop_reloads_to_sink(loop: Loop, slots: RegisterSlots, users: dict[ir.Value, list[ir.Instruction]],
                          already: set[Key]) -> tuple[set[Key], list[ir.StoreInstr]]:
     """The registers `loop` neither reads nor writes but reloads after a call, and the stores
     of those reloads into their allocas.  A read that only feeds a write-back of the same
     register does not count: the register is clean in the loop, so that store is dropped."""
-    by_alloca = {id(a): k for k, a in slots.allocas.items()}
-    by_field = {id(f): k for k, f in slots.fields.items()}
+    owner = slots.owner
     touched: set[Key] = set()
     reloads: dict[Key, list[ir.StoreInstr]] = {}
 
     def only_written_back(value: ir.Value, key: Key) -> bool:
         """Whether `value` is only stored, as register `key`, to its CPU field or alloca."""
-        return all(isinstance(u, ir.StoreInstr) and u.operands[0] is value
-                   and key in (by_field.get(id(u.operands[1])), by_alloca.get(id(u.operands[1])))
+        return all(isinstance(u, ir.StoreInstr) and u.operands[0] is value and owner.get(id(u.operands[1])) == key
                    for u in users.get(value, ()))
 
     for block in loop.body:
         for ins in block.instructions:
-            if isinstance(ins, ir.LoadInstr):
-                key = by_alloca.get(id(ins.operands[0]))
+            if isinstance(ins, ir.LoadInstr):  # of an alloca (a read) or a CPU field (a reload)
+                key = owner.get(id(ins.operands[0]))
                 if key is not None and not only_written_back(ins, key):
                     touched.add(key)
-                key = by_field.get(id(ins.operands[0]))
-                if key is not None and not only_written_back(ins, key):
-                    touched.add(key)
-            elif isinstance(ins, ir.StoreInstr):
-                key = by_alloca.get(id(ins.operands[1]))
-                if key is None:
-                    continue
-                value = ins.operands[0]
-                if isinstance(value, ir.LoadInstr) and by_field.get(id(value.operands[0])) == key:
+            elif isinstance(ins, ir.StoreInstr) and id(ins.operands[1]) in owner:
+                key, value = owner[id(ins.operands[1])], ins.operands[0]
+                if ins.operands[1] is not slots.allocas[key]:
+                    continue  # a write-back to the CPU state
+                if isinstance(value, ir.LoadInstr) and value.operands[0] is slots.fields[key]:
                     reloads.setdefault(key, []).append(ins)
                 else:
                     touched.add(key)
