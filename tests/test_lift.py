@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise
+from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise, target_machine
 from aotbuilder.cfg.discover import discover
 from aotbuilder.elf import load_guest
 from aotbuilder.isa import MNEMONICS
@@ -84,6 +84,27 @@ def test_registers_live_in_ssa_values(compile_guest):
     assert cpu_accesses <= 2 * 10, f"too much CPU-state traffic:\n{body}"
     loop_blocks = re.findall(r"\n(\S+):.*\n((?:  .*\n)+)", body)
     assert any("phi" in text for _, text in loop_blocks), "guest registers should become phis"
+
+
+# Each FENCE in its own function, with whether x86-TSO needs a hardware fence for it: TSO keeps
+# every order but a store before a later load, so only a fence with writes (or output) in its
+# predecessor set and reads (or input) in its successor set does; FENCE.TSO never does.
+FENCES = {"fence rw,rw": True, "fence w,r": True, "fence o,i": True, "fence iorw,iorw": True,
+          "fence rw,w": False, "fence r,rw": False, "fence r,r": False, "fence w,w": False,
+          "fence.tso": False, "fence w,0": False}
+
+
+def test_only_fences_ordering_a_store_before_a_load_emit_a_host_fence(compile_guest):
+    names = {f"fence{i}": text for i, text in enumerate(FENCES)}
+    source = "".join(f'__attribute__((noinline)) void {name}(void) {{ __asm__ volatile("{text}"); }}\n'
+                     for name, text in names.items())
+    source += "int main(void) {" + "".join(f" {name}();" for name in names) + " return 0; }\n"
+    lifted = _lifted(compile_guest(source, "zig", "2"), set(names))
+    opts = CodegenOptions()
+    for name, text in names.items():
+        asm = target_machine(opts).emit_assembly(optimise(lifted[name].ir, opts))
+        host_fence = re.search(r"\bmfence\b|\block\s+or", asm) is not None
+        assert host_fence == FENCES[text], f"{text}: host fence {host_fence}\n{asm}"
 
 
 # Nested loops with calls, left from the middle: the write-back placement (lift/writeback.py)

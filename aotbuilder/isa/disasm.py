@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aotbuilder.isa.csr import csr_name
 from aotbuilder.isa.encodings import BY_MNEMONIC
-from aotbuilder.isa.insn import Insn
+from aotbuilder.isa.insn import FENCE_TSO, Insn
 from aotbuilder.isa.rvc import BY_NAME as C_BY_NAME
 
 XREG_NAMES = (
@@ -27,9 +27,6 @@ RM_NAMES = ("rne", "rtz", "rdn", "rup", "rmm", "5", "6", "dyn")
 # Conversions that are always exact historically had rm fixed to 0 in the assemblers; llvm prints their
 # rm only when it is not rne.
 _RM_HIDDEN_WHEN_RNE = frozenset({"fcvt.d.s", "fcvt.d.w", "fcvt.d.wu"})
-
-_FENCE_TSO = 0b1000_0011_0011  # fm=1000 pred=rw succ=rw
-
 
 def _fence_set(bits: int) -> str:
     return "".join(c for c, b in zip("iorw", (8, 4, 2, 1), strict=True) if bits & b) or "0"
@@ -68,9 +65,9 @@ def _operand(kind: str, insn: Insn, pc: int | None) -> str:
         case "rm":
             return RM_NAMES[insn.rm]
         case "pred":
-            return _fence_set(insn.imm >> 4 & 0xF)
+            return _fence_set(insn.fence_pred)
         case "succ":
-            return _fence_set(insn.imm & 0xF)
+            return _fence_set(insn.fence_succ)
     raise ValueError(f"unknown operand kind {kind!r}")
 
 
@@ -86,7 +83,7 @@ def disassemble(insn: Insn, pc: int | None = None) -> str:
         kinds = BY_MNEMONIC[mnemonic].kinds
         if insn.aq or insn.rl:
             mnemonic += "." + "aq" * insn.aq + "rl" * insn.rl
-        if mnemonic == "fence" and insn.imm == _FENCE_TSO:
+        if mnemonic == "fence" and insn.imm == FENCE_TSO:
             return "fence.tso"
         if mnemonic in _RM_HIDDEN_WHEN_RNE and insn.rm == 0:
             kinds = kinds[:-1]

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# FENCE's predecessor and successor sets (imm[7:4] and imm[3:0]): device input and output, memory
+# reads and writes.
+FENCE_I, FENCE_O, FENCE_R, FENCE_W = 8, 4, 2, 1
+FENCE_TSO = 0b1000_0011_0011  # fm=1000 pred=rw succ=rw; other fm values are reserved: a normal fence
+
 
 @dataclass(frozen=True, slots=True)
 class Insn:
@@ -33,3 +38,13 @@ class Insn:
         """jr ra / jr t0 (the millicode return): a return by the specification's hint for return
         address stacks (jalr with rd x0 and rs1 a link register, x1 or x5)."""
         return self.mnemonic == "jalr" and self.rd == 0 and self.imm == 0 and self.rs1 in (1, 5)
+
+    @property
+    def fence_pred(self) -> int:
+        """FENCE's predecessor set (FENCE_I | FENCE_O | FENCE_R | FENCE_W bits)."""
+        return self.imm >> 4 & 0xF
+
+    @property
+    def fence_succ(self) -> int:
+        """FENCE's successor set."""
+        return self.imm & 0xF

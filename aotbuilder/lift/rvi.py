@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aotbuilder import abi
 from aotbuilder.isa import Insn
+from aotbuilder.isa.insn import FENCE_I, FENCE_O, FENCE_R, FENCE_TSO, FENCE_W
 
 # -- shapes ---------------------------------------------------------------------------------------
 
@@ -288,7 +289,14 @@ def trans_sraw(ctx, insn: Insn) -> None:
 # -- system ------------------------------------------------------------------------------------------
 
 def trans_fence(ctx, insn: Insn) -> None:
-    ctx.e.b.fence("seq_cst")
+    """x86 keeps every order of memory accesses but a store before a later load (TSO), so only a
+    fence with writes (or output) before and reads (or input) after needs a host fence; FENCE.TSO
+    and the other fences need only keep LLVM from moving accesses across (a single-thread fence)."""
+    store_load = insn.fence_pred & (FENCE_W | FENCE_O) and insn.fence_succ & (FENCE_R | FENCE_I)
+    if store_load and insn.imm != FENCE_TSO:
+        ctx.e.b.fence("seq_cst")
+    else:
+        ctx.e.b.fence("seq_cst", "singlethread")
 
 
 def trans_fence_i(ctx, insn: Insn) -> None:
