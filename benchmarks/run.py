@@ -334,7 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     models = [m for m in MODELS if m in args.models]
 
-    names = args.only or sorted(p.stem for p in SRC.glob("*.c") if p.stem != STARTUP)
+    suite = sorted(p.stem for p in SRC.glob("*.c") if p.stem != STARTUP)
+    unknown = sorted(set(args.only or ()) - set(suite))
+    if unknown:
+        parser.error(f"unknown program {', '.join(unknown)} (choose from {' '.join(suite)}; names are space-separated)")
+    names = args.only or suite
     bins = args.work_dir / "bin"
     cache = args.work_dir / "cache"
     bins.mkdir(parents=True, exist_ok=True)
