@@ -227,6 +227,24 @@ class Emitter:
         self._values = {}
         self._values_block = None
 
+    def known_values(self) -> dict[tuple[str, int], ir.Value]:
+        """The register values known in the current block, with its pending stores to the allocas
+        done (code reached from here may read them): for continue_in in a block it dominates."""
+        values = dict(self._known_values())
+        self.flush()
+        return values
+
+    def continue_in(self, block: ir.Block, values: dict[tuple[str, int], ir.Value] | None = None) -> None:
+        """Go on lowering in `block`, where `values` (default: the current block's known_values())
+        still hold: a block that only the current one enters, or a join of paths that leave the
+        registers alone.  A value in SSA survives a reload from its alloca anyway; what this keeps
+        is the raw twin of an FP result (set_nan_payload_free), so the canonical NaN is computed
+        only where something reads the register's bits."""
+        values = self.known_values() if values is None else values
+        self.flush()  # what the block lowered last left pending
+        self.b.position_at_end(block)
+        self._values_block, self._values = block, dict(values)
+
     def _read(self, bank: str, i: int, slots: dict[int, ir.Value]) -> ir.Value:
         known = self._known_values()
         v = known.get((bank, i))
@@ -634,7 +652,7 @@ class Emitter:
         phi.add_incoming(pc, self.b.block)
         cont = self.fn.append_basic_block("mem.ok")
         self.cbranch_rare(faulted, block, cont)
-        self.b.position_at_end(cont)
+        self.continue_in(cont)
 
     def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:
         """The access function of `size` bytes; a load returns the value extended to 64 bits, or

@@ -214,8 +214,9 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
     else:
         soft_cond = e.b.icmp_unsigned("!=", frm, e.c(insn.rm, 32))
     fast, slow, done = _new_block(ctx, "fp.hw"), _new_block(ctx, "fp.soft"), _new_block(ctx, "fp.done")
+    known = e.known_values()  # no path below writes a register: they all hold in `done` too
     e.cbranch_rare(soft_cond, slow, fast)
-    e.b.position_at_end(fast)
+    e.continue_in(fast, known)
     hw_value = hardware()
     hw_end = e.b.block
     e.b.branch(done)
@@ -233,7 +234,7 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
         soft_value = e.b.bitcast(soft_value, hw_value.type)
     soft_end = e.b.block
     e.b.branch(done)
-    e.b.position_at_end(done)
+    e.continue_in(done, known)
     phi = e.b.phi(hw_value.type)
     phi.add_incoming(hw_value, hw_end)
     phi.add_incoming(soft_value, soft_end)
