@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 8
+ABI_VERSION = 9
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -75,12 +75,15 @@ ENTRY_FIELDS = (
 ENTRY_SIZE = sum(f.count * f.size for f in ENTRY_FIELDS)
 
 # The entry cache (runtime data that translated code reads): aot_entry_cache[(pc >> 1) % size]
-# points at the ahead-of-time entry of pc, or at an entry no pc matches.  An indirect call whose
+# holds a copy of the ahead-of-time entry of pc, or an entry no pc matches.  An indirect call whose
 # target hits it calls the translated function directly, without aot_call_indirect's table
-# lookup; aot_call_indirect fills it.  Ahead-of-time entries never go away, so it is never
-# invalidated; the JIT's entries (which can) are never cached.
+# lookup; aot_call_indirect fills it.  Copies rather than pointers: the target's pc and function
+# are one load away from the target, not two.  Slots are padded to ENTRY_CACHE_SLOT bytes, so
+# none straddles a cache line.  Ahead-of-time entries never go away, so it is never invalidated;
+# the JIT's entries (which can) are never cached.
 ENTRY_CACHE_BITS = 12
 ENTRY_CACHE_SIZE = 1 << ENTRY_CACHE_BITS
+ENTRY_CACHE_SLOT = 32
 
 # struct aot_cpu: the guest hart state of one thread, plus its TLB.  Order is the layout.
 CPU_FIELDS = (
@@ -237,6 +240,7 @@ def c_header() -> str:
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
         f"#define AOT_ENTRY_CACHE_SIZE {ENTRY_CACHE_SIZE}",
+        f"#define AOT_ENTRY_CACHE_SLOT {ENTRY_CACHE_SLOT}",
         f"#define AOT_JIT_HELLO 0x{JIT_HELLO:x}ULL",
         *(f"#define AOT_FP_{name} {code}" for name, code in FP_SOFT.items()),
         f"#define AOT_FP_OP_MASK 0x{FP_SOFT_OP_MASK:x}",
@@ -266,7 +270,11 @@ def c_header() -> str:
             lines.append(f"extern const {decl[:-2]} {name}[];")
         else:
             lines.append(f"extern const {decl} {name};")
-    lines.append("extern const struct aot_entry *aot_entry_cache[AOT_ENTRY_CACHE_SIZE];")
+    lines.append("struct aot_cached_entry {")
+    lines.append("    struct aot_entry entry;")
+    lines.append("    char pad[AOT_ENTRY_CACHE_SLOT - sizeof(struct aot_entry)];")
+    lines.append("};")
+    lines.append("extern struct aot_cached_entry aot_entry_cache[AOT_ENTRY_CACHE_SIZE];")
     lines.append("")
     for intr in INTRINSICS:
         params = ", ".join(_C_TYPES[p] for p in intr.params)

@@ -153,13 +153,14 @@ __asm__(".text\n"
 
 /* The entry cache translated code looks in before calling here (abi.ENTRY_CACHE_BITS).  No pc
  * matches the empty slot's: jump targets are even. */
-static const struct aot_entry no_entry = {.pc = 1};
-const struct aot_entry *aot_entry_cache[AOT_ENTRY_CACHE_SIZE] = {[0 ... AOT_ENTRY_CACHE_SIZE - 1] = &no_entry};
+struct aot_cached_entry aot_entry_cache[AOT_ENTRY_CACHE_SIZE] = {
+    [0 ... AOT_ENTRY_CACHE_SIZE - 1] = {.entry = {.pc = 1}}};
 
-/* Only ahead-of-time entries go in: they stay valid for good, the JIT's do not. */
+/* Only ahead-of-time entries go in: they stay valid for good, the JIT's do not.  The copy is not
+ * atomic: translated code reads a slot between two polls, and only its own thread writes it. */
 static inline void cache_entry(const struct aot_entry *e)
 {
-    __atomic_store_n(&aot_entry_cache[(e->pc >> 1) % AOT_ENTRY_CACHE_SIZE], e, __ATOMIC_RELAXED);
+    aot_entry_cache[(e->pc >> 1) % AOT_ENTRY_CACHE_SIZE].entry = *e;
 }
 
 /* Runs the translation in slot from its entry; returns the next guest pc. */

@@ -577,9 +577,10 @@ class Emitter:
         b = self.b
         cache = self.module.globals.get("aot_entry_cache")
         if cache is None:
-            cache = ir.GlobalVariable(self.module, ir.ArrayType(PTR, abi.ENTRY_CACHE_SIZE), "aot_entry_cache")
+            cache = ir.GlobalVariable(self.module, ir.ArrayType(I8, abi.ENTRY_CACHE_SIZE * abi.ENTRY_CACHE_SLOT),
+                                      "aot_entry_cache")
         index = b.and_(b.lshr(target, self.c(1)), self.c(abi.ENTRY_CACHE_SIZE - 1))
-        return b.load(b.gep(cache, [self.c(0), index]), typ=PTR)
+        return b.gep(cache, [b.mul(index, self.c(abi.ENTRY_CACHE_SLOT))], source_etype=I8)
 
     def _entry_field(self, entry: ir.Value, name: str) -> ir.Value:
         return self.b.load(self.b.gep(entry, [self.c(abi.ENTRY_OFFSETS[name])], source_etype=I8), typ=I64)
