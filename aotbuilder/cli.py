@@ -71,7 +71,7 @@ def main(
 
 
 CacheDir = Annotated[Path | None, typer.Option("--cache-dir", help="Translation cache directory "
-                                               "[default: $AOTBUILDER_CACHE_DIR or $XDG_CACHE_HOME/aotbuilder].")]
+                                               "(default: $AOTBUILDER_CACHE_DIR, else $XDG_CACHE_HOME/aotbuilder).")]
 Jobs = Annotated[int, typer.Option("--jobs", "-j", min=0, help="Parallel translation jobs (0 = one per core).")]
 OptLevel = Annotated[int, typer.Option("-O", min=0, max=3, help="LLVM optimisation level.")]
 
@@ -156,7 +156,7 @@ def run(
                                                     "to this file.")] = None,
     code_cache_size: Annotated[str | None, typer.Option("--code-cache-size", help="Budget of the fallback JIT's "
                                                         "code cache: bytes, or with K, M, G (64M, 1G) "
-                                                        "[default: 64M].")] = None,
+                                                        "(default: 64M).")] = None,
 ) -> None:
     """Translate GUEST if needed (reusing an earlier build) and run it with ARGS.
 
@@ -251,7 +251,7 @@ def cache_clear(cache_dir: CacheDir = None) -> None:
 def cache_prune(
     max_size: Annotated[str | None, typer.Option("--max-size", help="Evict least recently used entries "
                                                  "down to this size: bytes, or with K, M, G, T (500M, 1.5G) "
-                                                 "[default: the configured limit].")] = None,
+                                                 "(default: the configured limit).")] = None,
     cache_dir: CacheDir = None,
 ) -> None:
     """Evict least recently used entries until the cache fits its size limit."""

@@ -12,9 +12,9 @@ import pytest
 AOTBUILDER = [sys.executable, "-m", "aotbuilder"]
 
 
-def _aotbuilder(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+def _aotbuilder(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*AOTBUILDER, *args, ], capture_output=True, text=True, timeout=300,
-                          env={"PATH": "/usr/bin:/bin", "AOTBUILDER_CACHE_DIR": str(cache)})
+                          env={"PATH": "/usr/bin:/bin", "AOTBUILDER_CACHE_DIR": str(cache), **(env or {})})
 
 
 def _assert_one_line_error(proc: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -81,3 +81,10 @@ def test_version_and_help(tmp_path):
     for args in (["--help"], ["build", "--help"], ["run", "--help"]):
         proc = _aotbuilder(*args, cache=tmp_path)
         assert proc.returncode == 0 and "Usage" in proc.stdout
+    # Defaults written in the help text survive its rendering (rich takes [...] for markup).
+    def wide_help(*command: str) -> str:
+        return " ".join(_aotbuilder(*command, "--help", cache=tmp_path, env={"COLUMNS": "200"}).stdout.split())
+
+    run_help = wide_help("run")
+    assert "default: $AOTBUILDER_CACHE_DIR" in run_help and "(default: 64M)" in run_help
+    assert "(default: the configured limit)" in wide_help("cache", "prune")
