@@ -220,8 +220,7 @@ class Emitter:
             else:
                 self.b.position_at_end(block)
             for key in sorted(self._dirty):
-                bank, i = key
-                self.b.store(self._values[key], (self.xregs if bank == "x" else self.fregs)[i])
+                self.b.store(self._values[key], self._slot(key))
             self.b.position_at_end(saved)
         self._dirty = set()
         self._values = {}
@@ -240,8 +239,9 @@ class Emitter:
         registers alone.  A value in SSA survives a reload from its alloca anyway; what this keeps
         is the raw twin of an FP result (set_nan_payload_free), so the canonical NaN is computed
         only where something reads the register's bits."""
-        values = self.known_values() if values is None else values
-        self.flush()  # what the block lowered last left pending
+        if values is None:
+            values = dict(self._known_values())
+        self.flush()  # pending alloca stores: the paths that leave read the allocas
         self.b.position_at_end(block)
         self._values_block, self._values = block, dict(values)
 
