@@ -95,7 +95,7 @@ static bool overlaps(const struct jit_unit *u, uint64_t lo, uint64_t hi)
 
 static void collect(uint64_t incoming)
 {
-    double start = monotonic_seconds();
+    uint64_t start = monotonic_ns();
     struct code_cache_stats *st = &code_cache_stats;
     st->gc_collections++;
     for (struct jit_unit *u = first_unit, *next; u; u = next) {
@@ -132,9 +132,9 @@ static void collect(uint64_t incoming)
         __atomic_store_n(&u->uses, 0, __ATOMIC_RELAXED);
         u->survived = true;
     }
-    double pause_ms = (monotonic_seconds() - start) * 1e3;
-    if (pause_ms > st->gc_pause_max_ms)
-        st->gc_pause_max_ms = pause_ms;
+    uint64_t pause = monotonic_ns() - start;
+    if (pause > st->gc_pause_max_ns)
+        st->gc_pause_max_ns = pause;
 }
 
 struct jit_unit *code_cache_alloc(uint64_t size)
@@ -254,8 +254,8 @@ void stats_write(void)
             "\"invalidations\": %" PRIu64 ", \"evictions\": %" PRIu64 ", \"promotions\": %" PRIu64 ", "
             "\"gc_collections\": %" PRIu64 ", "
             "\"gc_pause_max_ms\": %.3f, \"code_cache_peak_bytes\": %" PRIu64 ", \"code_cache_budget_bytes\": %"
-            PRIu64 "}\n", aot_entries_used, st->jit_compiles, st->jit_seconds, st->invalidations, st->evictions,
-            st->promotions, st->gc_collections, st->gc_pause_max_ms, st->peak_bytes, st->budget);
+            PRIu64 "}\n", aot_entries_used, st->jit_compiles, st->jit_ns / 1e9, st->invalidations, st->evictions,
+            st->promotions, st->gc_collections, st->gc_pause_max_ns / 1e6, st->peak_bytes, st->budget);
     fclose(f);
 }
 

@@ -168,7 +168,7 @@ void jit_start_early(void)
 void jit_translate(struct aot_cpu *cpu, uint64_t pc)
 {
     (void)cpu;
-    double start = monotonic_seconds();  /* the worker's start-up is JIT time too */
+    uint64_t start = monotonic_ns();  /* the worker's start-up is JIT time too */
     jit_start_early();
     if (worker.failed)
         cannot_translate(pc, "could not start (it runs the aotbuilder that built this program: "
@@ -211,6 +211,6 @@ void jit_translate(struct aot_cpu *cpu, uint64_t pc)
     }
     code_cache_install(unit, entries, n_entries, ranges, n_ranges);
     code_cache_stats.jit_compiles++;
-    code_cache_stats.jit_seconds += monotonic_seconds() - start;
+    code_cache_stats.jit_ns += monotonic_ns() - start;
     remember_learned(pc);
 }

@@ -14,11 +14,13 @@
 
 #define GUEST_PAGE_MASK (~(AOT_PAGE_SIZE - 1))
 
-static inline double monotonic_seconds(void)
+/* In integers: the guest's fflags include MXCSR's sticky flags (fpu.c), so runtime code that runs
+ * between guest instructions must not compute with floating point (ns / 1e9 raised inexact). */
+static inline uint64_t monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static inline uint64_t page_down(uint64_t addr) { return addr & GUEST_PAGE_MASK; }
@@ -104,7 +106,7 @@ void code_cache_written(uint64_t addr, uint64_t len);
 void code_cache_init(void);
 struct code_cache_stats {
     uint64_t jit_compiles, invalidations, evictions, promotions, gc_collections, bytes, peak_bytes, budget;
-    double jit_seconds, gc_pause_max_ms;
+    uint64_t jit_ns, gc_pause_max_ns;
 };
 extern struct code_cache_stats code_cache_stats;
 void stats_write(void);  /* AOTBUILDER_STATS_JSON: the figures above, once the guest exits */
