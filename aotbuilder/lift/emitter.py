@@ -151,8 +151,6 @@ class Emitter:
         self.fn = fn
         self.cpu, self.resume = fn.args
         self.use = used
-        # Set by the lowering: returns the function's shared fault block and its pc phi.
-        self.fault_target: Callable[[], tuple[ir.Block, ir.PhiInstr]] | None = None
         entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(entry)
         self.tbaa_cpu, self.tbaa_guest = _tbaa_tags(module)
@@ -644,16 +642,21 @@ class Emitter:
         self._check_fault(faulted, pc)
 
     def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:
-        """Leave through the function's fault block when a slow path reported a fault the guest
-        handles (the runtime then delivers it at this instruction).  The fast path returns a
-        constant false, so after inlining this check only exists on the slow path."""
-        if self.fault_target is None:
-            return
-        block, phi = self.fault_target()
-        phi.add_incoming(pc, self.b.block)
+        """Leave the function when a slow path reported a fault the guest handles: the access's
+        own exit writes back the registers that may have changed and lets aot_interrupt deliver
+        the fault at this instruction.  The fast path returns a constant false, so after inlining
+        the exit hangs off the slow path only.  One exit per access, not one block shared by all:
+        merging every access's register values in phis made LLVM shuffle them through spill
+        slots on the hot paths (docs/performance.md)."""
+        values = dict(self._known_values())
+        exit_block = self.fn.append_basic_block("fault")
         cont = self.fn.append_basic_block("mem.ok")
-        self.cbranch_rare(faulted, block, cont)
-        self.continue_in(cont)
+        self.cbranch_rare(faulted, exit_block, cont)
+        self.continue_in(exit_block, values)
+        self.set_cpu_u64("pc", pc)
+        self.store_written()
+        self.b.ret(self.call_runtime("aot_interrupt"))
+        self.continue_in(cont, values)
 
     def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:
         """The access function of `size` bytes; a load returns the value extended to 64 bits, or

@@ -60,8 +60,6 @@ class Lowering:
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
         self.exit_phi: ir.PhiInstr | None = None
-        self.fault: tuple[ir.Block, ir.PhiInstr] | None = None
-        self.e.fault_target = self.fault_block
         self.pc = func.entry
         self.size = 4
         self.sites = Sites({}, frozenset())  # the address sites (cfg/addresses.py)
@@ -244,22 +242,6 @@ class Lowering:
         self._leave_unless(next_pc, self.offset, cont, "pollx", reload=True)
         e.b.position_at_end(cont)
 
-    def fault_block(self) -> tuple[ir.Block, ir.PhiInstr]:
-        """The block memory accesses branch to when the runtime deferred a fault to the guest's
-        handler; it is completed once the function is lowered (see _finish_fault_block)."""
-        if self.fault is None:
-            block = self.llfn.append_basic_block("fault")
-            with self.e.b.goto_block(block):
-                self.fault = (block, self.e.b.phi(I64, name="fault_pc"))
-        return self.fault
-
-    def _finish_fault_block(self) -> None:
-        if self.fault is None:
-            return
-        block, pc = self.fault
-        self.e.b.position_at_end(block)
-        self.exit(self._runtime_at(pc, "aot_interrupt"))
-
     def illegal(self) -> None:
         self.trap(abi.CAUSE_ILLEGAL_INSTRUCTION, self.raw)
 
@@ -273,7 +255,6 @@ class Lowering:
             sw.add_case(e.c(k), self.blocks[pc])
         for start in sorted(func.blocks):
             self.lower_block(func.blocks[start])
-        self._finish_fault_block()
         e.b.position_at_end(self.exit_block)
         if self.exit_phi is None:
             e.b.unreachable()
