@@ -187,20 +187,19 @@ class Lowering:
         """Continue at `expected` if control came back there, else leave to the dispatcher."""
         self._leave_unless(next_pc, expected - self.func.entry, self._edge_block(expected), "ret")
 
-    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str,
-                      reload: bool = False) -> None:
+    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str) -> None:
         """Go on to `cont` when the runtime returned the pc `offset` bytes from the entry; any
-        other pc (a signal handler, sigreturn, longjmp) leaves to the dispatcher, with `reload`
-        after reloading the registers (the CPU state is the truth: the exit must not write the
-        values held before the call back)."""
+        other pc (a signal handler, sigreturn, longjmp) returns it to the caller at once.  The
+        registers were written back before the call that returned it, and the CPU state is now
+        the truth, so the path writes nothing back: through the function's shared exit it would
+        add its values to the exit's phis, which costs spills on the hot paths (see
+        Emitter._check_fault)."""
         e = self.e
         elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(offset))
         mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
         e.cbranch_rare(elsewhere, mismatch, cont)
         e.b.position_at_end(mismatch)
-        if reload:
-            e.reload_all()
-        self.exit(next_pc)
+        e.b.ret(next_pc)
 
     def _runtime_at(self, pc: ir.Value, intrinsic: str, *args: ir.Value, reload: bool = True) -> ir.Value:
         """Call a runtime intrinsic that may redirect control: cpu->pc set, registers written
@@ -239,7 +238,7 @@ class Lowering:
         e.b.position_at_end(slow)
         self.pc = pc
         next_pc = self._runtime_at(self.pc_value(), "aot_interrupt", reload=False)
-        self._leave_unless(next_pc, self.offset, cont, "pollx", reload=True)
+        self._leave_unless(next_pc, self.offset, cont, "pollx")
         e.b.position_at_end(cont)
 
     def illegal(self) -> None:
