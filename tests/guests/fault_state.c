@@ -44,6 +44,16 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     "t0", "t1", "t2", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", \
     "s10", "s11", "t3", "t4", "t5", "t6", "ft0", "ft1", "fa1", "memory"
 
+/* The access the handler skips: 4 bytes long whatever the compiler's -march. */
+#define UNCOMPRESSED(insn) ".option push\n .option norvc\n " insn "\n .option pop\n"
+/* The end of each asm: a0 and fa0 as the handler left them. */
+#define READ_BACK "mv %0, a0\n fmv.d %1, fa0\n" : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0"
+
+static void show(uint64_t a0, double fa0)
+{
+    printf("after: a0=%llx fa0=%g\n", (unsigned long long)a0, fa0);
+}
+
 int main(void)
 {
     struct sigaction sa;
@@ -58,28 +68,25 @@ int main(void)
     __asm__ volatile(SET_INTEGER_REGISTERS(0x1000)
                      "li t0, 3\n fcvt.d.l ft0, t0\n fcvt.d.l fa0, t0\n fadd.d ft1, ft0, fa0\n fmv.d fa1, ft1\n"
                      "li t0, 0x1005\n"
-                     ".option push\n .option norvc\n ld a0, 16(zero)\n .option pop\n"
-                     "mv %0, a0\n fmv.d %1, fa0\n"
-                     : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0");
-    printf("after: a0=%llx fa0=%g\n", (unsigned long long)a0, fa0);
+                     UNCOMPRESSED("ld a0, 16(zero)")
+                     READ_BACK);
+    show(a0, fa0);
 
     /* In a loop: the registers change every iteration; the load faults in the third. */
     __asm__ volatile(SET_INTEGER_REGISTERS(0x2000)
                      "li t0, 0\n fcvt.d.l ft0, t0\n fcvt.d.l fa0, t0\n"
                      "1: addi t0, t0, 1\n addi a1, a1, 0x100\n addi s2, s2, 0x100\n fcvt.d.l ft1, t0\n"
                      "fadd.d ft0, ft0, ft1\n li t1, 3\n bne t0, t1, 2f\n"
-                     ".option push\n .option norvc\n lw a0, 16(zero)\n .option pop\n"
+                     UNCOMPRESSED("lw a0, 16(zero)")
                      "2: li t1, 5\n blt t0, t1, 1b\n"
-                     "mv %0, a0\n fmv.d %1, fa0\n"
-                     : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0");
-    printf("after: a0=%llx fa0=%g\n", (unsigned long long)a0, fa0);
+                     READ_BACK);
+    show(a0, fa0);
 
     /* After an invalid operation: canonical NaN bits and NV in the frame; a store faults. */
     __asm__ volatile(SET_INTEGER_REGISTERS(0x3000)
                      "csrw fflags, zero\n fmv.d.x ft0, zero\n fmv.d fa0, ft0\n fdiv.d ft1, ft0, ft0\n fmv.d fa1, ft1\n"
-                     ".option push\n .option norvc\n sd t1, 16(zero)\n .option pop\n"
-                     "mv %0, a0\n fmv.d %1, fa0\n"
-                     : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0");
-    printf("after: a0=%llx fa0=%g\n", (unsigned long long)a0, fa0);
+                     UNCOMPRESSED("sd t1, 16(zero)")
+                     READ_BACK);
+    show(a0, fa0);
     return 0;
 }
