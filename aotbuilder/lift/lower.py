@@ -219,10 +219,11 @@ class Lowering:
         self.e.b.position_at_end(cont)
 
     def trap(self, cause: int, tval: ir.Value | int) -> None:
-        """A synchronous exception at this instruction (the runtime decides where to go next)."""
+        """A synchronous exception at this instruction: the runtime decides where to go next,
+        and that pc is returned at once, as in _leave_unless (the CPU state is the truth)."""
         e = self.e
         tval = e.c(tval) if isinstance(tval, int) else tval
-        self.exit(self._runtime_at(self.pc_value(), "aot_trap", e.c(cause, 32), tval))
+        e.b.ret(self._runtime_at(self.pc_value(), "aot_trap", e.c(cause, 32), tval, reload=False))
 
     def poll_interrupt(self, pc: int) -> None:
         """A safe point: if the runtime raised cpu->interrupt (a signal arrived), let it deliver
