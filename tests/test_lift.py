@@ -140,3 +140,23 @@ def test_lift_is_the_same_in_every_process(compile_guest, tmp_path):
                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")]
     assert "reload" in irs[0], "the test needs a loop whose exits reload registers"
     assert irs[0] == irs[1] == irs[2]
+
+
+PROGRAM_POLLS = """
+__attribute__((noinline)) long leaf(long x) { return x * 7 + 1; }
+__attribute__((noinline)) long leaf_loop(long n) { long s = 0; for (long i = 0; i < n; i++) s += i ^ n; return s; }
+__attribute__((noinline)) long caller(long x) { return leaf(x) + 1; }
+__attribute__((noinline)) long tail(long x) { return leaf_loop(x + 3); }
+int main(int argc, char **argv) { (void)argv; return (int)(caller(argc) + tail(argc)); }
+"""
+
+
+def test_only_functions_that_call_out_poll_at_their_entry(compile_guest):
+    """A safe point at the entry bounds recursion; a function that never calls out reaches a loop
+    header (which polls) or its end in bounded time, so its entry does not poll."""
+    for toolchain in ("zig", "gcc"):
+        lifted = _lifted(compile_guest(PROGRAM_POLLS, toolchain, "2"), {"leaf", "leaf_loop", "caller", "tail"})
+        polls = {name: re.findall(r"^(poll\.b[0-9a-f]+):", fn.ir, re.M) for name, fn in lifted.items()}
+        assert polls["leaf"] == [], polls
+        assert len(polls["leaf_loop"]) == 1 and polls["leaf_loop"] != ["poll.b0"], polls
+        assert "poll.b0" in polls["caller"] and "poll.b0" in polls["tail"], polls

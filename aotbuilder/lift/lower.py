@@ -63,9 +63,12 @@ class Lowering:
         self.pc = func.entry
         self.size = 4
         self.sites = Sites({}, frozenset())  # the address sites (cfg/addresses.py)
-        # Where a running guest can be interrupted: the entry and every loop header (the target of
-        # an edge that goes backwards), so no loop or recursion runs without passing one.
-        self.safe_points = {func.entry} | {v for u, v in func.cfg.edges if v <= u}
+        # Where a running guest can be interrupted: every loop header (the target of an edge that
+        # goes backwards), and the entry of a function that calls out, so no loop or recursion
+        # runs without passing one.  A function that never calls finishes or reaches a loop
+        # header in bounded time, and its caller or the dispatcher polls next.
+        loop_headers = {v for u, v in func.cfg.edges if v <= u}
+        self.safe_points = loop_headers | ({func.entry} if calls_out(program, func) else set())
 
     # -- positions ---------------------------------------------------------------------------
     @property
@@ -325,6 +328,25 @@ def register_use(func: Function) -> RegisterUse:
     sets["xw"].discard(0)
     return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]),
                        frozenset(sets["fd"] - sets["fo"]))
+
+
+def calls_out(program: Program, func: Function) -> bool:
+    """Whether some instruction may call, or tail-call, code outside the function: a linking jal
+    or jalr, a jump to a translated function, or an indirect jump that is neither a return nor a
+    recognised jump table."""
+    for ins in func.instructions():
+        insn = ins.insn
+        if insn is None or insn.mnemonic not in ("jal", "jalr"):
+            continue
+        if insn.rd:
+            return True
+        target = ins.pc + insn.imm if insn.mnemonic == "jal" else func.resolved_jumps.get(ins.pc)
+        if target is None:
+            if not insn.is_return and ins.pc not in func.jump_tables:
+                return True
+        elif target not in func.blocks and program.is_function(target):
+            return True
+    return False
 
 
 def lower_function(program: Program, func: Function, triple: str,
