@@ -160,3 +160,28 @@ def test_only_functions_that_call_out_poll_at_their_entry(compile_guest):
         assert polls["leaf"] == [], polls
         assert len(polls["leaf_loop"]) == 1 and polls["leaf_loop"] != ["poll.b0"], polls
         assert "poll.b0" in polls["caller"] and "poll.b0" in polls["tail"], polls
+
+
+# 0x0101010101010101 (SWAR byte tricks, popcount) is built from lui 0x1010 + addi 0x101, a value
+# inside the image of a program linked at 16 MiB (zig's default); it is a number, not an address.
+PROGRAM_ONES = """
+static char big[1 << 17];  /* so that the image reaches past 0x01010101 */
+__attribute__((noinline)) unsigned long bytes_sum(unsigned long x) {
+    x = (x & 0x00FF00FF00FF00FFul) + ((x >> 8) & 0x00FF00FF00FF00FFul);
+    return x * 0x0101010101010101ul >> 56;
+}
+int main(int argc, char **argv) {
+    (void)argv; big[argc] = 1;
+    return (int)bytes_sum((unsigned long)argc * 0x12345) + big[3];
+}
+"""
+
+
+def test_a_lui_constant_that_is_multiplied_is_a_number_not_an_address(compile_guest):
+    path = compile_guest(PROGRAM_ONES, "zig", "2")
+    program = discover(load_guest(path))
+    lo, hi = program.image_range
+    assert lo <= 0x01010101 < hi, "the test needs the constant's upper part inside the image"
+    fn = _lifted(path, {"bytes_sum"})["bytes_sum"]
+    assert fn.addr_refs == (fn.entry,), "only the function's own pc is a link-time address"
+    assert str(0x0101010101010101) in str(optimise(fn.ir, CodegenOptions()))

@@ -1,14 +1,14 @@
 """Address sites: the instructions whose immediate only ever reaches the IR as a link-time address.
 
 A site is an instruction that forms a guest address from its own immediate: auipc, a lui whose
-value lies in the image, an addi or load/store whose base register holds such an address (the
-second half of `la`, `lla`, `%pcrel_lo`), a jal or branch that leaves the function, and a jalr
-whose target discovery resolved to another function.  The lifter turns each site's address into a
-placeholder symbol, never into a constant, so the same function with other immediates (libc linked
-into another program, code and data moved by an edit elsewhere) has the same IR.  This analysis is
-the one both use: the lifter folds exactly these instructions, the lift key hashes them without
-their immediates (cache/key.py), and a stored lift is placed at a new entry by evaluating them
-there (cache/lift_record.py).
+value lies in the image (and is not used as a number, numeric_luis), an addi or load/store whose
+base register holds such an address (the second half of `la`, `lla`, `%pcrel_lo`), a jal or branch
+that leaves the function, and a jalr whose target discovery resolved to another function.  The
+lifter turns each site's address into a placeholder symbol, never into a constant, so the same
+function with other immediates (libc linked into another program, code and data moved by an edit
+elsewhere) has the same IR.  This analysis is the one both use: the lifter folds exactly these
+instructions, the lift key hashes them without their immediates (cache/key.py), and a stored lift
+is placed at a new entry by evaluating them there (cache/lift_record.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aotbuilder.cfg.program import Function
+from aotbuilder.cfg.program import Function, Instruction
 from aotbuilder.isa import operand_kinds
 
 MASK = (1 << 64) - 1
@@ -39,6 +39,41 @@ MEMORY_ACCESSES = frozenset("lb lh lw ld lbu lhu lwu sb sh sw sd flw fld fsw fsd
 GP = 3
 # Control transfers whose target is pc + imm.
 PC_RELATIVE_JUMPS = frozenset("jal beq bne blt bge bltu bgeu".split())
+
+
+# Uses that make a lui value a number, not an address: compiled code multiplies, divides and
+# shifts left constants such as 0x01010101 (SWAR byte tricks, popcount), which lie in the image
+# of a program linked at 16 MiB, but never an address it forms with lui.
+NUMERIC_USES = frozenset("mul mulh mulhsu mulhu mulw div divu divw divuw rem remu remw remuw "
+                         "sll slli sllw slliw slli.uw".split())
+
+
+def numeric_luis(instructions: list[Instruction]) -> set[int]:
+    """The pcs of the lui instructions in a block whose value (directly or after addi) reaches a
+    NUMERIC_USES instruction in the block.  Whatever the guess, the code is the same: a lui that
+    is not an address site only keeps its immediate in the IR, costing cache reuse if the value
+    was an address after all."""
+    found: set[int] = set()
+    for i, ins in enumerate(instructions):
+        if ins.insn is None or ins.insn.mnemonic != "lui" or not ins.insn.rd:
+            continue
+        holding = {ins.insn.rd}
+        for later in instructions[i + 1:]:
+            insn = later.insn
+            if insn is None:
+                break
+            kinds = operand_kinds(insn.mnemonic)
+            if insn.mnemonic in NUMERIC_USES and {insn.rs1, insn.rs2 if "rs2" in kinds else 0} & holding:
+                found.add(ins.pc)
+                break
+            if insn.rd and "rd" in kinds:
+                if insn.mnemonic == "addi" and insn.rs1 in holding:
+                    holding.add(insn.rd)
+                else:
+                    holding.discard(insn.rd)
+            if not holding:
+                break
+    return found
 
 
 def near_image(image_range: tuple[int, int], value: int) -> bool:
@@ -74,13 +109,14 @@ def address_sites(func: Function, near: Callable[[int], bool]) -> Sites:
         if start not in fresh and preds and all(p < start for p in preds):
             outs = [known_out[p] for p in preds]
             known = {r: a for r, a in outs[0].items() if all(o.get(r) == a for o in outs[1:])}
+        numeric = numeric_luis(func.blocks[start].instructions)
         for ins in func.blocks[start].instructions:
             insn = ins.insn
             if insn is None:
                 continue
             m = insn.mnemonic
             address = None
-            if m == "auipc" or (m == "lui" and near(insn.imm & MASK)):
+            if m == "auipc" or (m == "lui" and near(insn.imm & MASK) and ins.pc not in numeric):
                 address = ((ins.pc if m == "auipc" else 0) + insn.imm) & MASK
             elif (m == "addi" or m in MEMORY_ACCESSES) and insn.rs1 in known:
                 address = (known[insn.rs1] + insn.imm) & MASK
