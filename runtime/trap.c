@@ -170,10 +170,15 @@ void guest_memory_fault(struct aot_cpu *cpu, uint64_t pc, uint64_t addr, unsigne
     describe_guest_pc(where, sizeof where, pc);
     snprintf(line, sizeof line, "aotbuilder: guest SIGSEGV at pc %s: invalid %s of %u byte%s at address 0x%" PRIx64
              "\n", where, access_name(access), size, size == 1 ? "" : "s", addr);
-    /* The first page the access needs and lacks decides between "not mapped" and "not allowed". */
-    uint64_t bad = pt_get(addr >> AOT_PAGE_SHIFT) ? addr + size - 1 : addr;
+    /* The fault is at the first page the access needs and lacks: for an access that crosses
+     * from a page granting it into one that does not, the start of the second page (the portion
+     * that faulted, as the specification's stval and qemu's si_addr say).  That page decides
+     * between "not mapped" and "not allowed". */
+    uint64_t last_page = (addr + size - 1) & GUEST_PAGE_MASK;
+    bool crosses = last_page > addr;
+    uint64_t bad = crosses && (pt_get(addr >> AOT_PAGE_SHIFT) & (uint64_t)access) == (uint64_t)access ? last_page : addr;
     int code = pt_get(bad >> AOT_PAGE_SHIFT) ? SEGV_ACCERR : SEGV_MAPERR;
-    if (defer_fault(cpu, SIGSEGV, code, addr, line))
+    if (defer_fault(cpu, SIGSEGV, code, bad, line))
         return;
     cpu->pc = pc;
     report("%s", line);
