@@ -6,13 +6,17 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise, target_machine
 from aotbuilder.cfg.discover import discover
+from aotbuilder.cfg.loops import counted_loop
 from aotbuilder.elf import load_guest
 from aotbuilder.isa import MNEMONICS
 from aotbuilder.lift.lower import lower_function
 from aotbuilder.lift.semantics import SEMANTICS
+
+GUESTS = Path(__file__).parent / "guests"
 
 # The same two functions, placed at different addresses and with their data moved.
 PROGRAM_A = """
@@ -185,3 +189,26 @@ def test_a_lui_constant_that_is_multiplied_is_a_number_not_an_address(compile_gu
     fn = _lifted(path, {"bytes_sum"})["bytes_sum"]
     assert fn.addr_refs == (fn.entry,), "only the function's own pc is a link-time address"
     assert str(0x0101010101010101) in str(optimise(fn.ir, CodegenOptions()))
+
+
+def test_counted_loops_get_a_copy_without_window_checks(compile_guest):
+    """The asm loops of tests/guests/counted_loops.c are counted loops (cfg/loops.py) with the
+    steps, bounds and accesses their source says, and the function holding them has a fast copy
+    of each whose accesses skip the window check (".w" access functions) next to a checked one."""
+    path = compile_guest(GUESTS / "counted_loops.c", "zig", "2")
+    program = discover(load_guest(path))
+    found = {}
+    for func in program.functions.values():
+        for block in func.blocks.values():
+            loop = counted_loop(block)
+            if loop is not None and func.name == "main":
+                found[(loop.step, loop.bound == 0, len(loop.accesses), loop.dynamic_rounding)] = loop
+    # sum_up: ld off a0 += 8 until a1; sum_down: ld off a0 and ld/sd off the invariant a3, a0 -= 16;
+    # copy_bytes: lbu/sb off a0 += 1, t1 -= 1 until x0; fsum: fld, a0 += 8; fdot: two flds.
+    assert {(8, False, 1, False), (-16, False, 3, False), (-1, True, 2, False), (8, False, 1, True),
+            (8, False, 2, True)} <= set(found)
+    assert found[(-1, True, 2, False)].steps == {10: 1, 6: -1}
+    main = next(f for f in program.functions.values() if f.name == "main")
+    ir = lower_function(program, main, TRIPLE).ir
+    assert ir.count('@"aot.load64.w"(') >= 4 and '@"aot.store8.w"(' in ir and '@"aot.load64d.w"(' in ir
+    assert len(re.findall(r"^fast\.b", ir, re.M)) >= 5 and len(re.findall(r"^checked\.b", ir, re.M)) >= 5

@@ -35,7 +35,7 @@ _PACKAGE = Path(aotbuilder.__file__).parent
 # The code whose behaviour decides a lift (decoder, semantics, emitter, ABI, the Program it reads)
 # and the code that turns IR into an object.  Hashing the sources, not only __version__, keeps a
 # development tree honest: editing the lifter invalidates lifts without anyone bumping a number.
-LIFT_SOURCES = ("isa", "lift", "abi.py", "cfg/program.py", "cfg/addresses.py", "cache/key.py")
+LIFT_SOURCES = ("isa", "lift", "abi.py", "cfg/program.py", "cfg/addresses.py", "cfg/loops.py", "cache/key.py")
 CODEGEN_SOURCES = ("backend/codegen.py", "abi.py")
 
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 # reads and writes.
 FENCE_I, FENCE_O, FENCE_R, FENCE_W = 8, 4, 2, 1
 FENCE_TSO = 0b1000_0011_0011  # fm=1000 pred=rw succ=rw; other fm values are reserved: a normal fence
+# Rounding modes (Insn.rm, frm): 5 and 6 are reserved, DYN (in an instruction only) means frm's.
+RM_RNE, RM_RTZ, RM_RDN, RM_RUP, RM_RMM, RM_DYN = 0, 1, 2, 3, 4, 7
+RM_RESERVED = (5, 6)
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,6 +189,9 @@ class Emitter:
         self.fn_origins: list[Origin] = [("offset", 0)]
         # The address site being lowered (cfg/addresses.py): (its offset, its address).
         self.site: tuple[int, int] | None = None
+        # Whether the access being lowered has a base proven to be in the direct window (a
+        # counted loop's fast copy, lower.py): its access function skips the base check.
+        self.base_in_window = False
         self.sites_used: set[int] = set()
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}
         self._fn_index: dict[Origin, int] = {}
@@ -627,7 +630,7 @@ class Emitter:
         an 8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         vty = F64 if double else I64
-        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
+        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty, not self.base_in_window),
                              [self.cpu, base, self.c(offset), pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         return self.b.extract_value(result, 0)
@@ -637,7 +640,8 @@ class Emitter:
         FP register) at base + offset, as for load."""
         if value.type != F64:
             value = self.extend(value, size * 8, signed=False)
-        faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
+        faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64,
+                                              not self.base_in_window),
                               [self.cpu, base, self.c(offset), value, pc])
         self._check_fault(faulted, pc)
 
@@ -658,10 +662,12 @@ class Emitter:
         self.b.ret(self.call_runtime("aot_interrupt"))
         self.continue_in(cont, values)
 
-    def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:
+    def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64, checked: bool = True) -> ir.Function:
         """The access function of `size` bytes; a load returns the value extended to 64 bits, or
-        with `vty` F64 an 8-byte double (a store then takes one)."""
-        name = f"aot.{kind}{size * 8}{'s' if signed else ''}{'d' if vty == F64 else ''}"
+        with `vty` F64 an 8-byte double (a store then takes one).  Without `checked`, the direct
+        model's fast path trusts the base to be in the window."""
+        checked = checked or self.memory_model != "direct"
+        name = f"aot.{kind}{size * 8}{'s' if signed else ''}{'d' if vty == F64 else ''}{'' if checked else '.w'}"
         fn = self.module.globals.get(name)
         if fn is not None:
             return fn
@@ -684,8 +690,11 @@ class Emitter:
             else:
                 b.ret(faulted)
 
-        fast_path = self._direct_access if self.memory_model == "direct" else self._tlb_access
-        finish(fast_path(b, kind, size, signed, vty, cpu, base, offset, value, fast, slow), ir.Constant(I1, 0))
+        if self.memory_model == "direct":
+            loaded = self._direct_access(b, kind, size, signed, vty, base, offset, value, fast, slow, checked)
+        else:
+            loaded = self._tlb_access(b, kind, size, signed, vty, cpu, base, offset, value, fast, slow)
+        finish(loaded, ir.Constant(I1, 0))
         b.position_at_end(slow)
         addr = b.add(base, offset)  # here, so that the direct model's fast path never computes it
         size_arg = self.c(size, 32)
@@ -703,17 +712,18 @@ class Emitter:
         finish(slow_value, b.icmp_unsigned("!=", b.load(interrupt, typ=I32), self.c(0, 32)))
         return fn
 
-    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
+    def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type,
                        base: ir.Value, offset: ir.Value, value: ir.Value | None, fast: ir.Block,
-                       slow: ir.Block) -> ir.Value | None:
+                       slow: ir.Block, checked: bool) -> ir.Value | None:
         """The direct model's fast path: with `base` outside the window every access takes the
         slow path; inside, the move itself does when it faults (addr is within a guard page of
         the window, abi.DIRECT_LIMIT).  Checking the base lets the accesses off one register
-        value (a stack frame) share one check.  Leaves `b` on the fast path; returns the loaded
-        value (None for a store)."""
-        direct = b.function.append_basic_block("direct")
-        self.cbranch_rare(b.icmp_unsigned(">=", base, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
-        b.position_at_end(direct)
+        value (a stack frame) share one check; without `checked` the caller proved it.  Leaves
+        `b` on the fast path; returns the loaded value (None for a store)."""
+        if checked:
+            direct = b.function.append_basic_block("direct")
+            self.cbranch_rare(b.icmp_unsigned(">=", base, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
+            b.position_at_end(direct)
         # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:offset(base) is the window.
         # A double moves between memory and an XMM register ("x"), anything else a general one.
         reg = "x" if vty == F64 else "r"

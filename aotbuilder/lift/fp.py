@@ -19,9 +19,9 @@ import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.isa import Insn
+from aotbuilder.isa.insn import RM_DYN, RM_RDN, RM_RESERVED, RM_RMM, RM_RNE, RM_RTZ, RM_RUP
 from aotbuilder.lift.emitter import CANONICAL_NAN32, CANONICAL_NAN64, F32, F64, I1, I32, I64, INT_TYPES, NAN_BOX
 
-RM_RNE, RM_RTZ, RM_RDN, RM_RUP, RM_RMM, RM_DYN = 0, 1, 2, 3, 4, 7
 FLAG_NX, FLAG_UF, FLAG_OF, FLAG_DZ, FLAG_NV = 1, 2, 4, 8, 16
 # Round-to-integral without the inexact exception, per static rounding mode (RMM goes to software).
 _ROUND_INTEGRAL = {RM_RNE: "roundeven", RM_RTZ: "trunc", RM_RDN: "floor", RM_RUP: "ceil"}
@@ -141,7 +141,7 @@ def fcmp(ctx, p: Precision, cond: str, a: ir.Value, b: ir.Value, signalling: boo
 
 def valid_rm(ctx, insn: Insn) -> bool:
     """Reserved static rounding modes are illegal instructions."""
-    if insn.rm in (5, 6):
+    if insn.rm in RM_RESERVED:
         ctx.illegal()
         return False
     return True
@@ -179,7 +179,7 @@ def illegal_dynamic_rm(ctx) -> None:
 def check_dynamic_rm(ctx, insn: Insn) -> None:
     """For an operation whose result does not depend on the rounding mode: dyn with a reserved
     mode in frm is still an illegal instruction."""
-    if insn.rm != RM_DYN:
+    if insn.rm != RM_DYN or ctx.frm_in_hardware:
         return
     e = ctx.e
     bad = e.b.icmp_unsigned(">", e.frm(), e.c(RM_RMM, 32))
@@ -208,6 +208,8 @@ def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value
 
     if insn.rm == RM_RMM:
         return soft(e.c(RM_RMM, 32))
+    if insn.rm == RM_DYN and ctx.frm_in_hardware:
+        return hardware()
     frm = e.frm()
     if insn.rm == RM_DYN:
         soft_cond = e.b.icmp_unsigned(">=", frm, e.c(RM_RMM, 32))
@@ -257,6 +259,10 @@ def _fp_result(ctx, insn: Insn, p: Precision, soft_op: str, operands: list[ir.Va
     if value is None:
         return
     e = ctx.e
+    if hw and value is hw[0]:  # frm known to be the host's mode: no dispatch
+        e.set_f_reg(insn.rd, value)
+        e.set_nan_payload_free(insn.rd, hw[1], p.bits)
+        return
     if not (isinstance(value, ir.PhiInstr) and hw):
         e.set_f_reg(insn.rd, value)
         return
@@ -446,6 +452,8 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
         value = e.call_runtime("aot_fp_soft", op, e.c(RM_RMM, 32), arg, e.c(0), e.c(0))
     elif insn.rm != RM_DYN:
         value = hardware(insn.rm)
+    elif ctx.frm_in_hardware:
+        value = hardware(RM_DYN)
     else:
         frm = e.frm()
         fast, slow, done = _new_block(ctx, "cvt.hw"), _new_block(ctx, "cvt.rmm"), _new_block(ctx, "cvt.done")

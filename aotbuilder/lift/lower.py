@@ -14,9 +14,11 @@ import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
+from aotbuilder.cfg.loops import CountedLoop, counted_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
+from aotbuilder.lift.counted import entry_check
 from aotbuilder.lift.emitter import I64, SELF_FN, Emitter, RegisterUse, translated_function
 from aotbuilder.lift.semantics import SEMANTICS
 
@@ -69,6 +71,13 @@ class Lowering:
         # header in bounded time, and its caller or the dispatcher polls next.
         loop_headers = {v for u, v in func.cfg.edges if v <= u}
         self.safe_points = loop_headers | ({func.entry} if calls_out(program, func) else set())
+        self.memory_model = memory_model
+        # The counted loops this function versions (cfg/loops.py), by start; set by lower().
+        self.counted: dict[int, CountedLoop] = {}
+        # While lowering a counted loop's fast copy: the accesses whose base the precheck proved
+        # in the direct window, and whether frm holds a mode the host rounds in.
+        self.proven: frozenset[int] = frozenset()
+        self.frm_in_hardware = False
 
     # -- positions ---------------------------------------------------------------------------
     @property
@@ -252,6 +261,11 @@ class Lowering:
     def lower(self) -> LiftedFunction:
         func, e = self.func, self.e
         self.sites = address_sites(func, self.near_image)
+        if self.memory_model == "direct":  # the TLB model has no window checks to drop
+            for start, block in func.blocks.items():
+                loop = counted_loop(block, set(self.sites.values))
+                if loop is not None and (loop.accesses or loop.dynamic_rounding):
+                    self.counted[start] = loop
         resume = [pc for pc in func.return_sites if pc in self.blocks]
         sw = e.b.switch(e.resume, self.blocks[func.entry])
         for k, pc in enumerate(resume, start=1):
@@ -271,6 +285,28 @@ class Lowering:
                               frozenset(pc - func.entry for pc in self.sites.values), frozenset(e.sites_used))
 
     def lower_block(self, block: BasicBlock) -> None:
+        loop = self.counted.get(block.start)
+        if loop is None:
+            self._lower_body(block)
+            return
+        # A counted loop: its header polls and checks, from the registers on entry, that every
+        # iteration's access bases stay in the window and that frm is a hardware mode; then the
+        # fast copy runs without those checks, else the checked one.  Each copy loops to itself.
+        e, header = self.e, self.blocks[block.start]
+        e.b.position_at_end(header)
+        self.poll_interrupt(block.start)
+        fast = self.llfn.append_basic_block(f"fast.{block_label(block.start - self.func.entry)}")
+        checked = self.llfn.append_basic_block(f"checked.{block_label(block.start - self.func.entry)}")
+        e.b.cbranch(entry_check(self.e, loop), fast, checked)
+        self.blocks[block.start] = fast
+        self.proven, self.frm_in_hardware = frozenset(a.pc for a in loop.accesses), loop.dynamic_rounding
+        self._lower_body(block)
+        self.blocks[block.start] = checked
+        self.proven, self.frm_in_hardware = frozenset(), False
+        self._lower_body(block)
+        self.blocks[block.start] = header
+
+    def _lower_body(self, block: BasicBlock) -> None:
         self.e.b.position_at_end(self.blocks[block.start])
         if block.start in self.safe_points:
             self.poll_interrupt(block.start)
@@ -291,6 +327,7 @@ class Lowering:
             return
         site = self.sites.values.get(ins.pc)
         self.e.site = None if site is None else (ins.pc - self.func.entry, site)
+        self.e.base_in_window = ins.pc in self.proven
         try:
             sem(self, ins.insn)
         except Exception as exc:  # a lifter bug: name the instruction, keep the cause

@@ -58,6 +58,44 @@ static uint64_t copy_bytes(unsigned char *p, uint64_t n)
     return a2;
 }
 
+/* The ordered latches: while p < end (signed, 4-byte steps: end need not be a multiple away) ... */
+static uint64_t sum_lt(uint32_t *p, void *end)
+{
+    register uint64_t a0 __asm__("a0") = (uint64_t)p, a1 __asm__("a1") = (uint64_t)end, a2 __asm__("a2") = 0;
+    __asm__ volatile("1: lw t0, 0(a0)\n add a2, a2, t0\n addi a0, a0, 4\n blt a0, a1, 1b\n"
+                     : "+r"(a0), "+r"(a2) : "r"(a1) : "t0", "memory");
+    return a2;
+}
+
+/* ... while p <= last (unsigned, as bgeu last, p) ... */
+static uint64_t sum_le(uint16_t *p, void *last)
+{
+    register uint64_t a0 __asm__("a0") = (uint64_t)p, a1 __asm__("a1") = (uint64_t)last, a2 __asm__("a2") = 0;
+    __asm__ volatile("1: lhu t0, 0(a0)\n add a2, a2, t0\n addi a0, a0, 2\n bgeu a1, a0, 1b\n"
+                     : "+r"(a0), "+r"(a2) : "r"(a1) : "t0", "memory");
+    return a2;
+}
+
+/* ... down while p >= end (signed) ... */
+static uint64_t sum_ge_down(uint64_t *p, void *end)
+{
+    register uint64_t a0 __asm__("a0") = (uint64_t)p, a1 __asm__("a1") = (uint64_t)end, a2 __asm__("a2") = 0;
+    __asm__ volatile("1: ld t0, 0(a0)\n add a2, a2, t0\n addi a0, a0, -8\n bge a0, a1, 1b\n"
+                     : "+r"(a0), "+r"(a2) : "r"(a1) : "t0", "memory");
+    return a2;
+}
+
+/* ... and a counter going down by 2 while it is above 5 (unsigned, as bltu 5, t1), adding the
+ * byte at the invariant q and the counter. */
+static uint64_t count_gt(signed char *q, uint64_t n)
+{
+    register uint64_t a1 __asm__("a1") = 5, a2 __asm__("a2") = 0, a3 __asm__("a3") = (uint64_t)q;
+    register uint64_t t1 __asm__("t1") = n;
+    __asm__ volatile("1: lb t0, 0(a3)\n add a2, a2, t0\n add a2, a2, t1\n addi t1, t1, -2\n bltu a1, t1, 1b\n"
+                     : "+r"(a2), "+r"(t1) : "r"(a1), "r"(a3) : "t0", "memory");
+    return a2 * 1000 + t1;
+}
+
 /* acc + the doubles in [p, end), each fadd rounding in frm's mode. */
 static double fsum(double *p, double *end, double acc)
 {
@@ -108,6 +146,14 @@ int main(void)
     printf("sum_down:    %lx q=%lx\n", (unsigned long)sum_down(w + 1024, w + 2, &q), (unsigned long)q);
     printf("copy_bytes:  %lx\n", (unsigned long)copy_bytes(area + 100, 3000));
     printf("copied:      %lx\n", (unsigned long)sum_up(w, w + 1024));
+
+    printf("sum_lt:      %lx %lx %lx\n", (unsigned long)sum_lt((uint32_t *)w, (char *)(w + 100) + 2),
+           (unsigned long)sum_lt((uint32_t *)w, w), (unsigned long)sum_lt((uint32_t *)w, w + 1000));
+    printf("sum_le:      %lx %lx\n", (unsigned long)sum_le((uint16_t *)w, (char *)(w + 300) + 1),
+           (unsigned long)sum_le((uint16_t *)w, w));
+    printf("sum_ge_down: %lx %lx\n", (unsigned long)sum_ge_down(w + 700, w + 3), (unsigned long)sum_ge_down(w + 9, w + 9));
+    printf("count_gt:    %lx %lx %lx\n", (unsigned long)count_gt((signed char *)area + 77, 1000),
+           (unsigned long)count_gt((signed char *)area + 78, 6), (unsigned long)count_gt((signed char *)area + 79, 2));
 
     /* A hole in the middle: the fault comes from the loop without checks, at the exact word. */
     munmap(area + 5 * 4096, 4096);

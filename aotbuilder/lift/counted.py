@@ -1,0 +1,68 @@
+"""The entry check of a counted loop (cfg/loops.py), which lower.py's versioning branches on: from
+the registers on entry, the loop's iteration count, and whether every base the loop's accesses
+use stays in the direct window in every iteration.  It must never hold when a base would leave
+the window: the fast copy's accesses go to %gs:base unchecked, and beyond the window lies host
+memory."""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+
+from aotbuilder import abi
+from aotbuilder.cfg.loops import CountedLoop
+from aotbuilder.isa.insn import RM_RMM
+from aotbuilder.lift.emitter import I1, I32, I64, Emitter
+
+_WORD = (1 << 64) - 1
+
+
+def _c(value: int) -> ir.Constant:
+    return ir.Constant(I64, value & _WORD)
+
+
+def last_iteration(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, bound: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(known, k) from the counter's and the bound's values on entry: whether the iteration count
+    follows from them, and the number k of the iteration (from 0) whose branch falls through.
+    The counter is v + s * i at the branch of iteration i, v = counter + s (s a power of two,
+    stepping towards the bound).  For `ne`, k = (bound - v) / s when s divides it.  For `lt`,
+    k = 0 if v >= bound, else ceil((bound - v) / s), provided the counter cannot wrap before it
+    passes the bound (bound <= MAX + 1 - s); `le` is `lt` with bound + 1, and `gt` and `ge` are
+    `lt` and `le` on the complements (~x reverses both orders without overflow)."""
+    step = loop.step
+    v = b.add(counter, _c(step))
+    if loop.relation == "ne":
+        distance = b.sub(bound, v) if step > 0 else b.sub(v, bound)
+        known = b.icmp_unsigned("==", b.and_(distance, _c(abs(step) - 1)), _c(0))
+        return known, b.lshr(distance, _c(abs(step).bit_length() - 1))
+    if loop.relation in ("gt", "ge"):
+        v, bound, step = b.not_(v), b.not_(bound), -step
+    less = b.icmp_signed if loop.signed else b.icmp_unsigned
+    top = (1 << 63) - 1 if loop.signed else _WORD
+    known: ir.Value = ir.Constant(I1, 1)
+    if loop.relation in ("le", "ge"):
+        known = b.icmp_unsigned("!=", bound, _c(top))
+        bound = b.add(bound, _c(1))
+    known = b.and_(known, less("<=", bound, _c(top + 1 - step)))
+    steps = b.add(b.lshr(b.sub(b.sub(bound, v), _c(1)), _c(step.bit_length() - 1)), _c(1))
+    return known, b.select(less("<", v, bound), steps, _c(0))
+
+
+def entry_check(e: Emitter, loop: CountedLoop) -> ir.Value:
+    """Whether, for the loop's iterations from the registers now, every base in loop.accesses is
+    below abi.DIRECT_LIMIT at its access, and frm is below RMM if the loop rounds dynamically.  A
+    base r stepping s is r + delta + s * i in iteration i <= k, so it stays between its first and
+    its last value."""
+    b = e.b
+    ok, last = last_iteration(b, loop, e.x(loop.counter), e.x(loop.bound))
+    # At most DIRECT_LIMIT / |step| iterations (more leave the window anyway): then no base's last
+    # value, with its step up to cfg/loops.py's MAX_STEP, overflows.
+    ok = b.and_(ok, b.icmp_unsigned("<=", last, _c(abi.DIRECT_LIMIT >> (abs(loop.step).bit_length() - 1))))
+    for base, delta in sorted({(a.base, a.delta) for a in loop.accesses}):
+        first = b.add(e.x(base), _c(delta))
+        ok = b.and_(ok, b.icmp_unsigned("<", first, _c(abi.DIRECT_LIMIT)))
+        if base in loop.steps:
+            final = b.add(first, b.mul(last, _c(loop.steps[base])))
+            ok = b.and_(ok, b.icmp_unsigned("<", final, _c(abi.DIRECT_LIMIT)))
+    if loop.dynamic_rounding:
+        ok = b.and_(ok, b.icmp_unsigned("<", e.frm(), ir.Constant(I32, RM_RMM)))
+    return ok
