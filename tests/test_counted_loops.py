@@ -150,7 +150,7 @@ def test_the_entry_check_holds_only_when_every_base_stays_in_the_window(engine):
             name = f"w_{relation}_{int(signed)}_{step}".replace("-", "m")
             fn = ir.Function(module, FN_TYPE, name)
             e = Emitter(module, fn, RegisterUse(used, frozenset(), frozenset(), frozenset()), 0x10000)
-            e.b.ret(e.b.zext(entry_check(e, _loop(relation, signed, step, True)), I64))
+            e.b.ret(e.b.zext(entry_check(e, _loop(relation, signed, step, True))[0], I64))
             names[(relation, signed, step)] = name
     engine.add_module(llvm.parse_assembly(str(module)))
     engine.finalize_object()

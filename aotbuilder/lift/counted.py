@@ -14,6 +14,10 @@ from aotbuilder.isa.insn import RM_RMM
 from aotbuilder.lift.emitter import I1, I32, I64, Emitter
 
 _WORD = (1 << 64) - 1
+# Iterations the fast copy runs without polling before it passes the header again: a body of up
+# to cfg/loops.py's MAX_INSTRUCTIONS keeps a signal waiting for at most a few million
+# instructions.
+CHUNK = 1 << 16
 
 
 def _c(value: int) -> ir.Constant:
@@ -47,11 +51,12 @@ def last_iteration(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, bound:
     return known, b.select(less("<", v, bound), steps, _c(0))
 
 
-def entry_check(e: Emitter, loop: CountedLoop) -> ir.Value:
-    """Whether, for the loop's iterations from the registers now, every base in loop.accesses is
-    below abi.DIRECT_LIMIT at its access, and frm is below RMM if the loop rounds dynamically.  A
-    base r stepping s is r + delta + s * i in iteration i <= k, so it stays between its first and
-    its last value."""
+def entry_check(e: Emitter, loop: CountedLoop) -> tuple[ir.Value, ir.Value]:
+    """(ok, k): whether, for the loop's iterations from the registers now, every base in
+    loop.accesses is below abi.DIRECT_LIMIT at its access, and frm is below RMM if the loop rounds
+    dynamically; and the last iteration k (last_iteration, meaningful when ok).  A base r
+    stepping s is r + delta + s * i in iteration i <= k, so it stays between its first and its
+    last value."""
     b = e.b
     ok, last = last_iteration(b, loop, e.x(loop.counter), e.x(loop.bound))
     # At most DIRECT_LIMIT / |step| iterations (more leave the window anyway): then no base's last
@@ -65,4 +70,14 @@ def entry_check(e: Emitter, loop: CountedLoop) -> ir.Value:
             ok = b.and_(ok, b.icmp_unsigned("<", final, _c(abi.DIRECT_LIMIT)))
     if loop.dynamic_rounding:
         ok = b.and_(ok, b.icmp_unsigned("<", e.frm(), ir.Constant(I32, RM_RMM)))
-    return ok
+    return ok, last
+
+
+def chunk_end(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, last: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(stop, whole) for a fast run of the loop from `counter`, its last iteration `last`: the
+    counter's value at the branch of the run's last iteration, min(last, CHUNK - 1), and whether
+    that is the loop's last.  No earlier iteration's counter equals `stop`: they differ by
+    |step| * j, with j < CHUNK, and that is below 2^64."""
+    whole = b.icmp_unsigned("<", last, _c(CHUNK))
+    run = b.select(whole, last, _c(CHUNK - 1))
+    return b.add(counter, b.mul(b.add(run, _c(1)), _c(loop.step))), whole

@@ -8,6 +8,7 @@ this function changed and returns the next guest pc to its caller (ultimately th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -18,7 +19,7 @@ from aotbuilder.cfg.loops import CountedLoop, counted_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
-from aotbuilder.lift.counted import entry_check
+from aotbuilder.lift.counted import chunk_end, entry_check
 from aotbuilder.lift.emitter import I64, SELF_FN, Emitter, RegisterUse, translated_function
 from aotbuilder.lift.semantics import SEMANTICS
 
@@ -287,34 +288,54 @@ class Lowering:
     def lower_block(self, block: BasicBlock) -> None:
         loop = self.counted.get(block.start)
         if loop is None:
-            self._lower_body(block)
+            self._lower_body(block, self.blocks[block.start])
             return
         # A counted loop: its header polls and checks, from the registers on entry, that every
-        # iteration's access bases stay in the window and that frm is a hardware mode; then the
-        # fast copy runs without those checks, else the checked one.  Each copy loops to itself.
+        # iteration's access bases stay in the window and that frm is a hardware mode.  Then the
+        # fast copy runs without those checks and without a poll, for at most counted.CHUNK
+        # iterations: its branch compares the counter with its value in the chunk's last
+        # iteration, after which control leaves the loop, or goes back to the header (which polls)
+        # when the loop goes on.  Otherwise the checked copy runs, looping to itself.
         e, header = self.e, self.blocks[block.start]
+        label = block_label(block.start - self.func.entry)
         e.b.position_at_end(header)
         self.poll_interrupt(block.start)
-        fast = self.llfn.append_basic_block(f"fast.{block_label(block.start - self.func.entry)}")
-        checked = self.llfn.append_basic_block(f"checked.{block_label(block.start - self.func.entry)}")
-        e.b.cbranch(entry_check(self.e, loop), fast, checked)
-        self.blocks[block.start] = fast
+        fast, checked = (self.llfn.append_basic_block(f"{kind}.{label}") for kind in ("fast", "checked"))
+        ok, last = entry_check(e, loop)
+        stop, whole = chunk_end(e.b, loop, e.x(loop.counter), last)
+        e.b.cbranch(ok, fast, checked)
         self.proven, self.frm_in_hardware = frozenset(a.pc for a in loop.accesses), loop.dynamic_rounding
-        self._lower_body(block)
-        self.blocks[block.start] = checked
+        self._lower_body(block, fast, poll=False, latch=lambda: self._chunk_latch(block, loop, fast, stop, whole))
         self.proven, self.frm_in_hardware = frozenset(), False
-        self._lower_body(block)
+        self.blocks[block.start] = checked
+        self._lower_body(block, checked)
         self.blocks[block.start] = header
 
-    def _lower_body(self, block: BasicBlock) -> None:
-        self.e.b.position_at_end(self.blocks[block.start])
-        if block.start in self.safe_points:
+    def _chunk_latch(self, block: BasicBlock, loop: CountedLoop, fast: ir.Block, stop: ir.Value,
+                     whole: ir.Value) -> None:
+        """The fast copy's branch: round again until the counter reaches `stop`, then leave the
+        loop if this chunk was its rest (`whole`), else go back to the header."""
+        e = self.e
+        self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+        chunk_done = self.llfn.append_basic_block(f"chunk.{block_label(block.start - self.func.entry)}")
+        e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), stop), fast, chunk_done)
+        e.b.position_at_end(chunk_done)
+        e.b.cbranch(whole, self._edge_block(block.end), self.blocks[block.start])
+
+    def _lower_body(self, block: BasicBlock, start: ir.Block, poll: bool = True,
+                    latch: Callable[[], None] | None = None) -> None:
+        """Lower `block` into `start`; `latch`, if given, lowers its last instruction."""
+        self.e.b.position_at_end(start)
+        if poll and block.start in self.safe_points:
             self.poll_interrupt(block.start)
-        for ins in block.instructions:
+        for ins in block.instructions if latch is None else block.instructions[:-1]:
             self.lower_insn(ins)
             if self.e.b.block.is_terminated:
                 return
-        self.goto(block.end)
+        if latch is not None:
+            latch()
+        else:
+            self.goto(block.end)
 
     def lower_insn(self, ins: Instruction) -> None:
         self.pc, self.size, self.raw, self.insn = ins.pc, ins.size, ins.raw, ins.insn

@@ -11,10 +11,20 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
 static sigjmp_buf recover;
+static volatile uint64_t counter_at_alarm;
+
+/* Where the long count_gt loop below was when the timer fired: t1 is its counter. */
+static void on_alarm(int sig, siginfo_t *info, void *context)
+{
+    (void)sig, (void)info;
+    if (!counter_at_alarm)
+        counter_at_alarm = ((ucontext_t *)context)->uc_mcontext.__gregs[6];
+}
 
 static void on_segv(int sig, siginfo_t *info, void *context)
 {
@@ -154,6 +164,18 @@ int main(void)
     printf("sum_ge_down: %lx %lx\n", (unsigned long)sum_ge_down(w + 700, w + 3), (unsigned long)sum_ge_down(w + 9, w + 9));
     printf("count_gt:    %lx %lx %lx\n", (unsigned long)count_gt((signed char *)area + 77, 1000),
            (unsigned long)count_gt((signed char *)area + 78, 6), (unsigned long)count_gt((signed char *)area + 79, 2));
+
+    /* 40 million iterations: a timer's signal arrives in the middle (the fast copy polls between
+     * runs of 65536 iterations), with the counter somewhere between its first and last value. */
+    struct sigaction alarm_action;
+    memset(&alarm_action, 0, sizeof alarm_action);
+    alarm_action.sa_sigaction = on_alarm;
+    alarm_action.sa_flags = SA_SIGINFO;
+    sigaction(SIGALRM, &alarm_action, NULL);
+    struct itimerval once = {.it_value = {.tv_usec = 5000}};
+    setitimer(ITIMER_REAL, &once, NULL);
+    printf("count_gt long: %lx\n", (unsigned long)count_gt((signed char *)area + 80, 80000001));
+    printf("signal in the loop: %s\n", counter_at_alarm > 5 && counter_at_alarm < 80000001 ? "yes" : "no");
 
     /* A hole in the middle: the fault comes from the loop without checks, at the exact word. */
     munmap(area + 5 * 4096, 4096);
