@@ -21,8 +21,8 @@ from aotbuilder.isa.insn import RM_DYN, RM_RESERVED
 
 # Operand kinds of instructions that leave the block, trap, call out or touch CSRs or reservations.
 _UNSUITABLE_KINDS = frozenset(("target", "csr", "addr", "pred"))
-# Induction variables whose step is larger are not followed: the largest value an access base
-# takes must be computable without overflow (see lower.py's precheck).
+# Induction variables whose step is larger are not followed: the last value an access base
+# takes must be computable without overflow (lift/counted.py's entry check).
 MAX_STEP = 1 << 16
 # Longer loops are lowered once: versioning doubles the body's code.
 MAX_INSTRUCTIONS = 64

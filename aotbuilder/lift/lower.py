@@ -75,7 +75,7 @@ class Lowering:
         self.memory_model = memory_model
         # The counted loops this function versions (cfg/loops.py), by start; set by lower().
         self.counted: dict[int, CountedLoop] = {}
-        # While lowering a counted loop's fast copy: the accesses whose base the precheck proved
+        # While lowering a counted loop's fast copy: the accesses whose base the entry check proved
         # in the direct window, and whether frm holds a mode the host rounds in.
         self.proven: frozenset[int] = frozenset()
         self.frm_in_hardware = False
