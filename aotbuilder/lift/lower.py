@@ -263,8 +263,9 @@ class Lowering:
         func, e = self.func, self.e
         self.sites = address_sites(func, self.near_image)
         if self.memory_model == "direct":  # the TLB model has no window checks to drop
+            site_pcs = frozenset(self.sites.values)
             for start, block in func.blocks.items():
-                loop = counted_loop(block, set(self.sites.values))
+                loop = counted_loop(block, site_pcs)
                 if loop is not None and (loop.accesses or loop.dynamic_rounding):
                     self.counted[start] = loop
         resume = [pc for pc in func.return_sites if pc in self.blocks]
