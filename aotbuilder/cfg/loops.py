@@ -1,13 +1,22 @@
-"""Counted loops: one-block guest loops whose trip count is known when they are entered.
+"""Loops the lifter versions: a copy without window checks runs when a check on entry allows it.
 
-A counted loop is a basic block that ends with a conditional branch back to its own start (bne,
-blt, bge, bltu or bgeu) and holds no other control transfer, call, system or atomic instruction.
+Counted loops: one-block guest loops whose trip count is known when they are entered.  A counted
+loop is a basic block that ends with a conditional branch back to its own start (bne, blt, bge,
+bltu or bgeu) and holds no other control transfer, call, system or atomic instruction.
 One branch operand, the counter, changes by a power of two per iteration (only `addi r, r, imm`
 writes it), towards the other, which does not change: from the two values on entry follows the
 number of iterations, and from it every value each induction variable takes.  The lifter
 versions such a loop (lift/lower.py): when the base of each access it can follow stays in the
 direct window in every iteration, and frm holds a mode the host rounds in, a copy of the body
 without those checks runs.
+
+Strided loops: a chain of blocks from a header to the one latch that branches back to it, each
+leaving the loop or going on to the next (strlen, strcmp, memchr: they end on loaded data).
+Each access's address is followed as a linear function of the registers on entry and the
+iteration number; the accesses off the same registers form a family whose successive addresses
+move by at most MAX_STRIDE bytes.  Starting in the direct window, such a walk cannot jump over
+the window's guard pages: an access that leaves the window faults there first, and the fast
+copy then hands over to the checked copy at that instruction (lower.py).
 """
 
 from __future__ import annotations
@@ -15,14 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aotbuilder.cfg.addresses import MEMORY_ACCESSES
-from aotbuilder.cfg.program import BasicBlock
+from aotbuilder.cfg.program import BasicBlock, Function
 from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import RM_DYN, RM_RESERVED
 
 # Operand kinds of instructions that leave the block, trap, call out or touch CSRs or reservations.
 _UNSUITABLE_KINDS = frozenset(("target", "csr", "addr", "pred"))
 # Induction variables whose step is larger are not followed: the last value an access base
-# takes must be computable without overflow (lift/counted.py's entry check).
+# takes must be computable without overflow (lift/loop_checks.py's entry check).
 MAX_STEP = 1 << 16
 # Longer loops are lowered once: versioning doubles the body's code.
 MAX_INSTRUCTIONS = 64
@@ -85,7 +94,8 @@ def counted_loop(block: BasicBlock, address_sites: set[int] | frozenset[int] = f
         if insn.mnemonic in MEMORY_ACCESSES and insn.rs1 and ins.pc not in address_sites:
             accesses.append(Access(ins.pc, insn.rs1, delta.get(insn.rs1, 0)))
         if "rd" in kinds and insn.rd:
-            if insn.mnemonic == "addi" and insn.rs1 == insn.rd and insn.rd not in other:
+            # An address site's immediate is not in the lift key (cache/key.py): no step from it.
+            if insn.mnemonic == "addi" and insn.rs1 == insn.rd and insn.rd not in other and ins.pc not in address_sites:
                 delta[insn.rd] = delta.get(insn.rd, 0) + insn.imm
             else:
                 other.add(insn.rd)
@@ -106,3 +116,150 @@ def counted_loop(block: BasicBlock, address_sites: set[int] | frozenset[int] = f
     followed = tuple(acc for acc in accesses if acc.base in steps or unchanged(acc.base))
     return CountedLoop(block.start, counter, bound, relation, branch.mnemonic in ("blt", "bge"), steps, followed,
                        dynamic)
+
+
+# How a strided loop's blocks end (besides falling through): a conditional branch, or `j`.
+_CHAIN_LINKS = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu", "jal"))
+# A family's successive accesses move by at most this many bytes: with a 12-bit offset, an access
+# after one inside the window lands in the window or in the guard page beyond either end of it.
+MAX_STRIDE = 2048
+_WORD = (1 << 64) - 1
+_ITERATION = -1  # the iteration number's key in a Linear's terms
+
+# sum(coefficient * value of register) + constant, mod 2^64; register _ITERATION is the iteration.
+Linear = tuple[frozenset[tuple[int, int]], int]
+
+
+def _linear(terms: dict[int, int], const: int) -> Linear:
+    return frozenset((r, c & _WORD) for r, c in terms.items() if c & _WORD), const & _WORD
+
+
+def _combine(a: Linear, b: Linear, scale: int = 1) -> Linear:
+    terms = dict(a[0])
+    for r, c in b[0]:
+        terms[r] = terms.get(r, 0) + scale * c
+    return _linear(terms, a[1] + scale * b[1])
+
+
+def _scaled(a: Linear, factor: int) -> Linear:
+    return _linear({r: c * factor for r, c in a[0]}, a[1] * factor)
+
+
+def _evaluate(insn, env: dict[int, Linear | None]) -> Linear | None:
+    """rd's new value as a Linear of the values in `env`, or None when it is not linear in them."""
+    def x(r: int) -> Linear | None:
+        return (frozenset(), 0) if r == 0 else env[r]
+    m = insn.mnemonic
+    a = x(insn.rs1)
+    if a is None:
+        return None
+    if m == "addi":
+        return _linear(dict(a[0]), a[1] + insn.imm)
+    if m == "slli":
+        return _scaled(a, 1 << insn.imm)
+    if m in ("add", "sub"):
+        b = x(insn.rs2)
+        return None if b is None else _combine(a, b, 1 if m == "add" else -1)
+    return None
+
+
+@dataclass(frozen=True)
+class StridedLoop:
+    blocks: tuple[int, ...]  # the chain: header first, latch last
+    # Per family, its first access's address in the first iteration: terms over the registers on
+    # entry, and a constant.
+    starts: tuple[Linear, ...]
+    followed: frozenset[int]  # pcs of the accesses in those families
+    dynamic_rounding: bool
+
+    @property
+    def header(self) -> int:
+        return self.blocks[0]
+
+
+def _chain(func: Function, header: int) -> tuple[int, ...] | None:
+    """The loop's blocks from `header` to its one latch, in address order, if every block but the
+    latch goes on to the next and nothing else enters them."""
+    latches = [u for u in func.cfg.predecessors(header) if u >= header]
+    if len(latches) != 1:
+        return None
+    chain = tuple(b for b in sorted(func.blocks) if header <= b <= latches[0])
+    inside = set(chain)
+    for prev, block in zip(chain, chain[1:], strict=False):
+        if set(func.cfg.predecessors(block)) != {prev} or block in func.return_sites:
+            return None
+        if block not in func.cfg.successors(prev) or len(inside & set(func.cfg.successors(prev))) != 1:
+            return None
+    if set(func.cfg.successors(chain[-1])) & inside != {header}:
+        return None
+    return chain
+
+
+def strided_loop(func: Function, header: int,
+                 address_sites: set[int] | frozenset[int] = frozenset()) -> StridedLoop | None:
+    """The strided loop whose header is `header`, or None: its accesses off registers that change
+    linearly from iteration to iteration (address sites left out), by families that pass the
+    MAX_STRIDE rule."""
+    chain = _chain(func, header)
+    if chain is None:
+        return None
+    if sum(len(func.blocks[b].instructions) for b in chain) > MAX_INSTRUCTIONS:
+        return None
+    body = []
+    dynamic = False
+    for b in chain:
+        code = func.blocks[b].instructions
+        last = code[-1].insn
+        if last is not None and last.mnemonic in _CHAIN_LINKS and last.rd == 0:
+            code = code[:-1]  # the block's exit or its edge to the next: writes no register
+        for ins in code:
+            insn = ins.insn
+            if insn is None or insn.mnemonic == "jalr":
+                return None
+            kinds = operand_kinds(insn.mnemonic)
+            if not kinds or _UNSUITABLE_KINDS & set(kinds) or ("rm" in kinds and insn.rm in RM_RESERVED):
+                return None
+            dynamic |= "rm" in kinds and insn.rm == RM_DYN
+            body.append((ins, kinds))
+
+    def run(env: dict[int, Linear | None], accesses: list[tuple[int, Linear]] | None) -> None:
+        for ins, kinds in body:
+            insn = ins.insn
+            site = ins.pc in address_sites  # its immediate is not in the lift key (cache/key.py)
+            if accesses is not None and insn.mnemonic in MEMORY_ACCESSES and insn.rs1 and not site:
+                base = env[insn.rs1]
+                if base is not None:
+                    accesses.append((ins.pc, _linear(dict(base[0]), base[1] + insn.imm)))
+            if "rd" in kinds and insn.rd:
+                env[insn.rd] = None if site else _evaluate(insn, env)
+
+    # What one iteration adds to each register: an induction variable ends it as itself + step.
+    env: dict[int, Linear | None] = {r: (frozenset({(r, 1)}), 0) for r in range(1, 32)}
+    run(env, None)
+    start: dict[int, Linear | None] = {}
+    for r in range(1, 32):
+        end = env[r]
+        ok = end is not None and end[0] == frozenset({(r, 1)})
+        start[r] = _linear({r: 1, _ITERATION: end[1]}, 0) if ok else None
+    accesses: list[tuple[int, Linear]] = []
+    run(start, accesses)
+    families: dict[frozenset[tuple[int, int]], list[tuple[int, int]]] = {}
+    for pc, (terms, const) in accesses:
+        families.setdefault(terms, []).append((pc, const))
+    starts, followed = [], set()
+    for terms, members in families.items():
+        stride = dict(terms).get(_ITERATION, 0)
+        consts = [c for _, c in members]
+        moves = [b - a for a, b in zip(consts, consts[1:], strict=False)] + [consts[0] + stride - consts[-1]]
+        if all(abs(_signed(move)) <= MAX_STRIDE for move in moves):
+            entry_terms = frozenset((r, c) for r, c in terms if r != _ITERATION)
+            starts.append((entry_terms, consts[0]))
+            followed.update(pc for pc, _ in members)
+    if not followed:
+        return None
+    return StridedLoop(chain, tuple(sorted(starts, key=repr)), frozenset(followed), dynamic)
+
+
+def _signed(value: int) -> int:
+    value &= _WORD
+    return value - (1 << 64) if value >> 63 else value

@@ -192,6 +192,9 @@ class Emitter:
         # Whether the access being lowered has a base proven to be in the direct window (a
         # counted loop's fast copy, lower.py): its access function skips the base check.
         self.base_in_window = False
+        # Where the access being lowered goes instead of its slow path, having done nothing (a
+        # strided loop's fast copy, lower.py): its access function skips the base check too.
+        self.hand_over: ir.Block | None = None
         self.sites_used: set[int] = set()
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}
         self._fn_index: dict[Origin, int] = {}
@@ -630,7 +633,9 @@ class Emitter:
         an 8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         vty = F64 if double else I64
-        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty, not self.base_in_window),
+        if self.hand_over is not None and self.memory_model == "direct":
+            return self._handing_over("load", size, signed and size < 8, vty, base, offset, None)
+        result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
                              [self.cpu, base, self.c(offset), pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         return self.b.extract_value(result, 0)
@@ -640,10 +645,28 @@ class Emitter:
         FP register) at base + offset, as for load."""
         if value.type != F64:
             value = self.extend(value, size * 8, signed=False)
-        faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64,
-                                              not self.base_in_window),
+        if self.hand_over is not None and self.memory_model == "direct":
+            self._handing_over("store", size, False, value.type, base, offset, value)
+            return
+        faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
                               [self.cpu, base, self.c(offset), value, pc])
         self._check_fault(faulted, pc)
+
+    def _handing_over(self, kind: str, size: int, signed: bool, vty: ir.Type, base: ir.Value, offset: int,
+                      value: ir.Value | None) -> ir.Value | None:
+        """A strided loop's fast-copy access (lower.py): the move without a base check; when it
+        faults it has done nothing, and control goes to hand_over with the registers in their
+        allocas.  Inline, not an access function: a fault flag returned through one is a phi of
+        two constants that LLVM does not thread over the move's callbr."""
+        values = dict(self._known_values())
+        self.flush()  # before the move: the path that hands over reads the allocas
+        hand, cont = self.fn.append_basic_block("hand"), self.fn.append_basic_block("mem.ok")
+        loaded = self._direct_access(self.b, kind, size, signed, vty, base, self.c(offset), value, cont, hand,
+                                     checked=False)
+        self.continue_in(hand, values)
+        self.b.branch(self.hand_over)
+        self.continue_in(cont, values)
+        return loaded
 
     def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:
         """Leave the function when a slow path reported a fault the guest handles: the access's
@@ -662,11 +685,11 @@ class Emitter:
         self.b.ret(self.call_runtime("aot_interrupt"))
         self.continue_in(cont, values)
 
-    def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64, checked: bool = True) -> ir.Function:
+    def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:
         """The access function of `size` bytes; a load returns the value extended to 64 bits, or
-        with `vty` F64 an 8-byte double (a store then takes one).  Without `checked`, the direct
+        with `vty` F64 an 8-byte double (a store then takes one).  With base_in_window, the direct
         model's fast path trusts the base to be in the window."""
-        checked = checked or self.memory_model != "direct"
+        checked = not self.base_in_window or self.memory_model != "direct"
         name = f"aot.{kind}{size * 8}{'s' if signed else ''}{'d' if vty == F64 else ''}{'' if checked else '.w'}"
         fn = self.module.globals.get(name)
         if fn is not None:

@@ -15,12 +15,12 @@ import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
-from aotbuilder.cfg.loops import CountedLoop, counted_loop
+from aotbuilder.cfg.loops import CountedLoop, StridedLoop, counted_loop, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
-from aotbuilder.lift.counted import chunk_end, entry_check
 from aotbuilder.lift.emitter import I64, SELF_FN, Emitter, RegisterUse, translated_function
+from aotbuilder.lift.loop_checks import chunk_end, entry_check, window_check
 from aotbuilder.lift.semantics import SEMANTICS
 
 
@@ -79,6 +79,13 @@ class Lowering:
         # in the direct window, and whether frm holds a mode the host rounds in.
         self.proven: frozenset[int] = frozenset()
         self.frm_in_hardware = False
+        # The strided loops this function versions, by header; set by lower().
+        self.strided: dict[int, StridedLoop] = {}
+        # While lowering a strided loop's fast copy: where each followed access hands over when
+        # it faults (the checked copy at that instruction); while lowering the checked copy: the
+        # instructions those blocks start.
+        self.hand_over: dict[int, ir.Block] = {}
+        self.take_over: dict[int, ir.Block] = {}
 
     # -- positions ---------------------------------------------------------------------------
     @property
@@ -268,11 +275,16 @@ class Lowering:
                 loop = counted_loop(block, site_pcs)
                 if loop is not None and (loop.accesses or loop.dynamic_rounding):
                     self.counted[start] = loop
+            for header in sorted(self.safe_points - set(self.counted)):
+                strided = strided_loop(func, header, site_pcs)
+                if strided is not None and not set(strided.blocks) & set(self.counted):
+                    self.strided[header] = strided
+        inner = {b for loop in self.strided.values() for b in loop.blocks[1:]}
         resume = [pc for pc in func.return_sites if pc in self.blocks]
         sw = e.b.switch(e.resume, self.blocks[func.entry])
         for k, pc in enumerate(resume, start=1):
             sw.add_case(e.c(k), self.blocks[pc])
-        for start in sorted(func.blocks):
+        for start in sorted(set(func.blocks) - inner):
             self.lower_block(func.blocks[start])
         e.b.position_at_end(self.exit_block)
         if self.exit_phi is None:
@@ -287,13 +299,16 @@ class Lowering:
                               frozenset(pc - func.entry for pc in self.sites.values), frozenset(e.sites_used))
 
     def lower_block(self, block: BasicBlock) -> None:
+        if block.start in self.strided:
+            self._lower_strided(self.strided[block.start])
+            return
         loop = self.counted.get(block.start)
         if loop is None:
             self._lower_body(block, self.blocks[block.start])
             return
         # A counted loop: its header polls and checks, from the registers on entry, that every
         # iteration's access bases stay in the window and that frm is a hardware mode.  Then the
-        # fast copy runs without those checks and without a poll, for at most counted.CHUNK
+        # fast copy runs without those checks and without a poll, for at most loop_checks.CHUNK
         # iterations: its branch compares the counter with its value in the chunk's last
         # iteration, after which control leaves the loop, or goes back to the header (which polls)
         # when the loop goes on.  Otherwise the checked copy runs, looping to itself.
@@ -311,6 +326,32 @@ class Lowering:
         self.blocks[block.start] = checked
         self._lower_body(block, checked)
         self.blocks[block.start] = header
+
+    def _lower_strided(self, loop: StridedLoop) -> None:
+        """A strided loop: its header checks that each family's first access is in the window
+        (and frm a hardware mode if the loop rounds dynamically), then runs the fast copy, whose
+        followed accesses skip the window check, or the checked copy.  A fast access that faults
+        (it left the window into a guard page, or the page is not there) does not do the access:
+        the checked copy takes over at that instruction, with the registers as they were, and
+        runs the loop to its end.  Both copies poll at their header."""
+        e, label = self.e, block_label(loop.header - self.func.entry)
+        e.b.position_at_end(self.blocks[loop.header])
+        fast = {b: self.llfn.append_basic_block(f"fast.{block_label(b - self.func.entry)}") for b in loop.blocks}
+        checked = {b: self.blocks[b] for b in loop.blocks}
+        checked[loop.header] = self.llfn.append_basic_block(f"checked.{label}")
+        take_over = {pc: self.llfn.append_basic_block(f"at.{block_label(pc - self.func.entry)}")
+                     for pc in sorted(loop.followed)}
+        e.b.cbranch(window_check(e, loop), fast[loop.header], checked[loop.header])
+        outer = self.blocks
+        self.frm_in_hardware = loop.dynamic_rounding
+        self.blocks, self.hand_over = {**outer, **fast}, take_over
+        for b in loop.blocks:
+            self._lower_body(self.func.blocks[b], fast[b])
+        self.frm_in_hardware = False
+        self.blocks, self.hand_over, self.take_over = {**outer, **checked}, {}, take_over
+        for b in loop.blocks:
+            self._lower_body(self.func.blocks[b], checked[b])
+        self.blocks, self.take_over = outer, {}
 
     def _chunk_latch(self, block: BasicBlock, loop: CountedLoop, fast: ir.Block, stop: ir.Value,
                      whole: ir.Value) -> None:
@@ -347,15 +388,22 @@ class Lowering:
         if sem is None:
             self.illegal()
             return
+        e = self.e
+        start = self.take_over.get(ins.pc)
+        if start is not None:  # a fast copy's access hands over here: the registers are in their allocas
+            e.flush()
+            e.b.branch(start)
+            e.b.position_at_end(start)
         site = self.sites.values.get(ins.pc)
-        self.e.site = None if site is None else (ins.pc - self.func.entry, site)
-        self.e.base_in_window = ins.pc in self.proven
+        e.site = None if site is None else (ins.pc - self.func.entry, site)
+        e.base_in_window = ins.pc in self.proven
+        e.hand_over = self.hand_over.get(ins.pc)
         try:
             sem(self, ins.insn)
         except Exception as exc:  # a lifter bug: name the instruction, keep the cause
             raise LiftError(f"cannot lift {disassemble(ins.insn, ins.pc)} at pc 0x{ins.pc:x} "
                             f"in {self.func.name}: {exc}") from exc
-        self.e.site = None
+        e.site, e.hand_over = None, None
 
 
 _OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",

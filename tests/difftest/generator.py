@@ -2,7 +2,8 @@
 
 A *case* is the initial state (integer and FP registers, fcsr, a 256-byte memory window) and a
 *body*: a list of items, each one or a few instructions that belong together (an address
-computation and the AMO that uses it, a counted loop).  Minimisation removes whole items.
+computation and the AMO that uses it, a counted loop, one with an exit in the middle).
+Minimisation removes whole items.
 
 Rules that keep a case deterministic and inside the specification, so qemu and the translation
 must agree bit for bit: sp (x2) points at the memory window and is never written; every memory
@@ -285,17 +286,25 @@ class Generator:
         return f"{r.choice(BRANCHES)} {self.xs()}, {self.xs()}, {label}"
 
     def loop(self) -> list[str]:
-        """A counted loop: its counter is protected from the instructions inside."""
+        """A counted loop: its counter is protected from the instructions inside.  Half of them
+        have a forward branch out of the middle (a loop of two blocks, lift/lower.py's strided
+        loops)."""
+        r = self.rng
         counter = self.xd()
         while counter == "x0":
             counter = self.xd()
         index = X_NAMES.index(counter)
         self.protected.add(index)
         label = self.label()
-        inner = [line for _ in range(self.rng.randrange(1, 5)) for line in self.item()]
+        inner = [line for _ in range(r.randrange(1, 5)) for line in self.item()]
+        out = None
+        if r.random() < 0.5:
+            out = self.label()
+            inner.insert(r.randrange(len(inner) + 1), self.branch(out))
+            inner += [line for line in self.item()]
         self.protected.discard(index)
-        return [f"li {counter}, {self.rng.randrange(1, 5)}", f"{label}:", *inner,
-                f"addi {counter}, {counter}, -1", f"bnez {counter}, {label}"]
+        return [f"li {counter}, {r.randrange(1, 5)}", f"{label}:", *inner,
+                f"addi {counter}, {counter}, -1", f"bnez {counter}, {label}", *([f"{out}:"] if out else [])]
 
     def case(self, length: int) -> Case:
         r = self.rng

@@ -1,4 +1,4 @@
-"""The entry check of counted loops (lift/counted.py), run on the host through LLVM's JIT against
+"""The entry check of counted loops (lift/loop_checks.py), run on the host through LLVM's JIT against
 a step-by-step simulation of the guest loop: when the check holds, the loop ends in the
 iteration it computed and every access base stays below the direct window's limit in every
 iteration.  A check that held wrongly would let the fast copy's unchecked %gs accesses reach host
@@ -15,9 +15,11 @@ import pytest
 
 from aotbuilder import abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, target_machine
-from aotbuilder.cfg.loops import Access, CountedLoop
-from aotbuilder.lift.counted import entry_check, last_iteration
+from aotbuilder.cfg.loops import MAX_STRIDE, Access, CountedLoop, strided_loop
+from aotbuilder.cfg.program import BasicBlock, Function, Instruction
+from aotbuilder.isa.insn import Insn
 from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_PC, Emitter, RegisterUse
+from aotbuilder.lift.loop_checks import entry_check, last_iteration, window_check
 
 MASK = (1 << 64) - 1
 COUNTER, BOUND, BASE_UP, BASE_DOWN, FIXED = 10, 11, 12, 13, 14
@@ -179,3 +181,177 @@ def test_the_entry_check_holds_only_when_every_base_stays_in_the_window(engine):
             held += 1
             assert ends is not None and all(base < abi.DIRECT_LIMIT for base in bases), (key, regs)
     assert held > 300
+
+
+# -- strided loops ---------------------------------------------------------------------------------
+POOL = (10, 11, 12, 13, 14, 15)
+HEADER = 0x1000
+
+
+def _ins(pc: int, mnemonic: str, rd: int = 0, rs1: int = 0, rs2: int = 0, imm: int = 0) -> Instruction:
+    return Instruction(pc, Insn(mnemonic, 4, 0, rd=rd, rs1=rs1, rs2=rs2, imm=imm), 0, 4)
+
+
+def _body_op(rng: random.Random, pc: int) -> Instruction:
+    rd, rs1, rs2 = rng.choice(POOL), rng.choice(POOL), rng.choice(POOL)
+    kind = rng.random()
+    if kind < 0.3:
+        step = rng.choice([1, -1, 8, -8, 16, 24, 1024, 2048, -2048, 2056, 3000, 0])
+        return _ins(pc, "addi", rd, rd if rng.random() < 0.7 else rs1, imm=step)
+    if kind < 0.4:
+        return _ins(pc, rng.choice(["add", "sub", "xor"]), rd, rs1, rs2)
+    if kind < 0.45:
+        return _ins(pc, "slli", rd, rs1, imm=rng.randrange(4))
+    offset = rng.choice([0, 1, 8, -8, 2040, -2048, rng.randrange(-2048, 2048)])
+    if kind < 0.8:
+        return _ins(pc, rng.choice(["lbu", "ld"]), rd, rs1, imm=offset)
+    return _ins(pc, "sd", 0, rs1, rs2, imm=offset)
+
+
+def _random_chain(rng: random.Random) -> Function:
+    """A loop of one to three blocks from HEADER: each block but the last leaves by a beq, the
+    last branches back by a bne."""
+    func = Function(HEADER, "loop")
+    pc, starts = HEADER, []
+    count = rng.randrange(1, 4)
+    for k in range(count):
+        start, code = pc, []
+        for _ in range(rng.randrange(1, 7)):
+            code.append(_body_op(rng, pc))
+            pc += 4
+        code.append(_ins(pc, "bne" if k == count - 1 else "beq", 0, rng.choice(POOL), rng.choice(POOL), 0))
+        pc += 4
+        func.blocks[start] = BasicBlock(start, code)
+        starts.append(start)
+    done = pc
+    func.blocks[done] = BasicBlock(done, [_ins(done, "addi", 10, 10, imm=0)])
+    for k, start in enumerate(starts):
+        last = func.blocks[start].instructions[-1]
+        target = HEADER if k == count - 1 else done
+        func.blocks[start].instructions[-1] = _ins(last.pc, last.insn.mnemonic, 0, last.insn.rs1, last.insn.rs2,
+                                                   target - last.pc)
+        func.cfg.add_edge(start, target)
+        func.cfg.add_edge(start, starts[k + 1] if k < count - 1 else done)
+    return func
+
+
+def _load_value(address: int) -> int:
+    return (address * 0x9E3779B97F4A7C15 >> 17) & MASK
+
+
+def _run_iterations(func: Function, loop, regs: dict[int, int], iterations: int) -> list[tuple[int, int]]:
+    """The loop's straight-line code, iteration after iteration (the exits only end it earlier):
+    (pc, address) of each followed access in the order they run."""
+    regs = dict(regs)
+    out = []
+    code = [ins for b in loop.blocks for ins in func.blocks[b].instructions[:-1]]
+    for _ in range(iterations):
+        for ins in code:
+            insn = ins.insn
+            m = insn.mnemonic
+            a, b = regs.get(insn.rs1, 0), regs.get(insn.rs2, 0)
+            if m in ("lbu", "ld", "sd"):
+                address = (a + insn.imm) & MASK
+                if ins.pc in loop.followed:
+                    out.append((ins.pc, address))
+                value = None if m == "sd" else _load_value(address)
+            else:
+                value = (a << insn.imm if m == "slli" else
+                         {"addi": a + insn.imm, "add": a + b, "sub": a - b, "xor": a ^ b}[m]) & MASK
+            if value is not None and insn.rd:
+                regs[insn.rd] = value
+    return out
+
+
+def _start_address(start, regs: dict[int, int]) -> int:
+    terms, const = start
+    return (const + sum(coefficient * regs[reg] for reg, coefficient in terms)) & MASK
+
+
+def _strided_cases(rng: random.Random, count: int):
+    found = 0
+    while found < count:
+        func = _random_chain(rng)
+        loop = strided_loop(func, HEADER)
+        if loop is None:
+            continue
+        found += 1
+        yield func, loop
+
+
+def _random_registers(rng: random.Random) -> dict[int, int]:
+    near = rng.choice([0, 1 << 20, (1 << 38) - 3000, (1 << 38) + 100, MASK - 500, rng.getrandbits(64)])
+    return {reg: (near + rng.randrange(-5000, 5000)) & MASK if rng.random() < 0.8 else rng.randrange(64)
+            for reg in POOL}
+
+
+def test_each_followed_access_is_checked_on_entry_or_near_an_earlier_one():
+    """The guard-page argument of cfg/loops.py: the fast copy's first access of a family has its
+    address checked on entry, and every later one is within MAX_STRIDE of an access that ran
+    before it (which was in the window, or the copy would have handed over).  Checked over the
+    simulated execution of random loops of one to three blocks."""
+    rng = random.Random(20261130)
+    followed = 0
+    for func, loop in _strided_cases(rng, 600):
+        regs = _random_registers(rng)
+        starts = {_start_address(start, regs) for start in loop.starts}
+        seen: list[int] = []
+        for pc, address in _run_iterations(func, loop, regs, 6):
+            near = any(abs(_signed((address - earlier) & MASK)) <= MAX_STRIDE for earlier in seen)
+            assert address in starts or near, (hex(pc), hex(address), [str(i.insn) for b in loop.blocks
+                                                                     for i in func.blocks[b].instructions])
+            seen.append(address)
+        followed += len(loop.followed)
+    assert followed > 600
+
+
+def test_a_family_that_moves_too_far_is_not_followed():
+    """ld 0(a0) then ld 2048+... : offsets -2048 and 2040 off one base are 4088 bytes apart, so
+    neither is followed; a base stepping by 2056 bytes is not either."""
+    def chain(*ops: tuple) -> Function:
+        func = Function(HEADER, "loop")
+        code = [_ins(HEADER + 4 * k, *op) for k, op in enumerate(ops)]
+        end = HEADER + 4 * len(code)
+        code.append(_ins(end, "bne", 0, 12, 0, HEADER - end))
+        func.blocks[HEADER] = BasicBlock(HEADER, code)
+        func.blocks[end + 4] = BasicBlock(end + 4, [_ins(end + 4, "addi", 10, 10)])
+        func.cfg.add_edge(HEADER, HEADER)
+        func.cfg.add_edge(HEADER, end + 4)
+        return func
+
+    far = strided_loop(chain(("ld", 12, 10, 0, -2048), ("ld", 13, 10, 0, 2040), ("addi", 10, 10, 0, 8)), HEADER)
+    assert far is None
+    near = strided_loop(chain(("ld", 12, 10, 0, -1000), ("ld", 13, 10, 0, 1000), ("addi", 10, 10, 0, 8)), HEADER)
+    assert near is not None and near.followed == {HEADER, HEADER + 4}
+    assert near.starts == ((frozenset({(10, 1)}), (-1000) & MASK),)
+    stepping = strided_loop(chain(("lbu", 12, 10, 0, 0), ("addi", 10, 10, 0, 2056)), HEADER)
+    assert stepping is None
+
+
+def test_the_window_check_tests_each_family_start(engine):
+    """window_check, compiled by LLVM, holds exactly when each family's first address, evaluated
+    from the registers on entry, is below the window's limit."""
+    module = ir.Module(name="s")
+    module.triple = TRIPLE
+    rng = random.Random(11)
+    loops = [loop for _, loop in _strided_cases(rng, 200)]
+    for k, loop in enumerate(loops):
+        fn = ir.Function(module, FN_TYPE, f"s{k}")
+        e = Emitter(module, fn, RegisterUse(frozenset(POOL), frozenset(), frozenset(), frozenset()), 0x10000)
+        e.b.ret(e.b.zext(window_check(e, loop), I64))
+    engine.add_module(llvm.parse_assembly(str(module)))
+    engine.finalize_object()
+    proto = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
+    cpu = (ctypes.c_uint8 * abi.CPU_OFFSETS["tlb"])()
+    held = failed = 0
+    for k, loop in enumerate(loops):
+        check = proto(engine.get_function_address(f"s{k}"))
+        for _ in range(15):
+            regs = _random_registers(rng)
+            for reg, value in regs.items():
+                ctypes.c_uint64.from_buffer(cpu, abi.CPU_OFFSETS["x"] + 8 * reg).value = value
+            expected = all(_start_address(start, regs) < abi.DIRECT_LIMIT for start in loop.starts)
+            assert check(ctypes.addressof(cpu), 0) == expected, (loop, regs)
+            held += expected
+            failed += not expected
+    assert held > 300 and failed > 300

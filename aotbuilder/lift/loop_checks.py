@@ -1,15 +1,16 @@
-"""The entry check of a counted loop (cfg/loops.py), which lower.py's versioning branches on: from
-the registers on entry, the loop's iteration count, and whether every base the loop's accesses
-use stays in the direct window in every iteration.  It must never hold when a base would leave
-the window: the fast copy's accesses go to %gs:base unchecked, and beyond the window lies host
-memory."""
+"""The entry checks of the loops lower.py versions (cfg/loops.py), which choose between the fast
+copy and the checked one.  A counted loop's: from the registers on entry, the loop's iteration
+count, and whether every base the loop's accesses use stays in the direct window in every
+iteration.  It must never hold when a base would leave the window: the fast copy's accesses go
+to %gs:base unchecked, and beyond the window lies host memory.  A strided loop's: whether each
+family's first access is in the window (the guard pages catch the rest)."""
 
 from __future__ import annotations
 
 import llvmlite.ir as ir
 
 from aotbuilder import abi
-from aotbuilder.cfg.loops import CountedLoop
+from aotbuilder.cfg.loops import CountedLoop, StridedLoop
 from aotbuilder.isa.insn import RM_RMM
 from aotbuilder.lift.emitter import I1, I32, I64, Emitter
 
@@ -81,3 +82,18 @@ def chunk_end(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, last: ir.Va
     whole = b.icmp_unsigned("<", last, _c(CHUNK))
     run = b.select(whole, last, _c(CHUNK - 1))
     return b.add(counter, b.mul(b.add(run, _c(1)), _c(loop.step))), whole
+
+
+def window_check(e: Emitter, loop: StridedLoop) -> ir.Value:
+    """Whether the first access of each of the loop's families, in the iteration about to start,
+    is in the direct window, and frm is below RMM if the loop rounds dynamically."""
+    b = e.b
+    ok: ir.Value = ir.Constant(I1, 1)
+    for terms, const in loop.starts:
+        address = _c(const)
+        for reg, coefficient in sorted(terms):
+            address = b.add(address, b.mul(e.x(reg), _c(coefficient)) if coefficient != 1 else e.x(reg))
+        ok = b.and_(ok, b.icmp_unsigned("<", address, _c(abi.DIRECT_LIMIT)))
+    if loop.dynamic_rounding:
+        ok = b.and_(ok, b.icmp_unsigned("<", e.frm(), ir.Constant(I32, RM_RMM)))
+    return ok
