@@ -218,16 +218,18 @@ def test_strided_loops_get_a_fast_copy_that_hands_over(compile_guest):
     """The asm loops of tests/guests/strided_loops.c that end on loaded data are strided loops
     (cfg/loops.py): scan's one block with its a0 + a1 address, compare's three blocks with two
     walking bases, pairs' slli-scaled index with a second word 2040 bytes on; far_apart's two
-    accesses 4088 bytes apart are not followed.  In the IR, each followed access of the fast copy
-    is a move whose fault hands over to the checked copy's block at that instruction."""
+    accesses 4088 bytes apart are not followed; histogram's masked table index is a range.  In
+    the IR, each followed access of the fast copy is a move whose fault hands over to the
+    checked copy's block at that instruction."""
     path = compile_guest(GUESTS / "strided_loops.c", "zig", "2")
     program = discover(load_guest(path))
     main = next(f for f in program.functions.values() if f.name == "main")
-    found = set()
+    found, ranges = set(), set()
     for header in {v for u, v in main.cfg.edges if v <= u}:
         loop = strided_loop(main, header)
         if loop is not None:
             found.add((len(loop.blocks), len(loop.followed), loop.starts))
+            ranges.add(loop.ranges)
     a0, a1 = frozenset({(10, 1)}), frozenset({(11, 1)})
     assert (1, 1, ((a0 | a1, 0),)) in found  # scan: lbu 0(a2), a2 = a0 + a1
     assert (3, 2, ((a0, 0), (a1, 0))) in found  # compare
@@ -235,6 +237,8 @@ def test_strided_loops_get_a_fast_copy_that_hands_over(compile_guest):
     assert (1, 2, ((a0, 0),)) in found  # fill_to_zero: lbu and sb off a0
     assert (1, 2, ((frozenset({(10, 1), (11, 8)}), 0),)) in found  # pairs: a0 + (a1 << 3), +0 and +2040
     assert not any(starts == ((a0, (-2048) & (2**64 - 1)),) for _, _, starts in found)  # far_apart
+    # histogram: table a1 + ((byte & a2 & 63) << 3), a range a1 + [0, 63 << 3]
+    assert (((a1, 0), (((frozenset(), 63), 3),)),) in ranges
     ir = lower_function(program, main, TRIPLE).ir
     fast = len(re.findall(r"^fast\.b", ir, re.M))
     takeovers = len(re.findall(r"^at\.b", ir, re.M))

@@ -192,16 +192,34 @@ def _ins(pc: int, mnemonic: str, rd: int = 0, rs1: int = 0, rs2: int = 0, imm: i
     return Instruction(pc, Insn(mnemonic, 4, 0, rd=rd, rs1=rs1, rs2=rs2, imm=imm), 0, 4)
 
 
+def _body_ops(rng: random.Random, pc: int) -> list[Instruction]:
+    """One random instruction, or an indexed access: a bounded index (andi, srli, and) scaled,
+    added to a base (or subtracted from it) and used."""
+    if rng.random() < 0.08:
+        index, base, other = rng.choice(POOL), rng.choice(POOL), rng.choice(POOL)
+        bounded = rng.choice([("andi", index, rng.choice(POOL), 0, 255), ("srli", index, other, 0, 56),
+                              ("and", index, other, base, 0)])
+        combine = ("add", index, index, base, 0) if rng.random() < 0.7 else ("sub", index, base, index, 0)
+        ops = [bounded, ("slli", index, index, 0, rng.choice([1, 2, 3, 12])), combine,
+               (rng.choice(["ld", "lbu"]), other, index, 0, rng.choice([0, 8, -8]))]
+        return [_ins(pc + 4 * k, *op) for k, op in enumerate(ops)]
+    return [_body_op(rng, pc)]
+
+
 def _body_op(rng: random.Random, pc: int) -> Instruction:
     rd, rs1, rs2 = rng.choice(POOL), rng.choice(POOL), rng.choice(POOL)
     kind = rng.random()
     if kind < 0.3:
         step = rng.choice([1, -1, 8, -8, 16, 24, 1024, 2048, -2048, 2056, 3000, 0])
         return _ins(pc, "addi", rd, rd if rng.random() < 0.7 else rs1, imm=step)
-    if kind < 0.4:
-        return _ins(pc, rng.choice(["add", "sub", "xor"]), rd, rs1, rs2)
+    if kind < 0.42:
+        return _ins(pc, rng.choice(["add", "sub", "sub", "xor", "and"]), rd, rs1, rs2)
     if kind < 0.45:
-        return _ins(pc, "slli", rd, rs1, imm=rng.randrange(4))
+        return _ins(pc, "slli", rd, rs1, imm=rng.choice([0, 1, 2, 3, 20, 30]))
+    if kind < 0.5:
+        return _ins(pc, "andi", rd, rs1, imm=rng.choice([255, 2047, -8, 0]))
+    if kind < 0.52:
+        return _ins(pc, "srli", rd, rs1, imm=rng.choice([1, 26, 27, 40, 56]))
     offset = rng.choice([0, 1, 8, -8, 2040, -2048, rng.randrange(-2048, 2048)])
     if kind < 0.8:
         return _ins(pc, rng.choice(["lbu", "ld"]), rd, rs1, imm=offset)
@@ -217,8 +235,9 @@ def _random_chain(rng: random.Random) -> Function:
     for k in range(count):
         start, code = pc, []
         for _ in range(rng.randrange(1, 7)):
-            code.append(_body_op(rng, pc))
-            pc += 4
+            ops = _body_ops(rng, pc)
+            code += ops
+            pc += 4 * len(ops)
         code.append(_ins(pc, "bne" if k == count - 1 else "beq", 0, rng.choice(POOL), rng.choice(POOL), 0))
         pc += 4
         func.blocks[start] = BasicBlock(start, code)
@@ -256,8 +275,9 @@ def _run_iterations(func: Function, loop, regs: dict[int, int], iterations: int)
                     out.append((ins.pc, address))
                 value = None if m == "sd" else _load_value(address)
             else:
-                value = (a << insn.imm if m == "slli" else
-                         {"addi": a + insn.imm, "add": a + b, "sub": a - b, "xor": a ^ b}[m]) & MASK
+                value = (a << insn.imm if m == "slli" else a >> insn.imm if m == "srli" else
+                         {"addi": a + insn.imm, "add": a + b, "sub": a - b, "xor": a ^ b, "and": a & b,
+                          "andi": a & insn.imm}[m]) & MASK
             if value is not None and insn.rd:
                 regs[insn.rd] = value
     return out
@@ -266,6 +286,21 @@ def _run_iterations(func: Function, loop, regs: dict[int, int], iterations: int)
 def _start_address(start, regs: dict[int, int]) -> int:
     terms, const = start
     return (const + sum(coefficient * regs[reg] for reg, coefficient in terms)) & MASK
+
+
+def _range(low, bounds, regs: dict[int, int]) -> tuple[int, int] | None:
+    """[first, last] address of a range (cfg/loops.py), or None when the entry check fails it."""
+    first = _start_address(low, regs)
+    maxima = [_start_address(maximum, regs) for maximum, _ in bounds]
+    last = first + sum(m << shift for m, (_, shift) in zip(maxima, bounds, strict=True))
+    if max([first, last, *maxima]) >= abi.DIRECT_LIMIT:
+        return None
+    return first, last
+
+
+def _check_holds(loop, regs: dict[int, int]) -> bool:
+    return (all(_start_address(start, regs) < abi.DIRECT_LIMIT for start in loop.starts)
+            and all(_range(low, bounds, regs) is not None for low, bounds in loop.ranges))
 
 
 def _strided_cases(rng: random.Random, count: int):
@@ -280,29 +315,40 @@ def _strided_cases(rng: random.Random, count: int):
 
 
 def _random_registers(rng: random.Random) -> dict[int, int]:
-    near = rng.choice([0, 1 << 20, (1 << 38) - 3000, (1 << 38) + 100, MASK - 500, rng.getrandbits(64)])
-    return {reg: (near + rng.randrange(-5000, 5000)) & MASK if rng.random() < 0.8 else rng.randrange(64)
-            for reg in POOL}
+    """Values near one another (walks that meet), or spread over the window (so that an address
+    is rarely near another by chance), around the window's limit and the limit shifted right
+    (bounds whose shifted maximum crosses it), or small."""
+    near = rng.choice([0, 1 << 20, (1 << 38) - 3000, (1 << 38) + 100, MASK - 500, rng.getrandbits(64),
+                       (1 << 36) - 2000, (1 << 35) - 2000, (1 << 18) - 300])
+    spread = rng.random() < 0.3
+    return {reg: rng.randrange(1 << 37) if spread and rng.random() < 0.7 else
+            (near + rng.randrange(-5000, 5000)) & MASK if rng.random() < 0.8 else rng.randrange(64) for reg in POOL}
 
 
 def test_each_followed_access_is_checked_on_entry_or_near_an_earlier_one():
-    """The guard-page argument of cfg/loops.py: the fast copy's first access of a family has its
-    address checked on entry, and every later one is within MAX_STRIDE of an access that ran
-    before it (which was in the window, or the copy would have handed over).  Checked over the
+    """The guard-page argument of cfg/loops.py: when the entry check holds, the fast copy's first
+    access of a family has its address checked, every later one is within MAX_STRIDE of an
+    access that ran before it (which was in the window, or the copy would have handed over), and
+    an access with bounded parts lies in a range the check tested whole.  Checked over the
     simulated execution of random loops of one to three blocks."""
     rng = random.Random(20261130)
-    followed = 0
-    for func, loop in _strided_cases(rng, 600):
+    followed = ranged = 0
+    for func, loop in _strided_cases(rng, 1500):
         regs = _random_registers(rng)
+        if not _check_holds(loop, regs):
+            continue  # the checked copy runs
         starts = {_start_address(start, regs) for start in loop.starts}
+        ranges = [_range(low, bounds, regs) for low, bounds in loop.ranges]
         seen: list[int] = []
         for pc, address in _run_iterations(func, loop, regs, 6):
             near = any(abs(_signed((address - earlier) & MASK)) <= MAX_STRIDE for earlier in seen)
-            assert address in starts or near, (hex(pc), hex(address), [str(i.insn) for b in loop.blocks
-                                                                     for i in func.blocks[b].instructions])
+            inside = any(first <= address <= last for first, last in ranges)
+            assert address in starts or near or inside, (
+                hex(pc), hex(address), [str(i.insn) for b in loop.blocks for i in func.blocks[b].instructions])
             seen.append(address)
         followed += len(loop.followed)
-    assert followed > 600
+        ranged += bool(loop.ranges)
+    assert followed > 800 and ranged > 50
 
 
 def test_a_family_that_moves_too_far_is_not_followed():
@@ -330,11 +376,13 @@ def test_a_family_that_moves_too_far_is_not_followed():
 
 def test_the_window_check_tests_each_family_start(engine):
     """window_check, compiled by LLVM, holds exactly when each family's first address, evaluated
-    from the registers on entry, is below the window's limit."""
+    from the registers on entry, is below the window's limit, and each range is, with the maxima
+    of its bounds."""
     module = ir.Module(name="s")
     module.triple = TRIPLE
     rng = random.Random(11)
-    loops = [loop for _, loop in _strided_cases(rng, 200)]
+    loops = [loop for _, loop in _strided_cases(rng, 300)]
+    assert sum(bool(loop.ranges) for loop in loops) > 20
     for k, loop in enumerate(loops):
         fn = ir.Function(module, FN_TYPE, f"s{k}")
         e = Emitter(module, fn, RegisterUse(frozenset(POOL), frozenset(), frozenset(), frozenset()), 0x10000)
@@ -350,7 +398,7 @@ def test_the_window_check_tests_each_family_start(engine):
             regs = _random_registers(rng)
             for reg, value in regs.items():
                 ctypes.c_uint64.from_buffer(cpu, abi.CPU_OFFSETS["x"] + 8 * reg).value = value
-            expected = all(_start_address(start, regs) < abi.DIRECT_LIMIT for start in loop.starts)
+            expected = _check_holds(loop, regs)
             assert check(ctypes.addressof(cpu), 0) == expected, (loop, regs)
             held += expected
             failed += not expected

@@ -123,11 +123,20 @@ _CHAIN_LINKS = frozenset(("beq", "bne", "blt", "bge", "bltu", "bgeu", "jal"))
 # A family's successive accesses move by at most this many bytes: with a 12-bit offset, an access
 # after one inside the window lands in the window or in the guard page beyond either end of it.
 MAX_STRIDE = 2048
+# A bounded part is at most (a value below the window's limit, checked on entry) << shift: up to
+# this shift, and two such parts, the sum stays below 2^63.
+MAX_SHIFT = 24
 _WORD = (1 << 64) - 1
 _ITERATION = -1  # the iteration number's key in a Linear's terms
 
 # sum(coefficient * value of register) + constant, mod 2^64; register _ITERATION is the iteration.
 Linear = tuple[frozenset[tuple[int, int]], int]
+# A part known only to lie in [0, maximum << shift], its maximum a Linear without the iteration
+# (the same in every iteration: `and` with an unchanged register, `andi`, `srli` by 27 or more).
+Bound = tuple[Linear, int]
+# A register's value: a Linear plus bounded parts.
+Value = tuple[Linear, tuple[Bound, ...]]
+_NO_BOUNDS: tuple[Bound, ...] = ()
 
 
 def _linear(terms: dict[int, int], const: int) -> Linear:
@@ -145,21 +154,43 @@ def _scaled(a: Linear, factor: int) -> Linear:
     return _linear({r: c * factor for r, c in a[0]}, a[1] * factor)
 
 
-def _evaluate(insn, env: dict[int, Linear | None]) -> Linear | None:
-    """rd's new value as a Linear of the values in `env`, or None when it is not linear in them."""
-    def x(r: int) -> Linear | None:
-        return (frozenset(), 0) if r == 0 else env[r]
+def _invariant(v: Value | None) -> bool:
+    return v is not None and not v[1] and all(r != _ITERATION for r, _ in v[0][0])
+
+
+def _bounded(maximum: Linear) -> Value:
+    return (frozenset(), 0), ((maximum, 0),)
+
+
+def _evaluate(insn, env: dict[int, Value | None]) -> Value | None:
+    """rd's new value in terms of the values in `env`, or None when it is neither linear in them
+    nor that plus parts of known bounds."""
+    def x(r: int) -> Value | None:
+        return ((frozenset(), 0), _NO_BOUNDS) if r == 0 else env[r]
     m = insn.mnemonic
-    a = x(insn.rs1)
+    a, b = x(insn.rs1), x(insn.rs2) if m in ("add", "sub", "and") else None
+    if m == "andi" and insn.imm >= 0:
+        return _bounded((frozenset(), insn.imm))
+    if m == "srli" and insn.imm > MAX_SHIFT + 2:  # below 2^38 (abi.DIRECT_LIMIT)
+        return _bounded((frozenset(), (1 << (64 - insn.imm)) - 1))
+    if m == "and":
+        # An AND is at most either operand (unsigned): bounded when one does not change.
+        unchanged = a if _invariant(a) else b if _invariant(b) else None
+        return None if unchanged is None else _bounded(unchanged[0])
     if a is None:
         return None
     if m == "addi":
-        return _linear(dict(a[0]), a[1] + insn.imm)
+        return _linear(dict(a[0][0]), a[0][1] + insn.imm), a[1]
     if m == "slli":
-        return _scaled(a, 1 << insn.imm)
-    if m in ("add", "sub"):
-        b = x(insn.rs2)
-        return None if b is None else _combine(a, b, 1 if m == "add" else -1)
+        bounds = tuple((maximum, shift + insn.imm) for maximum, shift in a[1])
+        if any(shift > MAX_SHIFT for _, shift in bounds):
+            return None
+        return _scaled(a[0], 1 << insn.imm), bounds
+    if m in ("add", "sub") and b is not None:
+        if m == "sub" and b[1]:
+            return None  # minus a bounded part: it could be below the linear part
+        bounds = a[1] + b[1]
+        return (_combine(a[0], b[0], 1 if m == "add" else -1), bounds) if len(bounds) <= 2 else None
     return None
 
 
@@ -169,7 +200,11 @@ class StridedLoop:
     # Per family, its first access's address in the first iteration: terms over the registers on
     # entry, and a constant.
     starts: tuple[Linear, ...]
-    followed: frozenset[int]  # pcs of the accesses in those families
+    # Accesses whose address is an unchanging Linear plus bounded parts: that Linear (with the
+    # offset) and the bounds, from the registers on entry.  Every such access is in the window
+    # when the Linear and the Linear plus every bound's maximum are.
+    ranges: tuple[tuple[Linear, tuple[Bound, ...]], ...]
+    followed: frozenset[int]  # pcs of the accesses in those families and ranges
     dynamic_rounding: bool
 
     @property
@@ -222,31 +257,36 @@ def strided_loop(func: Function, header: int,
             dynamic |= "rm" in kinds and insn.rm == RM_DYN
             body.append((ins, kinds))
 
-    def run(env: dict[int, Linear | None], accesses: list[tuple[int, Linear]] | None) -> None:
+    def run(env: dict[int, Value | None], accesses: list[tuple[int, Value]] | None) -> None:
         for ins, kinds in body:
             insn = ins.insn
             site = ins.pc in address_sites  # its immediate is not in the lift key (cache/key.py)
             if accesses is not None and insn.mnemonic in MEMORY_ACCESSES and insn.rs1 and not site:
                 base = env[insn.rs1]
                 if base is not None:
-                    accesses.append((ins.pc, _linear(dict(base[0]), base[1] + insn.imm)))
+                    accesses.append((ins.pc, (_linear(dict(base[0][0]), base[0][1] + insn.imm), base[1])))
             if "rd" in kinds and insn.rd:
                 env[insn.rd] = None if site else _evaluate(insn, env)
 
     # What one iteration adds to each register: an induction variable ends it as itself + step.
-    env: dict[int, Linear | None] = {r: (frozenset({(r, 1)}), 0) for r in range(1, 32)}
+    env: dict[int, Value | None] = {r: ((frozenset({(r, 1)}), 0), _NO_BOUNDS) for r in range(1, 32)}
     run(env, None)
-    start: dict[int, Linear | None] = {}
+    start: dict[int, Value | None] = {}
     for r in range(1, 32):
         end = env[r]
-        ok = end is not None and end[0] == frozenset({(r, 1)})
-        start[r] = _linear({r: 1, _ITERATION: end[1]}, 0) if ok else None
-    accesses: list[tuple[int, Linear]] = []
+        ok = end is not None and end[0][0] == frozenset({(r, 1)}) and not end[1]
+        start[r] = (_linear({r: 1, _ITERATION: end[0][1]}, 0), _NO_BOUNDS) if ok else None
+    accesses: list[tuple[int, Value]] = []
     run(start, accesses)
     families: dict[frozenset[tuple[int, int]], list[tuple[int, int]]] = {}
-    for pc, (terms, const) in accesses:
-        families.setdefault(terms, []).append((pc, const))
-    starts, followed = [], set()
+    ranges, followed = set(), set()
+    for pc, (linear, bounds) in accesses:
+        if not bounds:
+            families.setdefault(linear[0], []).append((pc, linear[1]))
+        elif _invariant((linear, _NO_BOUNDS)):
+            ranges.add((linear, bounds))
+            followed.add(pc)
+    starts = []
     for terms, members in families.items():
         stride = dict(terms).get(_ITERATION, 0)
         consts = [c for _, c in members]
@@ -257,7 +297,8 @@ def strided_loop(func: Function, header: int,
             followed.update(pc for pc, _ in members)
     if not followed:
         return None
-    return StridedLoop(chain, tuple(sorted(starts, key=repr)), frozenset(followed), dynamic)
+    return StridedLoop(chain, tuple(sorted(starts, key=repr)), tuple(sorted(ranges, key=repr)), frozenset(followed),
+                       dynamic)
 
 
 def _signed(value: int) -> int:

@@ -3,7 +3,8 @@ copy and the checked one.  A counted loop's: from the registers on entry, the lo
 count, and whether every base the loop's accesses use stays in the direct window in every
 iteration.  It must never hold when a base would leave the window: the fast copy's accesses go
 to %gs:base unchecked, and beyond the window lies host memory.  A strided loop's: whether each
-family's first access is in the window (the guard pages catch the rest)."""
+family's first access is in the window (the guard pages catch the rest), and each range of
+addresses whole."""
 
 from __future__ import annotations
 
@@ -86,14 +87,31 @@ def chunk_end(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, last: ir.Va
 
 def window_check(e: Emitter, loop: StridedLoop) -> ir.Value:
     """Whether the first access of each of the loop's families, in the iteration about to start,
-    is in the direct window, and frm is below RMM if the loop rounds dynamically."""
+    is in the direct window; whether each range of addresses (cfg/loops.py) is, from its low end
+    to its low end plus every bound's maximum (each maximum below the window's limit, so with
+    cfg/loops.MAX_SHIFT the sum cannot wrap); and whether frm is below RMM if the loop rounds
+    dynamically."""
     b = e.b
-    ok: ir.Value = ir.Constant(I1, 1)
-    for terms, const in loop.starts:
-        address = _c(const)
+    limit = _c(abi.DIRECT_LIMIT)
+
+    def value(linear) -> ir.Value:
+        terms, const = linear
+        total = _c(const)
         for reg, coefficient in sorted(terms):
-            address = b.add(address, b.mul(e.x(reg), _c(coefficient)) if coefficient != 1 else e.x(reg))
-        ok = b.and_(ok, b.icmp_unsigned("<", address, _c(abi.DIRECT_LIMIT)))
+            total = b.add(total, b.mul(e.x(reg), _c(coefficient)) if coefficient != 1 else e.x(reg))
+        return total
+
+    ok: ir.Value = ir.Constant(I1, 1)
+    for start in loop.starts:
+        ok = b.and_(ok, b.icmp_unsigned("<", value(start), limit))
+    for low, bounds in loop.ranges:
+        high = value(low)
+        ok = b.and_(ok, b.icmp_unsigned("<", high, limit))
+        for maximum, shift in bounds:
+            most = value(maximum)
+            ok = b.and_(ok, b.icmp_unsigned("<", most, limit))
+            high = b.add(high, b.shl(most, _c(shift)))
+        ok = b.and_(ok, b.icmp_unsigned("<", high, limit))
     if loop.dynamic_rounding:
         ok = b.and_(ok, b.icmp_unsigned("<", e.frm(), ir.Constant(I32, RM_RMM)))
     return ok

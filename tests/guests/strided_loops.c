@@ -110,6 +110,18 @@ static uint64_t far_apart(const uint64_t *w)
     return a2;
 }
 
+/* A histogram of the bytes up to the first zero, in the words of `table` indexed by each byte
+ * masked with `mask` (an unchanged register) and then with 63: the addresses are not linear,
+ * but each lies in a range the entry check can test whole. */
+static uint64_t histogram(const unsigned char *p, uint64_t *table, uint64_t mask)
+{
+    register uint64_t a0 __asm__("a0") = (uint64_t)p, a1 __asm__("a1") = (uint64_t)table, a2 __asm__("a2") = mask;
+    __asm__ volatile("1: lbu t0, 0(a0)\n and t1, t0, a2\n andi t1, t1, 63\n slli t1, t1, 3\n add t1, t1, a1\n"
+                     " ld t2, 0(t1)\n addi t2, t2, 1\n sd t2, 0(t1)\n addi a0, a0, 1\n bnez t0, 1b\n"
+                     : "+r"(a0) : "r"(a1), "r"(a2) : "t0", "t1", "t2", "memory");
+    return a0 - (uint64_t)p;
+}
+
 /* Sums doubles in frm's mode until a +0.0. */
 static double fsum_to_zero(const double *d, double acc)
 {
@@ -178,6 +190,14 @@ int main(void)
     printf("pairs:         %lx\n", (unsigned long)pairs(w));
     printf("far_apart:     %lx\n", (unsigned long)far_apart(w + 290));
 
+    uint64_t *table = (uint64_t *)(area + 3 * 4096);
+    memset(table, 0, 64 * 8);
+    uint64_t count = histogram(area + 1000, table, 0xff);
+    uint64_t weighted = 0;
+    for (int i = 0; i < 64; i++)
+        weighted = weighted * 3 + table[i];
+    printf("histogram:     %lu %lx\n", (unsigned long)count, (unsigned long)weighted);
+
     /* Into a hole: the fault comes at the hole's first byte, from the loop without checks. */
     bytes(area + 4 * 4096, 4096, 3);
     munmap(area + 5 * 4096, 4096);
@@ -190,6 +210,10 @@ int main(void)
     mprotect(area + 7 * 4096, 4096, PROT_READ);
     if (!sigsetjmp(recover, 1))
         printf("fill read-only: %lu\n", (unsigned long)fill_to_zero(area + 7 * 4096 - 64, 0x11));
+    /* A table whose last words are in the hole: the first byte that indexes one faults. */
+    if (!sigsetjmp(recover, 1))
+        printf("histogram hole: %lu\n", (unsigned long)histogram(area + 4 * 4096 + 100,
+                                                                  (uint64_t *)(area + 5 * 4096 - 256), 0x3f));
     /* Down off the start of the mapping, into what is below it. */
     munmap(area + 3 * 4096, 4096);
     area[4 * 4096 + 50] = 0xff;
@@ -207,6 +231,16 @@ int main(void)
         printf("fill across:   %lu\n", (unsigned long)fill_to_zero(below + 4090, 0x33));
         below[10] = 0;
         printf("down across:   %lx\n", (unsigned long)sum_down_to_zero(above + 200));
+        /* A table across the boundary: its range is not all in the window, the checked copy
+         * runs. */
+        uint64_t *across = (uint64_t *)(above - 200);
+        memset(across, 0, 64 * 8);
+        uint64_t n = histogram(below + 3000, across, 0xff);
+        uint64_t sum = 0;
+        for (int i = 0; i < 64; i++)
+            sum = sum * 5 + across[i];
+        printf("histogram across: %lu %lx\n", (unsigned long)n, (unsigned long)sum);
+        bytes(below, 4096, 17);
         munmap(above, 4096);
         /* Nothing above the boundary now: the fault is at the boundary itself. */
         if (!sigsetjmp(recover, 1))
