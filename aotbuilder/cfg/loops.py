@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aotbuilder.cfg.addresses import MEMORY_ACCESSES
-from aotbuilder.cfg.program import BasicBlock, Function
+from aotbuilder.cfg.program import BasicBlock, Function, Instruction
 from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import RM_DYN, RM_RESERVED
 
@@ -70,6 +70,18 @@ class CountedLoop:
         return self.steps[self.counter]
 
 
+def _loop_kinds(ins: Instruction) -> tuple[str, ...] | None:
+    """The operand kinds of an instruction a versioned loop may hold, or None for one it may not:
+    one that leaves the loop, traps, calls out, or touches CSRs or reservations."""
+    insn = ins.insn
+    if insn is None or insn.mnemonic == "jalr":
+        return None
+    kinds = operand_kinds(insn.mnemonic)
+    if not kinds or _UNSUITABLE_KINDS & set(kinds) or ("rm" in kinds and insn.rm in RM_RESERVED):
+        return None
+    return kinds
+
+
 def counted_loop(block: BasicBlock, address_sites: set[int] | frozenset[int] = frozenset()) -> CountedLoop | None:
     """The counted loop `block` is, or None.  Accesses at `address_sites` (a link-time base) are
     left out of `accesses`."""
@@ -84,11 +96,8 @@ def counted_loop(block: BasicBlock, address_sites: set[int] | frozenset[int] = f
     accesses: list[Access] = []
     dynamic = False
     for ins in body:
-        insn = ins.insn
-        if insn is None or insn.mnemonic == "jalr":
-            return None
-        kinds = operand_kinds(insn.mnemonic)
-        if not kinds or _UNSUITABLE_KINDS & set(kinds) or ("rm" in kinds and insn.rm in RM_RESERVED):
+        insn, kinds = ins.insn, _loop_kinds(ins)
+        if kinds is None:
             return None
         dynamic |= "rm" in kinds and insn.rm == RM_DYN
         if insn.mnemonic in MEMORY_ACCESSES and insn.rs1 and ins.pc not in address_sites:
@@ -248,13 +257,10 @@ def strided_loop(func: Function, header: int,
         if last is not None and last.mnemonic in _CHAIN_LINKS and last.rd == 0:
             code = code[:-1]  # the block's exit or its edge to the next: writes no register
         for ins in code:
-            insn = ins.insn
-            if insn is None or insn.mnemonic == "jalr":
+            kinds = _loop_kinds(ins)
+            if kinds is None:
                 return None
-            kinds = operand_kinds(insn.mnemonic)
-            if not kinds or _UNSUITABLE_KINDS & set(kinds) or ("rm" in kinds and insn.rm in RM_RESERVED):
-                return None
-            dynamic |= "rm" in kinds and insn.rm == RM_DYN
+            dynamic |= "rm" in kinds and ins.insn.rm == RM_DYN
             body.append((ins, kinds))
 
     def run(env: dict[int, Value | None], accesses: list[tuple[int, Value]] | None) -> None:

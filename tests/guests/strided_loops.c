@@ -122,6 +122,17 @@ static uint64_t histogram(const unsigned char *p, uint64_t *table, uint64_t mask
     return a0 - (uint64_t)p;
 }
 
+/* Counts the bytes from p to the first zero into a cleared table; prints the count and a digest
+ * of the table. */
+static void print_histogram(const char *name, const unsigned char *p, uint64_t *table)
+{
+    memset(table, 0, 64 * 8);
+    uint64_t count = histogram(p, table, 0xff), digest = 0;
+    for (int i = 0; i < 64; i++)
+        digest = digest * 3 + table[i];
+    printf("%s %lu %lx\n", name, (unsigned long)count, (unsigned long)digest);
+}
+
 /* Sums doubles in frm's mode until a +0.0. */
 static double fsum_to_zero(const double *d, double acc)
 {
@@ -190,13 +201,7 @@ int main(void)
     printf("pairs:         %lx\n", (unsigned long)pairs(w));
     printf("far_apart:     %lx\n", (unsigned long)far_apart(w + 290));
 
-    uint64_t *table = (uint64_t *)(area + 3 * 4096);
-    memset(table, 0, 64 * 8);
-    uint64_t count = histogram(area + 1000, table, 0xff);
-    uint64_t weighted = 0;
-    for (int i = 0; i < 64; i++)
-        weighted = weighted * 3 + table[i];
-    printf("histogram:     %lu %lx\n", (unsigned long)count, (unsigned long)weighted);
+    print_histogram("histogram:    ", area + 1000, (uint64_t *)(area + 3 * 4096));
 
     /* Into a hole: the fault comes at the hole's first byte, from the loop without checks. */
     bytes(area + 4 * 4096, 4096, 3);
@@ -233,13 +238,7 @@ int main(void)
         printf("down across:   %lx\n", (unsigned long)sum_down_to_zero(above + 200));
         /* A table across the boundary: its range is not all in the window, the checked copy
          * runs. */
-        uint64_t *across = (uint64_t *)(above - 200);
-        memset(across, 0, 64 * 8);
-        uint64_t n = histogram(below + 3000, across, 0xff);
-        uint64_t sum = 0;
-        for (int i = 0; i < 64; i++)
-            sum = sum * 5 + across[i];
-        printf("histogram across: %lu %lx\n", (unsigned long)n, (unsigned long)sum);
+        print_histogram("histogram across:", below + 3000, (uint64_t *)(above - 200));
         bytes(below, 4096, 17);
         munmap(above, 4096);
         /* Nothing above the boundary now: the fault is at the boundary itself. */
