@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aotbuilder.cfg.addresses import MEMORY_ACCESSES
+from aotbuilder.cfg.addresses import MASK, MEMORY_ACCESSES
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction
 from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import RM_DYN, RM_RESERVED
@@ -135,7 +135,6 @@ MAX_STRIDE = 2048
 # A bounded part is at most (a value below the window's limit, checked on entry) << shift: up to
 # this shift, and two such parts, the sum stays below 2^63.
 MAX_SHIFT = 24
-_WORD = (1 << 64) - 1
 _ITERATION = -1  # the iteration number's key in a Linear's terms
 
 # sum(coefficient * value of register) + constant, mod 2^64; register _ITERATION is the iteration.
@@ -149,7 +148,7 @@ _NO_BOUNDS: tuple[Bound, ...] = ()
 
 
 def _linear(terms: dict[int, int], const: int) -> Linear:
-    return frozenset((r, c & _WORD) for r, c in terms.items() if c & _WORD), const & _WORD
+    return frozenset((r, c & MASK) for r, c in terms.items() if c & MASK), const & MASK
 
 
 def _combine(a: Linear, b: Linear, scale: int = 1) -> Linear:
@@ -308,5 +307,5 @@ def strided_loop(func: Function, header: int,
 
 
 def _signed(value: int) -> int:
-    value &= _WORD
+    value &= MASK
     return value - (1 << 64) if value >> 63 else value

@@ -193,7 +193,7 @@ class Emitter:
         # counted loop's fast copy, lower.py): its access function skips the base check.
         self.base_in_window = False
         # Where the access being lowered goes instead of its slow path, having done nothing (a
-        # strided loop's fast copy, lower.py): its access function skips the base check too.
+        # strided loop's fast copy, lower.py; direct model only): a bare move, no base check.
         self.hand_over: ir.Block | None = None
         self.sites_used: set[int] = set()
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}
@@ -633,7 +633,7 @@ class Emitter:
         an 8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         vty = F64 if double else I64
-        if self.hand_over is not None and self.memory_model == "direct":
+        if self.hand_over is not None:
             return self._handing_over("load", size, signed and size < 8, vty, base, offset, None)
         result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
                              [self.cpu, base, self.c(offset), pc])
@@ -645,7 +645,7 @@ class Emitter:
         FP register) at base + offset, as for load."""
         if value.type != F64:
             value = self.extend(value, size * 8, signed=False)
-        if self.hand_over is not None and self.memory_model == "direct":
+        if self.hand_over is not None:
             self._handing_over("store", size, False, value.type, base, offset, value)
             return
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),

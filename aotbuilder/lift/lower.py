@@ -276,8 +276,9 @@ class Lowering:
                 if loop is not None and (loop.accesses or loop.dynamic_rounding):
                     self.counted[start] = loop
             for header in sorted(self.safe_points - set(self.counted)):
+                # (A counted block cannot be inside a chain: its own back edge enters it.)
                 strided = strided_loop(func, header, site_pcs)
-                if strided is not None and not set(strided.blocks) & set(self.counted):
+                if strided is not None:
                     self.strided[header] = strided
         inner = {b for loop in self.strided.values() for b in loop.blocks[1:]}
         resume = [pc for pc in func.return_sites if pc in self.blocks]
