@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 9
+ABI_VERSION = 10
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -29,6 +29,12 @@ TLB_INVALID = 0xFFFF_FFFF_FFFF_FFFF
 # range, where Linux places everything by default.
 DIRECT_BASE = 0x1000_0000_0000
 DIRECT_LIMIT = 1 << 38
+# The window's access map: one byte per window page, its host access (1 readable, 2 writable: the
+# PROT_READ and PROT_WRITE bits), 0 for an inaccessible page.  It lies just below the window's low
+# guard page, so translated code reads the byte of page p at %gs:(WINDOW_MAP_OFFSET + p); a counted
+# loop's header reads it to run a copy whose accesses cannot fault (lift/loop_checks.py).
+WINDOW_MAP_SIZE = DIRECT_LIMIT >> PAGE_SHIFT
+WINDOW_MAP_OFFSET = -PAGE_SIZE - WINDOW_MAP_SIZE
 MEMORY_MODELS = ("direct", "tlb")
 DEFAULT_MEMORY_MODEL = "direct"
 # Section of 8-byte entries {int32 fault, int32 resume}, each relative to its own field: the host pc
@@ -234,6 +240,7 @@ def c_header() -> str:
         f"#define AOT_PIE_LOAD_BIAS 0x{PIE_LOAD_BIAS:x}ULL",
         f"#define AOT_DIRECT_BASE 0x{DIRECT_BASE:x}ULL",
         f"#define AOT_DIRECT_LIMIT 0x{DIRECT_LIMIT:x}ULL",
+        f"#define AOT_WINDOW_MAP_SIZE 0x{WINDOW_MAP_SIZE:x}ULL",
         f"#define AOT_FAULT_TABLE {FAULT_TABLE_SECTION}",
         f"#define AOT_NEXT_PC_IN_CPU {NEXT_PC_IN_CPU}",
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",

@@ -14,6 +14,7 @@
  * leaves the window goes back to the reservation (window_release). */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <asm/prctl.h>
@@ -83,13 +84,19 @@ extern const uint8_t aot_memory_direct __attribute__((weak));
 
 static bool window_reserved;
 
+/* The window's access map (abi.WINDOW_MAP_OFFSET): one byte per window page, PROT_READ and
+ * PROT_WRITE as the page's host protection has them.  It never claims more access than the page
+ * has: bits go before the protection is reduced and come after it is raised. */
+static unsigned char *const window_map =
+    (unsigned char *)(uintptr_t)(AOT_DIRECT_BASE - AOT_PAGE_SIZE - AOT_WINDOW_MAP_SIZE);
+
 void window_reserve(void)
 {
-    void *low = (void *)(uintptr_t)(AOT_DIRECT_BASE - AOT_PAGE_SIZE);
-    uint64_t len = AOT_PAGE_SIZE + AOT_DIRECT_LIMIT + AOT_PAGE_SIZE;
+    void *low = window_map;
+    uint64_t len = AOT_WINDOW_MAP_SIZE + AOT_PAGE_SIZE + AOT_DIRECT_LIMIT + AOT_PAGE_SIZE;
     void *got = mmap(low, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-    window_reserved = got == low;
-    if (got != MAP_FAILED && got != low)
+    window_reserved = got == low && mprotect(window_map, AOT_WINDOW_MAP_SIZE, PROT_READ | PROT_WRITE) == 0;
+    if (got != MAP_FAILED && !window_reserved)
         munmap(got, len);  /* a kernel that ignores FIXED_NOREPLACE */
     if (!window_reserved && &aot_memory_direct && aot_memory_direct)
         fatal_error("cannot reserve %llu GiB of address space at 0x%llx for direct-mapped guest memory "
@@ -118,13 +125,23 @@ static bool in_window(const unsigned char *host)
     return window_reserved && h >= AOT_DIRECT_BASE && h < AOT_DIRECT_BASE + AOT_DIRECT_LIMIT;
 }
 
+/* Sets the access map's bytes of the window pages [host, host + len) to prot's read and write bits. */
+static void window_map_set(const unsigned char *host, uint64_t len, int prot)
+{
+    uint64_t first = ((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE) >> AOT_PAGE_SHIFT;
+    memset(window_map + first, prot & (PROT_READ | PROT_WRITE), len >> AOT_PAGE_SHIFT);
+}
+
 /* Gives host memory back: window memory returns to the reservation (never a hole another host
  * mmap could take), other memory is unmapped. */
 static void window_release(unsigned char *host, uint64_t len)
 {
-    if (!in_window(host))
+    if (!in_window(host)) {
         munmap(host, len);
-    else if (mmap(host, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        return;
+    }
+    window_map_set(host, len, PROT_NONE);
+    if (mmap(host, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
         fatal_error("cannot return guest memory at 0x%llx to the direct window",
                     (unsigned long long)((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE));
 }
@@ -163,8 +180,16 @@ void host_prot_sync(uint64_t addr, uint64_t len)
         while (vpn + n < end && pte_host(pt_get(vpn + n)) == host + n * AOT_PAGE_SIZE &&
                host_prot_of_page(pt_get(vpn + n)) == prot)
             n++;
+        bool mapped = in_window(host);
+        if (mapped) {  /* meanwhile, no more access than both the old and the new protection give */
+            unsigned char *bytes = window_map + (((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE) >> AOT_PAGE_SHIFT);
+            for (uint64_t i = 0; i < n; i++)
+                bytes[i] &= (unsigned char)prot;
+        }
         if (mprotect(host, n * AOT_PAGE_SIZE, prot) != 0)
             fatal_error("cannot protect guest memory at 0x%llx", (unsigned long long)(vpn << AOT_PAGE_SHIFT));
+        if (mapped)
+            window_map_set(host, n * AOT_PAGE_SIZE, prot);
         vpn += n;
     }
 }

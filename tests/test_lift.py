@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aotbuilder import abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise, target_machine
 from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.loops import counted_loop, strided_loop
@@ -194,7 +195,9 @@ def test_a_lui_constant_that_is_multiplied_is_a_number_not_an_address(compile_gu
 def test_counted_loops_get_a_copy_without_window_checks(compile_guest):
     """The asm loops of tests/guests/counted_loops.c are counted loops (cfg/loops.py) with the
     steps, bounds and accesses their source says, and the function holding them has a fast copy
-    of each whose accesses skip the window check (".w" access functions) next to a checked one."""
+    of each whose accesses skip the window check (".w" access functions) next to a checked one,
+    and a plain copy whose accesses are ordinary loads and stores through %gs (address space
+    256), chosen after a look at the window's access map."""
     path = compile_guest(GUESTS / "counted_loops.c", "zig", "2")
     program = discover(load_guest(path))
     found = {}
@@ -212,6 +215,10 @@ def test_counted_loops_get_a_copy_without_window_checks(compile_guest):
     ir = lower_function(program, main, TRIPLE).ir
     assert ir.count('@"aot.load64.w"(') >= 4 and '@"aot.store8.w"(' in ir and '@"aot.load64d.w"(' in ir
     assert len(re.findall(r"^fast\.b", ir, re.M)) >= 5 and len(re.findall(r"^checked\.b", ir, re.M)) >= 5
+    assert len(re.findall(r"^plain\.b", ir, re.M)) >= 5 and len(re.findall(r"^lookup\.b", ir, re.M)) >= 5
+    assert re.search(r"load i64, ptr addrspace\(256\)", ir) and re.search(r"store i8 .*, ptr addrspace\(256\)", ir)
+    # The access map's bytes, at %gs:(WINDOW_MAP_OFFSET + page).
+    assert "load i8, ptr addrspace(256)" in ir and str(abi.WINDOW_MAP_OFFSET & (2**64 - 1)) in ir
 
 
 def test_strided_loops_get_a_fast_copy_that_hands_over(compile_guest):

@@ -19,7 +19,7 @@ from aotbuilder.cfg.loops import MAX_STRIDE, Access, CountedLoop, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction
 from aotbuilder.isa.insn import Insn
 from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_PC, Emitter, RegisterUse
-from aotbuilder.lift.loop_checks import entry_check, last_iteration, window_check
+from aotbuilder.lift.loop_checks import entry_check, last_iteration, plain_check, window_check
 
 MASK = (1 << 64) - 1
 COUNTER, BOUND, BASE_UP, BASE_DOWN, FIXED = 10, 11, 12, 13, 14
@@ -181,6 +181,90 @@ def test_the_entry_check_holds_only_when_every_base_stays_in_the_window(engine):
             held += 1
             assert ends is not None and all(base < abi.DIRECT_LIMIT for base in bases), (key, regs)
     assert held > 300
+
+
+# -- the plain copy's check -------------------------------------------------------------------------
+ARCH_SET_GS = 0x1001
+PAGES = abi.DIRECT_LIMIT >> abi.PAGE_SHIFT
+
+
+@pytest.fixture
+def access_map():
+    """A buffer standing for the window's access map, byte p for page p, with this process's %gs
+    base set so that %gs:(WINDOW_MAP_OFFSET + p) is that byte, as translated code reads it (the
+    test process itself does not use %gs)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    prot_rw, map_private_anonymous_noreserve = 3, 0x02 | 0x20 | 0x4000
+    buffer = libc.mmap(None, PAGES, prot_rw, map_private_anonymous_noreserve, -1, 0)
+    assert buffer not in (None, ctypes.c_void_p(-1).value)
+    gs_base = buffer - abi.WINDOW_MAP_OFFSET
+    assert libc.syscall(158, ARCH_SET_GS, ctypes.c_ulong(gs_base)) == 0  # arch_prctl
+    yield (ctypes.c_uint8 * PAGES).from_address(buffer)
+    libc.syscall(158, ARCH_SET_GS, ctypes.c_ulong(0))
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.munmap(buffer, PAGES)
+
+
+def _plain_loop(rng: random.Random) -> CountedLoop:
+    """Accesses off up to three bases with offsets across the 12-bit range, loads and stores of
+    every size; the bases step by a few bytes up or down, or not at all."""
+    steps = {COUNTER: 1}
+    accesses = []
+    for k, base in enumerate(rng.sample([BASE_UP, BASE_DOWN, FIXED], rng.randrange(1, 4))):
+        step = rng.choice([1, 4, 8, -8, 16, -1, 0])
+        if step:
+            steps[base] = step
+        delta = rng.choice([0, 0, step])
+        for j in range(rng.randrange(1, 4)):
+            accesses.append(Access(16 * k + 4 * j, base, delta, rng.choice([0, 8, -8, 2000, -2048, 2047]),
+                                   rng.choice([1, 2, 4, 8]), rng.random() < 0.4))
+    return CountedLoop(0, COUNTER, BOUND, "ne", False, steps, tuple(accesses), False)
+
+
+def test_the_plain_check_holds_only_when_no_access_of_the_run_can_fault(engine, access_map):
+    """loop_checks.plain_check, JIT-compiled, against the run simulated access by access: when
+    it holds, every byte of every access of iterations 0..run lies on a page the access map
+    grants it (writable for a store).  The map grants pages near the accesses at random; runs
+    cross pages, reach holes, start near zero (wrapping below it) and end at the window's limit."""
+    module = ir.Module(name="p")
+    module.triple = TRIPLE
+    used = frozenset((COUNTER, BOUND, BASE_UP, BASE_DOWN, FIXED))
+    rng = random.Random(11)
+    loops = [_plain_loop(rng) for _ in range(40)]
+    for k, loop in enumerate(loops):
+        fn = ir.Function(module, FN_TYPE, f"plain{k}")
+        e = Emitter(module, fn, RegisterUse(used, frozenset(), frozenset(), frozenset()), 0x10000)
+        e.b.ret(e.b.zext(plain_check(e, loop, fn.args[1]), I64))
+    engine.add_module(llvm.parse_assembly(str(module)))
+    engine.finalize_object()
+    proto = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
+    checks = [proto(engine.get_function_address(f"plain{k}")) for k in range(len(loops))]
+    cpu = (ctypes.c_uint8 * abi.CPU_OFFSETS["tlb"])()
+    held = 0
+    for _ in range(4000):
+        k = rng.randrange(len(loops))
+        loop = loops[k]
+        page = rng.choice([rng.randrange(16, PAGES - 16), 1, 0, PAGES - 1, PAGES - 2])
+        granted = {p: rng.choice([0, 1, 3, 3, 3]) for p in range(max(page - 3, 0), min(page + 4, PAGES))}
+        for p, bits in granted.items():
+            access_map[p] = bits
+        regs = {reg: (page * abi.PAGE_SIZE + rng.randrange(-6000, 6000)) & MASK for reg in used}
+        for reg, value in regs.items():
+            ctypes.c_uint64.from_buffer(cpu, abi.CPU_OFFSETS["x"] + 8 * reg).value = value
+        run = rng.choice([0, 1, 7, 100, 511, 1023, 4095])
+        if checks[k](ctypes.addressof(cpu), run):
+            held += 1
+            for i in range(run + 1):
+                for a in loop.accesses:
+                    first = (regs[a.base] + a.delta + loop.steps.get(a.base, 0) * i + a.offset) & MASK
+                    for byte in (first, first + a.size - 1):
+                        need = 2 if a.store else 1
+                        assert byte < abi.DIRECT_LIMIT and granted.get(byte >> abi.PAGE_SHIFT, 0) & need, (k, i, a)
+        for p in granted:
+            access_map[p] = 0
+    assert held > 400
 
 
 # -- strided loops ---------------------------------------------------------------------------------

@@ -33,7 +33,11 @@ def offset(address: int, entry: int) -> int:
     return ((address - entry + (1 << 63)) & MASK) - (1 << 63)
 
 # Instructions that use rs1 + imm as a memory address (Lowering.effective_address).
-MEMORY_ACCESSES = frozenset("lb lh lw ld lbu lhu lwu sb sh sw sd flw fld fsw fsd".split())
+# Loads and stores, by the bytes they move.
+ACCESS_SIZES = {"lb": 1, "lbu": 1, "sb": 1, "lh": 2, "lhu": 2, "sh": 2, "lw": 4, "lwu": 4, "sw": 4, "flw": 4,
+                "fsw": 4, "ld": 8, "sd": 8, "fld": 8, "fsd": 8}
+MEMORY_ACCESSES = frozenset(ACCESS_SIZES)
+STORES = frozenset(("sb", "sh", "sw", "sd", "fsw", "fsd"))
 # The global pointer: linkers relax data references near __global_pointer$ to gp + imm (glibc's
 # static programs do).  The offset is the site's value; gp itself stays a run-time register.
 GP = 3

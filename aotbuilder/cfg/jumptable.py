@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from aotbuilder.cfg.addresses import ACCESS_SIZES
 from aotbuilder.cfg.program import Instruction
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import operand_kinds
@@ -79,7 +80,7 @@ def _step(regs: dict[int, Value], ins: Instruction) -> None:
     elif m in ("sh1add", "sh2add", "sh3add"):
         value = _add(_shl(r(insn.rs1), int(m[2])), r(insn.rs2))
     elif m in ("lb", "lh", "lw", "ld", "lbu", "lhu", "lwu"):
-        size = {"b": 1, "h": 2, "w": 4, "d": 8}[m[1]]
+        size = ACCESS_SIZES[m]
         addr = _add(r(insn.rs1), ("c", insn.imm & MASK64))
         value = None if addr is None else ("ld", addr, size, not m.endswith("u"))
     else:

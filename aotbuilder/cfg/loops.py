@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aotbuilder.cfg.addresses import MASK, MEMORY_ACCESSES
+from aotbuilder.cfg.addresses import ACCESS_SIZES, MASK, MEMORY_ACCESSES, STORES
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction
 from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import RM_DYN, RM_RESERVED
@@ -40,11 +40,14 @@ MAX_INSTRUCTIONS = 64
 @dataclass(frozen=True)
 class Access:
     """A load or store whose base the iteration count bounds: base register and what the
-    iteration added to it before the access."""
+    iteration added to it before the access; the access's offset, size and kind."""
 
     pc: int
     base: int
     delta: int
+    offset: int = 0
+    size: int = 8
+    store: bool = False
 
 
 # The latch's condition for going round again, as `counter <relation> bound`, by which operand
@@ -101,7 +104,8 @@ def counted_loop(block: BasicBlock, address_sites: set[int] | frozenset[int] = f
             return None
         dynamic |= "rm" in kinds and insn.rm == RM_DYN
         if insn.mnemonic in MEMORY_ACCESSES and insn.rs1 and ins.pc not in address_sites:
-            accesses.append(Access(ins.pc, insn.rs1, delta.get(insn.rs1, 0)))
+            m = insn.mnemonic
+            accesses.append(Access(ins.pc, insn.rs1, delta.get(insn.rs1, 0), insn.imm, ACCESS_SIZES[m], m in STORES))
         if "rd" in kinds and insn.rd:
             # An address site's immediate is not in the lift key (cache/key.py): no step from it.
             if insn.mnemonic == "addi" and insn.rs1 == insn.rd and insn.rd not in other and ins.pc not in address_sites:

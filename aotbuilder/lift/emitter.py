@@ -28,6 +28,8 @@ from aotbuilder.lift.writeback import (
 I1, I8, I16, I32, I64, I128 = (ir.IntType(n) for n in (1, 8, 16, 32, 64, 128))
 F32, F64 = ir.FloatType(), ir.DoubleType()
 PTR = ir.PointerType()
+# A pointer relative to %gs (x86 address space 256), which the runtime points at the direct window.
+GUEST_PTR = ir.PointerType(addrspace=256)
 INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64, 128: I128}
 
 # The translated-function type: fn(cpu, resume) -> next guest pc (see abi.py).
@@ -195,6 +197,8 @@ class Emitter:
         # Where the access being lowered goes instead of its slow path, having done nothing (a
         # strided loop's fast copy, lower.py; direct model only): a bare move, no base check.
         self.hand_over: ir.Block | None = None
+        # Whether the access being lowered is a plain one (a counted loop's plain copy, lower.py).
+        self.plain = False
         self.sites_used: set[int] = set()
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}
         self._fn_index: dict[Origin, int] = {}
@@ -633,6 +637,8 @@ class Emitter:
         an 8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         vty = F64 if double else I64
+        if self.plain:
+            return self._plain_access(size, signed and size < 8, vty, base, offset)
         if self.hand_over is not None:
             return self._handing_over("load", size, signed and size < 8, vty, base, offset, None)
         result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
@@ -645,12 +651,31 @@ class Emitter:
         FP register) at base + offset, as for load."""
         if value.type != F64:
             value = self.extend(value, size * 8, signed=False)
+        if self.plain:
+            self._plain_access(size, False, value.type, base, offset, value)
+            return
         if self.hand_over is not None:
             self._handing_over("store", size, False, value.type, base, offset, value)
             return
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
                               [self.cpu, base, self.c(offset), value, pc])
         self._check_fault(faulted, pc)
+
+    def _plain_access(self, size: int, signed: bool, vty: ir.Type, base: ir.Value, offset: int,
+                      value: ir.Value | None = None) -> ir.Value | None:
+        """A counted loop's plain-copy access (lower.py): an ordinary LLVM load or store through
+        %gs, which LLVM may combine, move and vectorise.  It cannot fault: the loop's header found
+        every page the run touches in the TLB, as window memory granting the access."""
+        b = self.b
+        ptr = b.inttoptr(b.add(base, self.c(offset)), GUEST_PTR)
+        raw_ty = F64 if vty == F64 else INT_TYPES[size * 8]
+        if value is not None:
+            b.store(value if value.type == raw_ty else b.trunc(value, raw_ty), ptr, align=1).set_metadata(
+                "tbaa", self.tbaa_guest)
+            return None
+        loaded = b.load(ptr, typ=raw_ty, align=1)
+        loaded.set_metadata("tbaa", self.tbaa_guest)
+        return loaded if raw_ty in (F64, I64) else (b.sext if signed else b.zext)(loaded, I64)
 
     def _handing_over(self, kind: str, size: int, signed: bool, vty: ir.Type, base: ir.Value, offset: int,
                       value: ir.Value | None) -> ir.Value | None:
@@ -777,13 +802,13 @@ class Emitter:
         """The TLB model's fast path: a hit in the software TLB is a host load or store at the
         entry's addend.  Leaves `b` on the fast path; returns the loaded value (None for a store)."""
         addr = b.add(base, offset)
-        entry = self._tlb_entry(b, cpu, addr)
-        tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
+        entry = self.tlb_entry(b, cpu, addr)
+        tag = self.tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
         last = b.add(addr, self.c(size - 1)) if size > 1 else addr
         miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
         self.cbranch_rare(miss, slow, fast, b)
         b.position_at_end(fast)
-        host = b.inttoptr(b.add(addr, self._tlb_field(b, entry, "addend")), PTR)
+        host = b.inttoptr(b.add(addr, self.tlb_field(b, entry, "addend")), PTR)
         if kind != "load":
             b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
             return None
@@ -795,12 +820,12 @@ class Emitter:
     def extend_in(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
         return v if v.type.width == 64 else b.zext(v, I64)
 
-    def _tlb_entry(self, b: ir.IRBuilder, cpu: ir.Value, addr: ir.Value) -> ir.Value:
+    def tlb_entry(self, b: ir.IRBuilder, cpu: ir.Value, addr: ir.Value) -> ir.Value:
         index = b.and_(b.lshr(addr, self.c(abi.PAGE_SHIFT)), self.c(abi.TLB_SIZE - 1))
         entry_off = b.add(b.mul(index, self.c(abi.TLB_ENTRY_SIZE)), self.c(abi.CPU_OFFSETS["tlb"]))
         return b.gep(cpu, [entry_off], source_etype=I8)
 
-    def _tlb_field(self, b: ir.IRBuilder, entry: ir.Value, name: str) -> ir.Value:
+    def tlb_field(self, b: ir.IRBuilder, entry: ir.Value, name: str) -> ir.Value:
         return self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[name])], source_etype=I8), I64, b)
 
     def host_addr(self, addr: ir.Value, size: int, access: int, pc: ir.Value) -> ir.Value:
@@ -809,15 +834,15 @@ class Emitter:
         and permissions (and raises the guest's SIGBUS or SIGSEGV)."""
         b = self.b
         page = b.and_(addr, self.c(~(abi.PAGE_SIZE - 1)))
-        entry = self._tlb_entry(b, self.cpu, addr)
+        entry = self.tlb_entry(b, self.cpu, addr)
         miss = b.icmp_unsigned("!=", b.and_(addr, self.c(size - 1)), self.c(0))
         for bit, tag in ((1, "tag_read"), (2, "tag_write")):
             if access & bit:
-                miss = b.or_(miss, b.icmp_unsigned("!=", self._tlb_field(b, entry, tag), page))
+                miss = b.or_(miss, b.icmp_unsigned("!=", self.tlb_field(b, entry, tag), page))
         fast, slow = self.fn.append_basic_block("amo.hit"), self.fn.append_basic_block("amo.miss")
         self.cbranch_rare(miss, slow, fast)
         b.position_at_end(fast)
-        fast_host = b.add(addr, self._tlb_field(b, entry, "addend"))
+        fast_host = b.add(addr, self.tlb_field(b, entry, "addend"))
         fast_end = b.block
         b.position_at_end(slow)
         slow_host = self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc)

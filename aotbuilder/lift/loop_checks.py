@@ -13,13 +13,15 @@ import llvmlite.ir as ir
 from aotbuilder import abi
 from aotbuilder.cfg.loops import CountedLoop, StridedLoop
 from aotbuilder.isa.insn import RM_RMM
-from aotbuilder.lift.emitter import I1, I32, I64, Emitter
+from aotbuilder.lift.emitter import GUEST_PTR, I1, I8, I32, I64, Emitter
 
 _WORD = (1 << 64) - 1
 # Iterations the fast copy runs without polling before it passes the header again: a body of up
 # to cfg/loops.py's MAX_INSTRUCTIONS keeps a signal waiting for at most a few million
 # instructions.
 CHUNK = 1 << 16
+# Shorter runs take the fast copy: looking up their pages would cost about as much as it saves.
+MIN_PLAIN_RUN = 8
 
 
 def _c(value: int) -> ir.Constant:
@@ -75,14 +77,53 @@ def entry_check(e: Emitter, loop: CountedLoop) -> tuple[ir.Value, ir.Value]:
     return ok, last
 
 
-def chunk_end(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, last: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(stop, whole) for a fast run of the loop from `counter`, its last iteration `last`: the
-    counter's value at the branch of the run's last iteration, min(last, CHUNK - 1), and whether
-    that is the loop's last.  No earlier iteration's counter equals `stop`: they differ by
-    |step| * j, with j < CHUNK, and that is below 2^64."""
-    whole = b.icmp_unsigned("<", last, _c(CHUNK))
-    run = b.select(whole, last, _c(CHUNK - 1))
+def chunk_end(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, last: ir.Value,
+              chunk: int = CHUNK) -> tuple[ir.Value, ir.Value]:
+    """(stop, whole) for a run of at most `chunk` iterations of the loop from `counter`, its last
+    iteration `last`: the counter's value at the branch of the run's last iteration,
+    min(last, chunk - 1), and whether that is the loop's last.  No earlier iteration's counter
+    equals `stop`: they differ by |step| * j, with j < chunk <= CHUNK, and that is below 2^64."""
+    whole = b.icmp_unsigned("<", last, _c(chunk))
+    run = b.select(whole, last, _c(chunk - 1))
     return b.add(counter, b.mul(b.add(run, _c(1)), _c(loop.step))), whole
+
+
+def plain_chunk(loop: CountedLoop) -> int:
+    """Iterations per run of the plain copy, 0 for none: a run moves no base by more than a page,
+    so each base's accesses touch at most two pages, and it is at least MIN_PLAIN_RUN long."""
+    most = max(abs(loop.steps.get(a.base, 0)) for a in loop.accesses)
+    chunk = CHUNK if most == 0 else min(CHUNK, abi.PAGE_SIZE // most)
+    return chunk if chunk >= MIN_PLAIN_RUN else 0
+
+
+def plain_check(e: Emitter, loop: CountedLoop, run: ir.Value) -> ir.Value:
+    """Whether no access of the iterations 0..run can fault: for each base, its lowest and
+    highest byte in the run lie below DIRECT_LIMIT at most one page apart, and the window's access
+    map grants both pages the access (writable where a store is; x86 has no write-only pages)."""
+    b = e.b
+    groups: dict[tuple[int, int], list] = {}
+    for a in loop.accesses:
+        groups.setdefault((a.base, a.delta), []).append(a)
+    ok: ir.Value = ir.Constant(I1, 1)
+    for (base, delta), accesses in sorted(groups.items()):
+        step = loop.steps.get(base, 0)
+        start = b.add(e.x(base), _c(delta))
+        moved = b.mul(run, _c(step))
+        low = b.add(start, _c(min(a.offset for a in accesses)))
+        high = b.add(start, _c(max(a.offset + a.size - 1 for a in accesses)))
+        low, high = (b.add(low, moved), high) if step < 0 else (low, b.add(high, moved))
+        low_page, high_page = b.lshr(low, _c(abi.PAGE_SHIFT)), b.lshr(high, _c(abi.PAGE_SHIFT))
+        # An address that wrapped below zero makes the low page the higher: the difference is huge.
+        near = b.and_(b.icmp_unsigned("<", high, _c(abi.DIRECT_LIMIT)),
+                      b.icmp_unsigned("<=", b.sub(high_page, low_page), _c(1)))
+        ok = b.and_(ok, near)
+        access = ir.Constant(I8, 2 if any(a.store for a in accesses) else 1)
+        for page in (low_page, high_page):
+            # Outside the window the byte would lie outside the map: read page 0's instead.
+            index = b.select(near, page, _c(0))
+            byte = b.load(b.inttoptr(b.add(index, _c(abi.WINDOW_MAP_OFFSET)), GUEST_PTR), typ=I8)
+            ok = b.and_(ok, b.icmp_unsigned("!=", b.and_(byte, access), ir.Constant(I8, 0)))
+    return ok
 
 
 def window_check(e: Emitter, loop: StridedLoop) -> ir.Value:

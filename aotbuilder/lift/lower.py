@@ -20,7 +20,14 @@ from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble, operand_kinds
 from aotbuilder.lift.emitter import I64, SELF_FN, Emitter, RegisterUse, translated_function
-from aotbuilder.lift.loop_checks import chunk_end, entry_check, window_check
+from aotbuilder.lift.loop_checks import (
+    MIN_PLAIN_RUN,
+    chunk_end,
+    entry_check,
+    plain_check,
+    plain_chunk,
+    window_check,
+)
 from aotbuilder.lift.semantics import SEMANTICS
 
 
@@ -78,6 +85,8 @@ class Lowering:
         # While lowering a counted loop's fast copy: the accesses whose base the entry check proved
         # in the direct window, and whether frm holds a mode the host rounds in.
         self.proven: frozenset[int] = frozenset()
+        # While lowering a counted loop's plain copy: its accesses (plain LLVM loads and stores).
+        self.plain: frozenset[int] = frozenset()
         self.frm_in_hardware = False
         # The strided loops this function versions, by header; set by lower().
         self.strided: dict[int, StridedLoop] = {}
@@ -313,20 +322,46 @@ class Lowering:
         # iterations: its branch compares the counter with its value in the chunk's last
         # iteration, after which control leaves the loop, or goes back to the header (which polls)
         # when the loop goes on.  Otherwise the checked copy runs, looping to itself.
+        # When the loop's accesses touch few pages per run and the TLB holds them all as window
+        # memory granting the access, a plain copy runs instead of the fast one: its accesses
+        # are ordinary LLVM loads and stores, which cannot fault (docs/architecture.md).
         e, header = self.e, self.blocks[block.start]
         label = block_label(block.start - self.func.entry)
         e.b.position_at_end(header)
         self.poll_interrupt(block.start)
         fast, checked = (self.llfn.append_basic_block(f"{kind}.{label}") for kind in ("fast", "checked"))
         ok, last = entry_check(e, loop)
-        stop, whole = chunk_end(e.b, loop, e.x(loop.counter), last)
-        e.b.cbranch(ok, fast, checked)
+        counter = e.x(loop.counter)
+        stop, whole = chunk_end(e.b, loop, counter, last)
+        plain_run = plain_chunk(loop) if loop.accesses else 0
+        if plain_run:
+            pages = self.llfn.append_basic_block(f"pages.{label}")
+            e.b.cbranch(ok, pages, checked)
+            self._plain_copy(block, loop, pages, fast, counter, last, plain_run)
+        else:
+            e.b.cbranch(ok, fast, checked)
         self.proven, self.frm_in_hardware = frozenset(a.pc for a in loop.accesses), loop.dynamic_rounding
         self._lower_body(block, fast, poll=False, latch=lambda: self._chunk_latch(block, loop, fast, stop, whole))
         self.proven, self.frm_in_hardware = frozenset(), False
         self.blocks[block.start] = checked
         self._lower_body(block, checked)
         self.blocks[block.start] = header
+
+    def _plain_copy(self, block: BasicBlock, loop: CountedLoop, pages: ir.Block, fast: ir.Block,
+                    counter: ir.Value, last: ir.Value, chunk: int) -> None:
+        """From `pages` (the entry check held): the plain copy for a run of at most `chunk`
+        iterations when the run is long enough and none of its accesses can fault
+        (loop_checks.plain_check), else the fast copy."""
+        e, label = self.e, block_label(block.start - self.func.entry)
+        lookup, plain = (self.llfn.append_basic_block(f"{kind}.{label}") for kind in ("lookup", "plain"))
+        e.b.position_at_end(pages)
+        stop, whole = chunk_end(e.b, loop, counter, last, chunk)
+        e.b.cbranch(e.b.icmp_unsigned("<", last, e.c(MIN_PLAIN_RUN - 1)), fast, lookup)
+        e.b.position_at_end(lookup)
+        e.b.cbranch(plain_check(e, loop, e.b.select(whole, last, e.c(chunk - 1))), plain, fast)
+        self.plain, self.frm_in_hardware = frozenset(a.pc for a in loop.accesses), loop.dynamic_rounding
+        self._lower_body(block, plain, poll=False, latch=lambda: self._chunk_latch(block, loop, plain, stop, whole))
+        self.plain, self.frm_in_hardware = frozenset(), False
 
     def _lower_strided(self, loop: StridedLoop) -> None:
         """A strided loop: its header checks that each family's first access is in the window
@@ -398,13 +433,14 @@ class Lowering:
         site = self.sites.values.get(ins.pc)
         e.site = None if site is None else (ins.pc - self.func.entry, site)
         e.base_in_window = ins.pc in self.proven
+        e.plain = ins.pc in self.plain
         e.hand_over = self.hand_over.get(ins.pc)
         try:
             sem(self, ins.insn)
         except Exception as exc:  # a lifter bug: name the instruction, keep the cause
             raise LiftError(f"cannot lift {disassemble(ins.insn, ins.pc)} at pc 0x{ins.pc:x} "
                             f"in {self.func.name}: {exc}") from exc
-        e.site, e.hand_over = None, None
+        e.site, e.hand_over, e.plain = None, None, False
 
 
 _OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",
