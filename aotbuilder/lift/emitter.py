@@ -665,9 +665,10 @@ class Emitter:
                       value: ir.Value | None = None) -> ir.Value | None:
         """A counted loop's plain-copy access (lower.py): an ordinary LLVM load or store through
         %gs, which LLVM may combine, move and vectorise.  It cannot fault: the loop's header found
-        every page the run touches in the TLB, as window memory granting the access."""
+        every page the run touches granted in the window's access map.  A GEP off null, not an
+        inttoptr: LLVM's scalar evolution follows it, which vectorising needs."""
         b = self.b
-        ptr = b.inttoptr(b.add(base, self.c(offset)), GUEST_PTR)
+        ptr = b.gep(ir.Constant(GUEST_PTR, None), [b.add(base, self.c(offset))], source_etype=I8)
         raw_ty = F64 if vty == F64 else INT_TYPES[size * 8]
         if value is not None:
             b.store(value if value.type == raw_ty else b.trunc(value, raw_ty), ptr, align=1).set_metadata(

@@ -65,6 +65,10 @@ class Lowering:
         self.module = ir.Module(name="guest")
         self.module.triple = triple
         self.llfn = translated_function(self.module, SELF_FN)
+        # No library calls of LLVM's making: a plain copy's %gs stores turned into llvm.memset
+        # (loop idiom recognition) cannot be lowered for address space 256.  (A string
+        # attribute, which llvmlite's attribute set does not list.)
+        set.add(self.llfn.attributes, '"no-builtins"')
         self.e = Emitter(self.module, self.llfn, register_use(func), func.entry, memory_model, avx)
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
