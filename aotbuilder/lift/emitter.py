@@ -845,13 +845,13 @@ class Emitter:
         """The TLB model's fast path: a hit in the software TLB is a host load or store at the
         entry's addend.  Leaves `b` on the fast path; returns the loaded value (None for a store)."""
         addr = b.add(base, offset)
-        entry = self.tlb_entry(b, cpu, addr)
-        tag = self.tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
+        entry = self._tlb_entry(b, cpu, addr)
+        tag = self._tlb_field(b, entry, "tag_read" if kind == "load" else "tag_write")
         last = b.add(addr, self.c(size - 1)) if size > 1 else addr
         miss = b.icmp_unsigned("!=", tag, b.and_(last, self.c(~(abi.PAGE_SIZE - 1))))
         self.cbranch_rare(miss, slow, fast, b)
         b.position_at_end(fast)
-        host = b.inttoptr(b.add(addr, self.tlb_field(b, entry, "addend")), PTR)
+        host = b.inttoptr(b.add(addr, self._tlb_field(b, entry, "addend")), PTR)
         if kind != "load":
             b.store(value, host, align=1).set_metadata("tbaa", self.tbaa_guest)
             return None
@@ -863,12 +863,12 @@ class Emitter:
     def extend_in(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
         return v if v.type.width == 64 else b.zext(v, I64)
 
-    def tlb_entry(self, b: ir.IRBuilder, cpu: ir.Value, addr: ir.Value) -> ir.Value:
+    def _tlb_entry(self, b: ir.IRBuilder, cpu: ir.Value, addr: ir.Value) -> ir.Value:
         index = b.and_(b.lshr(addr, self.c(abi.PAGE_SHIFT)), self.c(abi.TLB_SIZE - 1))
         entry_off = b.add(b.mul(index, self.c(abi.TLB_ENTRY_SIZE)), self.c(abi.CPU_OFFSETS["tlb"]))
         return b.gep(cpu, [entry_off], source_etype=I8)
 
-    def tlb_field(self, b: ir.IRBuilder, entry: ir.Value, name: str) -> ir.Value:
+    def _tlb_field(self, b: ir.IRBuilder, entry: ir.Value, name: str) -> ir.Value:
         return self._cpu_load(b.gep(entry, [self.c(abi.TLB_ENTRY_OFFSETS[name])], source_etype=I8), I64, b)
 
     def host_addr(self, addr: ir.Value, size: int, access: int, pc: ir.Value) -> ir.Value:
@@ -877,15 +877,15 @@ class Emitter:
         and permissions (and raises the guest's SIGBUS or SIGSEGV)."""
         b = self.b
         page = b.and_(addr, self.c(~(abi.PAGE_SIZE - 1)))
-        entry = self.tlb_entry(b, self.cpu, addr)
+        entry = self._tlb_entry(b, self.cpu, addr)
         miss = b.icmp_unsigned("!=", b.and_(addr, self.c(size - 1)), self.c(0))
         for bit, tag in ((1, "tag_read"), (2, "tag_write")):
             if access & bit:
-                miss = b.or_(miss, b.icmp_unsigned("!=", self.tlb_field(b, entry, tag), page))
+                miss = b.or_(miss, b.icmp_unsigned("!=", self._tlb_field(b, entry, tag), page))
         fast, slow = self.fn.append_basic_block("amo.hit"), self.fn.append_basic_block("amo.miss")
         self.cbranch_rare(miss, slow, fast)
         b.position_at_end(fast)
-        fast_host = b.add(addr, self.tlb_field(b, entry, "addend"))
+        fast_host = b.add(addr, self._tlb_field(b, entry, "addend"))
         fast_end = b.block
         b.position_at_end(slow)
         slow_host = self.call_runtime("aot_host_addr", addr, self.c(size, 32), self.c(access, 32), pc)
