@@ -28,8 +28,6 @@ def successors(block: ir.Block) -> list[ir.Block]:
     term = block.terminator
     if isinstance(term, ir.SwitchInstr):
         return [term.default, *(target for _, target in term.cases)]
-    if term is not None and term.opname == "callbr":  # a direct access (emitter.DirectAccess)
-        return [term.normal, term.fault]
     return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
 
 
