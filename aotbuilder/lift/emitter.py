@@ -8,12 +8,10 @@ object does not depend on where its function sits).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
-from llvmlite.ir._utils import NameScope
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import MASK, Origin, offset
@@ -66,27 +64,10 @@ class RegisterUse:
     f_double: frozenset[int] = frozenset()
 
 
-class _CountingScope(NameScope):
-    """A function's name scope that numbers its unnamed values (llvmlite's ".N") with a counter:
-    llvmlite's own probes its set of used names for each, which took a seventh of the lifter's
-    time.  Named values (x10, fast.b1c, ...) are registered as llvmlite does."""
-
-    def __init__(self, scope: NameScope) -> None:
-        super().__init__()
-        self._useset, self._basenamemap = set(scope._useset), defaultdict(int, scope._basenamemap)
-
-    def register(self, name: str, deduplicate: bool = False) -> str:
-        if name or not deduplicate:
-            return super().register(name, deduplicate)
-        self._basenamemap[""] += 1
-        return f".{self._basenamemap['']}"
-
-
 def translated_function(module: ir.Module, name: str) -> ir.Function:
     """A translated function's declaration (or definition, once it gets blocks)."""
     fn = ir.Function(module, FN_TYPE, name)
     fn.calling_convention = abi.TRANSLATED_CC
-    fn.scope = _CountingScope(fn.scope)
     return fn
 
 
