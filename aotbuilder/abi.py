@@ -241,6 +241,7 @@ def c_header() -> str:
         f"#define AOT_DIRECT_BASE 0x{DIRECT_BASE:x}ULL",
         f"#define AOT_DIRECT_LIMIT 0x{DIRECT_LIMIT:x}ULL",
         f"#define AOT_WINDOW_MAP_SIZE 0x{WINDOW_MAP_SIZE:x}ULL",
+        f"#define AOT_WINDOW_MAP_OFFSET ({WINDOW_MAP_OFFSET}LL)",
         f"#define AOT_FAULT_TABLE {FAULT_TABLE_SECTION}",
         f"#define AOT_NEXT_PC_IN_CPU {NEXT_PC_IN_CPU}",
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",

@@ -87,8 +87,7 @@ static bool window_reserved;
 /* The window's access map (abi.WINDOW_MAP_OFFSET): one byte per window page, PROT_READ and
  * PROT_WRITE as the page's host protection has them.  It never claims more access than the page
  * has: bits go before the protection is reduced and come after it is raised. */
-static unsigned char *const window_map =
-    (unsigned char *)(uintptr_t)(AOT_DIRECT_BASE - AOT_PAGE_SIZE - AOT_WINDOW_MAP_SIZE);
+static unsigned char *const window_map = (unsigned char *)(uintptr_t)(AOT_DIRECT_BASE + AOT_WINDOW_MAP_OFFSET);
 
 void window_reserve(void)
 {
@@ -125,11 +124,16 @@ static bool in_window(const unsigned char *host)
     return window_reserved && h >= AOT_DIRECT_BASE && h < AOT_DIRECT_BASE + AOT_DIRECT_LIMIT;
 }
 
+/* The access map's byte of the window page at host. */
+static unsigned char *window_map_byte(const unsigned char *host)
+{
+    return window_map + (((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE) >> AOT_PAGE_SHIFT);
+}
+
 /* Sets the access map's bytes of the window pages [host, host + len) to prot's read and write bits. */
 static void window_map_set(const unsigned char *host, uint64_t len, int prot)
 {
-    uint64_t first = ((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE) >> AOT_PAGE_SHIFT;
-    memset(window_map + first, prot & (PROT_READ | PROT_WRITE), len >> AOT_PAGE_SHIFT);
+    memset(window_map_byte(host), prot & (PROT_READ | PROT_WRITE), len >> AOT_PAGE_SHIFT);
 }
 
 /* Gives host memory back: window memory returns to the reservation (never a hole another host
@@ -182,7 +186,7 @@ void host_prot_sync(uint64_t addr, uint64_t len)
             n++;
         bool mapped = in_window(host);
         if (mapped) {  /* meanwhile, no more access than both the old and the new protection give */
-            unsigned char *bytes = window_map + (((uint64_t)(uintptr_t)host - AOT_DIRECT_BASE) >> AOT_PAGE_SHIFT);
+            unsigned char *bytes = window_map_byte(host);
             for (uint64_t i = 0; i < n; i++)
                 bytes[i] &= (unsigned char)prot;
         }

@@ -89,8 +89,11 @@ def chunk_end(b: ir.IRBuilder, loop: CountedLoop, counter: ir.Value, last: ir.Va
 
 
 def plain_chunk(loop: CountedLoop) -> int:
-    """Iterations per run of the plain copy, 0 for none: a run moves no base by more than a page,
-    so each base's accesses touch at most two pages, and it is at least MIN_PLAIN_RUN long."""
+    """Iterations per run of the plain copy, 0 for none (no access, or runs that would be too
+    short): a run moves no base by more than a page, so each base's accesses touch at most two
+    pages, and it is at least MIN_PLAIN_RUN long."""
+    if not loop.accesses:
+        return 0
     most = max(abs(loop.steps.get(a.base, 0)) for a in loop.accesses)
     chunk = CHUNK if most == 0 else min(CHUNK, abi.PAGE_SIZE // most)
     return chunk if chunk >= MIN_PLAIN_RUN else 0

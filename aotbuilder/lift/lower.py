@@ -326,9 +326,9 @@ class Lowering:
         # iterations: its branch compares the counter with its value in the chunk's last
         # iteration, after which control leaves the loop, or goes back to the header (which polls)
         # when the loop goes on.  Otherwise the checked copy runs, looping to itself.
-        # When the loop's accesses touch few pages per run and the TLB holds them all as window
-        # memory granting the access, a plain copy runs instead of the fast one: its accesses
-        # are ordinary LLVM loads and stores, which cannot fault (docs/architecture.md).
+        # When a run's accesses touch few pages and the window's access map grants them all, a
+        # plain copy runs instead of the fast one: its accesses are ordinary LLVM loads and
+        # stores, which cannot fault (docs/architecture.md).
         e, header = self.e, self.blocks[block.start]
         label = block_label(block.start - self.func.entry)
         e.b.position_at_end(header)
@@ -337,7 +337,7 @@ class Lowering:
         ok, last = entry_check(e, loop)
         counter = e.x(loop.counter)
         stop, whole = chunk_end(e.b, loop, counter, last)
-        plain_run = plain_chunk(loop) if loop.accesses else 0
+        plain_run = plain_chunk(loop)
         if plain_run:
             pages = self.llfn.append_basic_block(f"pages.{label}")
             e.b.cbranch(ok, pages, checked)
