@@ -15,6 +15,7 @@ from aotbuilder.cfg.loops import counted_loop, strided_loop
 from aotbuilder.elf import load_guest
 from aotbuilder.isa import MNEMONICS
 from aotbuilder.lift.lower import lower_function
+from aotbuilder.lift.plain_fp import plain_fp_loop
 from aotbuilder.lift.semantics import SEMANTICS
 
 GUESTS = Path(__file__).parent / "guests"
@@ -219,6 +220,36 @@ def test_counted_loops_get_a_copy_without_window_checks(compile_guest):
     assert re.search(r"load i64, ptr addrspace\(256\)", ir) and re.search(r"store i8 .*, ptr addrspace\(256\)", ir)
     # The access map's bytes, at %gs:(WINDOW_MAP_OFFSET + page).
     assert "load i8, ptr addrspace(256)" in ir and str(abi.WINDOW_MAP_OFFSET & (2**64 - 1)) in ir
+
+
+def test_fp_loops_whose_flags_llvm_keeps_get_an_fp_plain_copy(compile_guest):
+    """Of the FP loops of tests/guests/fp_loops.c, those whose every flag-raising operation feeds
+    a moving store or the next iteration (axpy, fnmsub with a sign injection, sqrt and divide,
+    single precision with conversions, a running sum) get an FP plain copy: a function of its
+    own, not strictfp, with no constrained operation, which LLVM vectorises.  A product only
+    read after the loop, one stored to one place, one whose store is overwritten and a loop
+    with fmin keep the constrained plain copy."""
+    path = compile_guest(GUESTS / "fp_loops.c", "zig", "2")
+    program = discover(load_guest(path))
+    main = next(f for f in program.functions.values() if f.name == "main")
+    verdicts = {}
+    for block in main.blocks.values():
+        loop = counted_loop(block)
+        if loop is not None and any(i.insn.mnemonic in ("fld", "flw") for i in block.instructions):
+            verdicts[" ".join(i.insn.mnemonic for i in block.instructions)] = plain_fp_loop(block, loop)
+    eligible = {shape for shape, ok in verdicts.items() if ok}
+    assert len(eligible) == 5 and len(verdicts) == 9, verdicts
+    assert all(any(m in shape for shape in eligible) for m in ("fmadd.d", "fnmsub.d", "fsqrt.d", "fcvt.s.d"))
+    assert not any("fmin.d" in shape for shape in eligible)
+    ir = lower_function(program, main, TRIPLE).ir
+    copies = re.findall(r'^define internal void @"plain_fp\.b\w+"\(.*?\) ([^{]*)\{(.*?)^}', ir, re.M | re.S)
+    assert len(copies) == 5
+    for attributes, body in copies:
+        assert "strictfp" not in attributes and "noinline" in attributes
+        assert "constrained" not in body and "addrspace(256)" in body
+    optimised = str(optimise(ir, CodegenOptions(cpu="x86-64-v3")))
+    vectorised = re.findall(r'^define internal fastcc void @"?plain_fp\.b\w+"?\(.*?^}', optimised, re.M | re.S)
+    assert sum("<4 x double>" in fn for fn in vectorised) >= 3
 
 
 def test_strided_loops_get_a_fast_copy_that_hands_over(compile_guest):

@@ -8,13 +8,16 @@ object does not depend on where its function sits).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import MASK, Origin, offset
+from aotbuilder.cfg.program import Instruction
+from aotbuilder.isa import operand_kinds
+from aotbuilder.isa.insn import Insn
 from aotbuilder.lift.writeback import (
     FlowGraph,
     Key,
@@ -62,6 +65,48 @@ class RegisterUse:
     # FP registers that only double-precision instructions use: they live in SSA as doubles, so a
     # value crossing a loop or a block stays in an XMM register (the others are 64-bit patterns).
     f_double: frozenset[int] = frozenset()
+
+    def written(self) -> list[Key]:
+        return [("x", i) for i in sorted(self.x_written)] + [("f", i) for i in sorted(self.f_written)]
+
+
+_OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",
+                   "frd": "rd", "frs1": "rs1", "frs2": "rs2", "frs3": "rs3"}
+
+
+def operands(insn: Insn) -> tuple[list[Key], list[Key]]:
+    """The registers `insn` reads and those it writes, from its operand kinds (x0 left out)."""
+    reads: list[Key] = []
+    writes: list[Key] = []
+    for kind in operand_kinds(insn.mnemonic):
+        field = _OPERAND_FIELDS.get(kind)
+        if field is None:
+            continue
+        key = ("f" if kind.startswith("f") else "x", getattr(insn, field))
+        if key != ("x", 0):
+            (writes if kind.endswith("rd") else reads).append(key)
+    return reads, writes
+
+
+def _double_only(mnemonic: str) -> bool:
+    """Whether the instruction's FP operands are all doubles (fcvt.w.d: yes; fcvt.d.s: no)."""
+    parts = mnemonic.split(".")[1:]
+    return mnemonic in ("fld", "fsd") or ("d" in parts and "s" not in parts)
+
+
+def register_use(instructions: Iterable[Instruction]) -> RegisterUse:
+    """Which registers the instructions (a function's, a loop's) read and write."""
+    sets: dict[str, set[int]] = {"xr": set(), "xw": set(), "fr": set(), "fw": set(), "fd": set(), "fo": set()}
+    for ins in instructions:
+        if ins.insn is None:
+            continue
+        reads, writes = operands(ins.insn)
+        for (bank, reg), side in [(k, "r") for k in reads] + [(k, "w") for k in writes]:
+            sets[bank + side].add(reg)
+            if bank == "f":
+                sets["fd" if _double_only(ins.insn.mnemonic) else "fo"].add(reg)
+    return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]),
+                       frozenset(sets["fd"] - sets["fo"]))
 
 
 def translated_function(module: ir.Module, name: str) -> ir.Function:
@@ -151,7 +196,7 @@ class Emitter:
         self.avx = avx
         self.module = module
         self.fn = fn
-        self.cpu, self.resume = fn.args
+        self.cpu = fn.args[0]
         self.use = used
         entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(entry)
@@ -199,11 +244,24 @@ class Emitter:
         self.hand_over: ir.Block | None = None
         # Whether the access being lowered is a plain one (a counted loop's plain copy, lower.py).
         self.plain = False
+        # In an FP plain copy (lower.py): whether an FMA raised invalid in software (lift/fp.py), as
+        # an i64 that is not 0 when one did.
+        self.invalid_slot: ir.AllocaInstr | None = None
         self.sites_used: set[int] = set()
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}
         self._fn_index: dict[Origin, int] = {}
         self._intrinsics: dict[str, ir.Function] = {}
         self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")
+
+    def outlined(self, fn: ir.Function, used: RegisterUse) -> Emitter:
+        """An emitter for `fn`, a function of this module that part of this function's code moves
+        to, which uses the registers `used`: it shares the refs (their placeholders belong to the
+        module) and the runtime's declarations."""
+        e = Emitter(self.module, fn, used, self.entry_pc, self.memory_model, self.avx)
+        for name in ("addr_refs", "fn_refs", "addr_origins", "fn_origins", "_addr_index", "_fn_index",
+                     "sites_used", "_intrinsics"):
+            setattr(e, name, getattr(self, name))
+        return e
 
     # -- registers -------------------------------------------------------------------------
     # Register values are cached per IR block: a read after a read or write in the same block reuses
@@ -324,11 +382,8 @@ class Emitter:
     def store_written(self) -> None:
         """Write back what this function changed, before control leaves it (the stores of
         registers that did not change since are deleted by place_writebacks)."""
-        for key in self._written_keys():
+        for key in self.use.written():
             self._write_back(key)
-
-    def _written_keys(self) -> list[Key]:
-        return [("x", i) for i in sorted(self.use.x_written)] + [("f", i) for i in sorted(self.use.f_written)]
 
     def _slot(self, key: Key) -> ir.AllocaInstr:
         """The alloca of register `key`."""
@@ -352,7 +407,7 @@ class Emitter:
         graph = FlowGraph(self.fn)
         held = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
         slots = RegisterSlots({k: self._slot(k) for k in held}, {k: self._cpu_field(*k) for k in held},
-                              self._written_keys())
+                              self.use.written())
         users = uses_of(self.fn)
         written = set(slots.written)
         entering: dict[ir.Block, set[Key]] = {}
@@ -423,12 +478,17 @@ class Emitter:
 
     def reload_all(self) -> None:
         """Reload the registers after control came back from elsewhere."""
-        self._state_event("reload")
-        for i in self.xregs:
-            self._write("x", i, self.xregs, self._cpu_load(self._cpu_field("x", i), I64))
-        for i in self.fregs:
-            self._write("f", i, self.fregs, self._cpu_load(self._cpu_field("f", i), self.fregs[i].allocated_type))
+        self.reload([("x", i) for i in self.xregs] + [("f", i) for i in self.fregs])
         self.reload_frm()
+
+    def reload(self, keys: Iterable[Key]) -> None:
+        """Reload these registers, after a call that wrote them (the state holds every other one:
+        what this function changed was written back before the call)."""
+        self._state_event("reload")
+        for key in keys:
+            slot = self._slot(key)
+            self._write(*key, self.xregs if key[0] == "x" else self.fregs,
+                        self._cpu_load(self._cpu_field(*key), slot.allocated_type))
 
     def reload_frm(self) -> None:
         self.b.store(self.cpu_u32("frm"), self.frm_slot)

@@ -21,8 +21,10 @@ from aotbuilder import abi
 from aotbuilder.isa import Insn
 from aotbuilder.isa.insn import RM_DYN, RM_RDN, RM_RESERVED, RM_RMM, RM_RNE, RM_RTZ, RM_RUP
 from aotbuilder.lift.emitter import CANONICAL_NAN32, CANONICAL_NAN64, F32, F64, I1, I32, I64, INT_TYPES, NAN_BOX
+from aotbuilder.lift.plain_fp import ordinary
 
 FLAG_NX, FLAG_UF, FLAG_OF, FLAG_DZ, FLAG_NV = 1, 2, 4, 8, 16
+_INF_BITS = {32: 0x7F800000, 64: 0x7FF0000000000000}
 # Round-to-integral without the inexact exception, per static rounding mode (RMM goes to software).
 _ROUND_INTEGRAL = {RM_RNE: "roundeven", RM_RTZ: "trunc", RM_RDN: "floor", RM_RUP: "ceil"}
 _MD = ir.MetaDataType()
@@ -114,7 +116,10 @@ def _strict(ctx) -> None:
 def constrained(ctx, op: str, ret: ir.Type, args: list[ir.Value], suffix: str, rounding: bool = True,
                 predicate: str | None = None, exceptions: str = "strict") -> ir.Value:
     """llvm.experimental.constrained.<op>.<suffix>: rounding per MXCSR, exceptions into its flags
-    (`exceptions="ignore"` only where the operation cannot raise any)."""
+    (`exceptions="ignore"` only where the operation cannot raise any).  In an FP plain copy
+    (lift/plain_fp.py), the ordinary LLVM operation."""
+    if ctx.plain_fp:
+        return ordinary(ctx, op, ret, args, suffix, predicate)
     _strict(ctx)
     e = ctx.e
     name = f"llvm.experimental.constrained.{op}.{suffix}"
@@ -300,33 +305,37 @@ def gen_fma(ctx, insn: Insn, p: Precision, negate_product: bool, negate_addend: 
         x = e.b.fneg(a) if negate_product else a
         z = e.b.fneg(c) if negate_addend else c
         r = constrained(ctx, "fma", p.ty, [x, b, z], suffix=p.suffix)
-        _fma_invalid_fixup(ctx, p, a, b, c, r)
+        _fma_invalid_fixup(ctx, p, a, b, r)
         return r
 
     _fp_result(ctx, insn, p, _SOFT_FMA[(negate_product, negate_addend)], [a, b, c], hardware)
 
 
-def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, c: ir.Value, r: ir.Value) -> None:
-    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not.  The tests
-    are behind a (rare) NaN result, which a NaN addend always gives; the result's compare is the
-    one its canonicalisation makes, and a host result is never a signalling NaN."""
+def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value) -> None:
+    """RISC-V raises invalid for ∞×0 even when the addend is a quiet NaN; x86 does not.  With a
+    NaN addend or not, ∞×0 makes the result a NaN, and when the addend is not a NaN x86 raised
+    invalid already: so fflags |= NV exactly when a×b is ∞×0.  The test is behind the (rare) NaN
+    result, whose compare is the one its canonicalisation makes; an FP plain copy tests every
+    time, as a branch in the loop would keep LLVM from vectorising it."""
     e = ctx.e
+    if not ctx.plain_fp:
+        nan_result, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
+        e.cbranch_rare(fcmp(ctx, p, "uno", r, r, exceptions="ignore"), nan_result, cont)
+        e.b.position_at_end(nan_result)
+
+    # On the magnitudes' bits A and B: with A 0 or ∞, A ^ B is ∞ exactly when B is the other
+    # one; otherwise bit 0 is set, which ∞'s pattern has clear.  One compare per lane, so a
+    # vectorised loop keeps the test in 64-bit lanes.
     ity = INT_TYPES[p.bits]
-    nan_result, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
-    e.cbranch_rare(fcmp(ctx, p, "uno", r, r, exceptions="ignore"), nan_result, cont)
-    e.b.position_at_end(nan_result)
-    mag_mask = e.c((1 << (p.bits - 1)) - 1, p.bits)
-    inf_bits = e.c(((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1), p.bits)
-
-    def mag(v):
-        return e.b.and_(e.b.bitcast(v, ity), mag_mask)
-
-    ma, mb = mag(a), mag(b)
-    zero = e.c(0, p.bits)
-    inf_zero = e.b.or_(e.b.and_(e.b.icmp_unsigned("==", ma, inf_bits), e.b.icmp_unsigned("==", mb, zero)),
-                       e.b.and_(e.b.icmp_unsigned("==", ma, zero), e.b.icmp_unsigned("==", mb, inf_bits)))
-    invalid = e.b.and_(inf_zero, is_nan_bits(ctx, p, e.b.bitcast(c, ity)))
-    or_flags(ctx, e.b.select(invalid, e.c(FLAG_NV, 32), e.c(0, 32)))
+    mag_mask, inf = e.c((1 << (p.bits - 1)) - 1, p.bits), e.c(_INF_BITS[p.bits], p.bits)
+    ma, mb = (e.b.and_(e.b.bitcast(v, ity), mag_mask) for v in (a, b))
+    a_special = e.b.or_(e.b.icmp_unsigned("==", ma, e.c(0, p.bits)), e.b.icmp_unsigned("==", ma, inf))
+    mixed = e.b.or_(e.b.xor(ma, mb), e.b.select(a_special, e.c(0, p.bits), e.c(1, p.bits)))
+    inf_zero = e.b.icmp_unsigned("==", mixed, inf)
+    if ctx.plain_fp:  # gathered in an i64 (Emitter.invalid_slot): a vectorised loop keeps 64-bit lanes
+        e.b.store(e.b.or_(e.b.load(e.invalid_slot, typ=I64), e.b.zext(inf_zero, I64)), e.invalid_slot)
+        return
+    or_flags(ctx, e.b.select(inf_zero, e.c(FLAG_NV, 32), e.c(0, 32)))
     e.b.branch(cont)
     e.b.position_at_end(cont)
 

@@ -18,8 +18,10 @@ from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
 from aotbuilder.cfg.loops import CountedLoop, StridedLoop, counted_loop, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
-from aotbuilder.isa import disassemble, operand_kinds
-from aotbuilder.lift.emitter import I64, SELF_FN, Emitter, RegisterUse, translated_function
+from aotbuilder.isa import disassemble
+from aotbuilder.isa.insn import RM_RNE
+from aotbuilder.lift.emitter import I64, PTR, SELF_FN, Emitter, register_use, translated_function
+from aotbuilder.lift.fp import FLAG_NV
 from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
     chunk_end,
@@ -28,6 +30,7 @@ from aotbuilder.lift.loop_checks import (
     plain_chunk,
     window_check,
 )
+from aotbuilder.lift.plain_fp import plain_fp_loop
 from aotbuilder.lift.semantics import SEMANTICS
 
 
@@ -69,7 +72,7 @@ class Lowering:
         # (loop idiom recognition) cannot be lowered for address space 256.  (A string
         # attribute, which llvmlite's attribute set does not list.)
         set.add(self.llfn.attributes, '"no-builtins"')
-        self.e = Emitter(self.module, self.llfn, register_use(func), func.entry, memory_model, avx)
+        self.e = Emitter(self.module, self.llfn, register_use(func.instructions()), func.entry, memory_model, avx)
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
@@ -92,6 +95,8 @@ class Lowering:
         # While lowering a counted loop's plain copy: its accesses (plain LLVM loads and stores).
         self.plain: frozenset[int] = frozenset()
         self.frm_in_hardware = False
+        # While lowering an FP plain copy (lift/plain_fp.py): FP operations are ordinary LLVM ones.
+        self.plain_fp = False
         # The strided loops this function versions, by header; set by lower().
         self.strided: dict[int, StridedLoop] = {}
         # While lowering a strided loop's fast copy: where each followed access hands over when
@@ -295,7 +300,7 @@ class Lowering:
                     self.strided[header] = strided
         inner = {b for loop in self.strided.values() for b in loop.blocks[1:]}
         resume = [pc for pc in func.return_sites if pc in self.blocks]
-        sw = e.b.switch(e.resume, self.blocks[func.entry])
+        sw = e.b.switch(self.llfn.args[1], self.blocks[func.entry])
         for k, pc in enumerate(resume, start=1):
             sw.add_case(e.c(k), self.blocks[pc])
         for start in sorted(set(func.blocks) - inner):
@@ -362,10 +367,54 @@ class Lowering:
         stop, whole = chunk_end(e.b, loop, counter, last, chunk)
         e.b.cbranch(e.b.icmp_unsigned("<", last, e.c(MIN_PLAIN_RUN - 1)), fast, lookup)
         e.b.position_at_end(lookup)
-        e.b.cbranch(plain_check(e, loop, e.b.select(whole, last, e.c(chunk - 1))), plain, fast)
+        allowed = plain_check(e, loop, e.b.select(whole, last, e.c(chunk - 1)))
+        if plain_fp_loop(block, loop):  # LLVM's ordinary FP operations assume round-to-nearest-even
+            allowed = e.b.and_(allowed, e.b.icmp_unsigned("==", e.frm(), e.c(RM_RNE, 32)))
+            e.b.cbranch(allowed, plain, fast)
+            e.b.position_at_end(plain)
+            e.store_written()
+            e.b.call(self._plain_fp_copy(block, loop), [e.cpu, stop])
+            e.reload(register_use(block.instructions).written())
+            self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+            e.b.cbranch(whole, self._edge_block(block.end), self.blocks[block.start])
+            return
+        e.b.cbranch(allowed, plain, fast)
         self.plain, self.frm_in_hardware = frozenset(a.pc for a in loop.accesses), loop.dynamic_rounding
         self._lower_body(block, plain, poll=False, latch=lambda: self._chunk_latch(block, loop, plain, stop, whole))
         self.plain, self.frm_in_hardware = frozenset(), False
+
+    def _plain_fp_copy(self, block: BasicBlock, loop: CountedLoop) -> ir.Function:
+        """The FP plain copy of the counted loop `block` (lift/plain_fp.py): fn(cpu, stop) runs
+        iterations until the counter is `stop`, with the registers in the CPU state before and
+        after."""
+        fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, I64]),
+                         f"plain_fp.{block_label(block.start - self.func.entry)}")
+        fn.linkage = "internal"
+        for attribute in ("noinline", "nounwind", '"no-builtins"'):
+            set.add(fn.attributes, attribute)
+        outer, outer_fn = self.e, self.llfn
+        e = self.e = outer.outlined(fn, register_use(block.instructions))
+        self.llfn = fn
+        body, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
+        e.invalid_slot = e.b.alloca(I64, name="invalid")
+        e.b.store(e.c(0), e.invalid_slot)
+        e.b.branch(body)
+
+        def latch() -> None:
+            self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+            e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
+
+        self.plain, self.frm_in_hardware, self.plain_fp = frozenset(a.pc for a in loop.accesses), True, True
+        self._lower_body(block, body, poll=False, latch=latch)
+        self.plain, self.frm_in_hardware, self.plain_fp = frozenset(), False, False
+        e.b.position_at_end(done)
+        invalid = e.b.icmp_unsigned("!=", e.b.load(e.invalid_slot, typ=I64), e.c(0))
+        e.set_cpu_u32("fflags", e.b.or_(e.cpu_u32("fflags"), e.b.select(invalid, e.c(FLAG_NV, 32), e.c(0, 32))))
+        e.store_written()
+        e.b.ret_void()
+        e.flush()
+        self.e, self.llfn = outer, outer_fn
+        return fn
 
     def _lower_strided(self, loop: StridedLoop) -> None:
         """A strided loop: its header checks that each family's first access is in the window
@@ -445,37 +494,6 @@ class Lowering:
             raise LiftError(f"cannot lift {disassemble(ins.insn, ins.pc)} at pc 0x{ins.pc:x} "
                             f"in {self.func.name}: {exc}") from exc
         e.site, e.hand_over, e.plain = None, None, False
-
-
-_OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",
-                   "frd": "rd", "frs1": "rs1", "frs2": "rs2", "frs3": "rs3"}
-
-
-def _double_only(mnemonic: str) -> bool:
-    """Whether the instruction's FP operands are all doubles (fcvt.w.d: yes; fcvt.d.s: no)."""
-    parts = mnemonic.split(".")[1:]
-    return mnemonic in ("fld", "fsd") or ("d" in parts and "s" not in parts)
-
-
-def register_use(func: Function) -> RegisterUse:
-    """Which registers the function's instructions read and write, from their operand kinds."""
-    sets: dict[str, set[int]] = {"xr": set(), "xw": set(), "fr": set(), "fw": set(), "fd": set(), "fo": set()}
-    for ins in func.instructions():
-        if ins.insn is None:
-            continue
-        for kind in operand_kinds(ins.insn.mnemonic):
-            field = _OPERAND_FIELDS.get(kind)
-            if field is None:
-                continue
-            reg = getattr(ins.insn, field)
-            bank = "f" if kind.startswith("f") else "x"
-            sets[bank + ("w" if kind.endswith("rd") else "r")].add(reg)
-            if bank == "f":
-                sets["fd" if _double_only(ins.insn.mnemonic) else "fo"].add(reg)
-    sets["xr"].discard(0)
-    sets["xw"].discard(0)
-    return RegisterUse(frozenset(sets["xr"]), frozenset(sets["xw"]), frozenset(sets["fr"]), frozenset(sets["fw"]),
-                       frozenset(sets["fd"] - sets["fo"]))
 
 
 def calls_out(program: Program, func: Function) -> bool:
