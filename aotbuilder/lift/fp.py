@@ -318,6 +318,8 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
     result, whose compare is the one its canonicalisation makes; an FP plain copy tests every
     time, as a branch in the loop would keep LLVM from vectorising it."""
     e = ctx.e
+    if ctx.plain_fp and not ctx.inf_times_zero:
+        return
     if not ctx.plain_fp:
         nan_result, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
         e.cbranch_rare(fcmp(ctx, p, "uno", r, r, exceptions="ignore"), nan_result, cont)
@@ -326,11 +328,9 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
     # On the magnitudes' bits A and B: with A 0 or ∞, A ^ B is ∞ exactly when B is the other
     # one; otherwise bit 0 is set, which ∞'s pattern has clear.  One compare per lane, so a
     # vectorised loop keeps the test in 64-bit lanes.
-    ity = INT_TYPES[p.bits]
-    mag_mask, inf = e.c((1 << (p.bits - 1)) - 1, p.bits), e.c(_INF_BITS[p.bits], p.bits)
-    ma, mb = (e.b.and_(e.b.bitcast(v, ity), mag_mask) for v in (a, b))
-    a_special = e.b.or_(e.b.icmp_unsigned("==", ma, e.c(0, p.bits)), e.b.icmp_unsigned("==", ma, inf))
-    mixed = e.b.or_(e.b.xor(ma, mb), e.b.select(a_special, e.c(0, p.bits), e.c(1, p.bits)))
+    inf = e.c(_INF_BITS[p.bits], p.bits)
+    mixed = e.b.or_(e.b.xor(_magnitude(ctx, p, a), _magnitude(ctx, p, b)),
+                    e.b.select(zero_or_infinite(ctx, p, a), e.c(0, p.bits), e.c(1, p.bits)))
     inf_zero = e.b.icmp_unsigned("==", mixed, inf)
     if ctx.plain_fp:  # gathered in an i64 (Emitter.invalid_slot): a vectorised loop keeps 64-bit lanes
         e.b.store(e.b.or_(e.b.load(e.invalid_slot, typ=I64), e.b.zext(inf_zero, I64)), e.invalid_slot)
@@ -338,6 +338,29 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
     or_flags(ctx, e.b.select(inf_zero, e.c(FLAG_NV, 32), e.c(0, 32)))
     e.b.branch(cont)
     e.b.position_at_end(cont)
+
+
+def _magnitude(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    e = ctx.e
+    return e.b.and_(e.b.bitcast(v, INT_TYPES[p.bits]), e.c((1 << (p.bits - 1)) - 1, p.bits))
+
+
+def zero_or_infinite(ctx, p: Precision, v: ir.Value) -> ir.Value:
+    """Whether v is ±0 or ±∞ (a test on its bits: it raises nothing)."""
+    e = ctx.e
+    magnitude = _magnitude(ctx, p, v)
+    return e.b.or_(e.b.icmp_unsigned("==", magnitude, e.c(0, p.bits)),
+                   e.b.icmp_unsigned("==", magnitude, e.c(_INF_BITS[p.bits], p.bits)))
+
+
+def any_zero_or_infinite(ctx, registers: list[tuple[int, str]]) -> ir.Value:
+    """Whether one of the FP registers (number, precision "s" or "d") holds ±0 or ±∞."""
+    e = ctx.e
+    found: ir.Value = ir.Constant(I1, 0)
+    for reg, precision in registers:
+        p = S if precision == "s" else D
+        found = e.b.or_(found, zero_or_infinite(ctx, p, operand(ctx, p, reg)))
+    return found
 
 
 # -- sign injection, min/max, compares, class (exact: no rounding) -----------------------------------

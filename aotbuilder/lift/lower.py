@@ -21,7 +21,7 @@ from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble
 from aotbuilder.isa.insn import RM_RNE
 from aotbuilder.lift.emitter import I64, PTR, SELF_FN, Emitter, register_use, translated_function
-from aotbuilder.lift.fp import FLAG_NV
+from aotbuilder.lift.fp import FLAG_NV, any_zero_or_infinite
 from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
     chunk_end,
@@ -30,7 +30,7 @@ from aotbuilder.lift.loop_checks import (
     plain_chunk,
     window_check,
 )
-from aotbuilder.lift.plain_fp import plain_fp_loop
+from aotbuilder.lift.plain_fp import invariant_multiplicands, plain_fp_loop
 from aotbuilder.lift.semantics import SEMANTICS
 
 
@@ -95,8 +95,10 @@ class Lowering:
         # While lowering a counted loop's plain copy: its accesses (plain LLVM loads and stores).
         self.plain: frozenset[int] = frozenset()
         self.frm_in_hardware = False
-        # While lowering an FP plain copy (lift/plain_fp.py): FP operations are ordinary LLVM ones.
+        # While lowering an FP plain copy (lift/plain_fp.py): FP operations are ordinary LLVM ones;
+        # and whether an FMA there may compute ∞×0.
         self.plain_fp = False
+        self.inf_times_zero = True
         # The strided loops this function versions, by header; set by lower().
         self.strided: dict[int, StridedLoop] = {}
         # While lowering a strided loop's fast copy: where each followed access hands over when
@@ -395,18 +397,26 @@ class Lowering:
         outer, outer_fn = self.e, self.llfn
         e = self.e = outer.outlined(fn, register_use(block.instructions))
         self.llfn = fn
-        body, done = fn.append_basic_block("loop"), fn.append_basic_block("done")
         e.invalid_slot = e.b.alloca(I64, name="invalid")
         e.b.store(e.c(0), e.invalid_slot)
-        e.b.branch(body)
-
-        def latch() -> None:
-            self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
-            e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
-
         self.plain, self.frm_in_hardware, self.plain_fp = frozenset(a.pc for a in loop.accesses), True, True
-        self._lower_body(block, body, poll=False, latch=latch)
-        self.plain, self.frm_in_hardware, self.plain_fp = frozenset(), False, False
+        # A copy that tests each FMA for ∞×0 (RISC-V's invalid, lift/fp.py), and one that does
+        # not, for when a multiplicand the loop does not change is neither 0 nor ∞.
+        bodies = [(fn.append_basic_block("loop"), True)]
+        multiplicands = invariant_multiplicands(block)
+        if multiplicands:
+            bodies.append((fn.append_basic_block("loop.finite"), False))
+            e.b.cbranch(any_zero_or_infinite(self, multiplicands), bodies[0][0], bodies[1][0])
+        else:
+            e.b.branch(bodies[0][0])
+        done = fn.append_basic_block("done")
+        for body, self.inf_times_zero in bodies:
+            def latch(body: ir.Block = body) -> None:
+                self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+                e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
+
+            self._lower_body(block, body, poll=False, latch=latch)
+        self.plain, self.frm_in_hardware, self.plain_fp, self.inf_times_zero = frozenset(), False, False, True
         e.b.position_at_end(done)
         invalid = e.b.icmp_unsigned("!=", e.b.load(e.invalid_slot, typ=I64), e.c(0))
         e.set_cpu_u32("fflags", e.b.or_(e.cpu_u32("fflags"), e.b.select(invalid, e.c(FLAG_NV, 32), e.c(0, 32))))

@@ -50,6 +50,26 @@ _ROUNDING = frozenset({f"{m}.{p}" for m in ("fadd", "fsub", "fmul", "fdiv", "fsq
 _EXACT = frozenset({"fcvt.d.s"})
 
 
+_FMAS = frozenset(f"{m}.{p}" for m in ("fmadd", "fmsub", "fnmadd", "fnmsub") for p in _PRECISIONS)
+
+
+def invariant_multiplicands(block: BasicBlock) -> list[tuple[int, str]] | None:
+    """For each FMA of the loop `block`, a multiplicand register that the loop does not write,
+    with the FMA's precision ("s" or "d"); None if some FMA has none.  While none of them holds
+    0 or ∞, no FMA of the loop computes ∞×0, and an FP plain copy needs no test for RISC-V's
+    invalid (lift/fp.py `_fma_invalid_fixup`): `x` in `c[j] += x * b[j]`."""
+    written = {key for ins in block.instructions for key in operands(ins.insn)[1]}
+    found = []
+    for ins in block.instructions:
+        insn = ins.insn
+        if insn.mnemonic in _FMAS:
+            reg = next((r for r in (insn.rs1, insn.rs2) if ("f", r) not in written), None)
+            if reg is None:
+                return None
+            found.append((reg, insn.mnemonic[-1]))
+    return found
+
+
 def _is_fp(mnemonic: str) -> bool:
     return any(kind.startswith("f") for kind in operand_kinds(mnemonic))
 
