@@ -21,7 +21,7 @@ from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble
 from aotbuilder.isa.insn import RM_RNE
 from aotbuilder.lift.emitter import I64, PTR, SELF_FN, Emitter, register_use, translated_function
-from aotbuilder.lift.fp import FLAG_NV, any_zero_or_infinite
+from aotbuilder.lift.fp import FLAG_NV, any_zero_or_infinite, or_flags
 from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
     chunk_end,
@@ -410,7 +410,9 @@ class Lowering:
         else:
             e.b.branch(bodies[0][0])
         done = fn.append_basic_block("done")
-        for body, self.inf_times_zero in bodies:
+        for body, tests_fma in bodies:
+            self.inf_times_zero = tests_fma
+
             def latch(body: ir.Block = body) -> None:
                 self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
                 e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
@@ -419,7 +421,7 @@ class Lowering:
         self.plain, self.frm_in_hardware, self.plain_fp, self.inf_times_zero = frozenset(), False, False, True
         e.b.position_at_end(done)
         invalid = e.b.icmp_unsigned("!=", e.b.load(e.invalid_slot, typ=I64), e.c(0))
-        e.set_cpu_u32("fflags", e.b.or_(e.cpu_u32("fflags"), e.b.select(invalid, e.c(FLAG_NV, 32), e.c(0, 32))))
+        or_flags(self, e.b.select(invalid, e.c(FLAG_NV, 32), e.c(0, 32)))
         e.store_written()
         e.b.ret_void()
         e.flush()
