@@ -22,6 +22,7 @@ from aotbuilder.lift.writeback import (
     FlowGraph,
     Key,
     RegisterSlots,
+    WritebackMarker,
     loop_reloads_to_sink,
     split_edge,
     successors,
@@ -380,10 +381,14 @@ class Emitter:
         self.set_f_reg(i, v)
 
     def store_written(self) -> None:
-        """Write back what this function changed, before control leaves it (the stores of
-        registers that did not change since are deleted by place_writebacks)."""
-        for key in self.use.written():
-            self._write_back(key)
+        """Write back what this function changed, before control leaves it.  Only a marker goes
+        in here: place_writebacks, which knows on which paths each register may have changed,
+        puts the stores of those registers before it, storing the values the block holds here.
+        (Making every store now and deleting most later was most of the lifter's time.)"""
+        known = self._known_values()
+        marker = WritebackMarker(self.b.block, {k: known[k] for k in self.use.written() if k in known})
+        self.b._insert(marker)
+        self._state_event("store written", None, marker)
 
     def _slot(self, key: Key) -> ir.AllocaInstr:
         """The alloca of register `key`."""
@@ -436,8 +441,12 @@ class Emitter:
             self._values_block = None
         dirty_in, _ = self._dirty_flow()
         for block in self._state_events:
-            if block in dirty_in:  # unreachable blocks keep their stores
+            if block in dirty_in:
                 self._replay(block, dirty_in[block], drop=True)
+            else:  # not reached in the flow: store everything, as if every register had changed
+                for kind, _, event in self._state_events[block]:
+                    if kind == "store written":
+                        self._store_at(block, event, self.use.written())
 
     def _reload_into(self, b: ir.IRBuilder, keys: set[Key]) -> None:
         for key in sorted(keys):
@@ -463,18 +472,36 @@ class Emitter:
 
     def _replay(self, block: ir.Block, dirty_in: frozenset, drop: bool) -> frozenset:
         """The registers that may differ from their CPU-state copy at the end of `block`; with
-        `drop`, delete the block's write-back stores of registers that cannot."""
+        `drop`, put the stores of those that may at the block's store_written markers and delete
+        its other write-back stores of registers that cannot."""
         dirty = set(dirty_in)
         for kind, reg, store in self._state_events.get(block, ()):
             if kind == "write":
                 dirty.add(reg)
             elif kind == "reload":
                 dirty.clear()
+            elif kind == "store written":
+                if drop:
+                    self._store_at(block, store, [key for key in self.use.written() if key in dirty])
+                dirty.difference_update(self.use.written())
             elif reg in dirty:
                 dirty.discard(reg)
             elif drop:
                 block.instructions.remove(store)
         return frozenset(dirty)
+
+    def _store_at(self, block: ir.Block, marker: WritebackMarker, keys: list[Key]) -> None:
+        """The write-back stores of `keys` in place of a store_written marker: each stores the
+        value the block held there, else its alloca's (no write was pending there)."""
+        self.b.position_before(marker)
+        values = marker.values()
+        for key in keys:
+            value = values.get(key)
+            if value is None:
+                slot = self._slot(key)
+                value = self.b.load(slot, typ=slot.allocated_type)
+            self._cpu_store(value, self._cpu_field(*key))
+        block.instructions.remove(marker)
 
     def reload_all(self) -> None:
         """Reload the registers after control came back from elsewhere."""

@@ -425,6 +425,7 @@ class Lowering:
         e.store_written()
         e.b.ret_void()
         e.flush()
+        e.place_writebacks()
         self.e, self.llfn = outer, outer_fn
         return fn
 

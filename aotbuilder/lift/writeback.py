@@ -31,6 +31,33 @@ def successors(block: ir.Block) -> list[ir.Block]:
     return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
 
 
+class WritebackMarker(ir.Instruction):
+    """Where control leaves the function (Emitter.store_written): the registers that may have
+    changed by then are written back here once the dirty flow is known, each with the value the
+    block holds for it at that point.  Those values are the marker's operands, so the passes
+    that look at an alloca's or a value's users see them used, as the stores would use them; the
+    marker is replaced by the stores before the IR is printed."""
+
+    def __init__(self, parent: ir.Block, values: dict[Key, ir.Value]) -> None:
+        super().__init__(parent, ir.VoidType(), "writeback", list(values.values()))
+        self.keys = list(values)
+
+    def values(self) -> dict[Key, ir.Value]:
+        return dict(zip(self.keys, self.operands, strict=True))
+
+    def descr(self, buf: list[str]) -> None:
+        raise AssertionError("a write-back marker was left in the IR")
+
+
+def written_back_as(user: ir.Instruction, value: ir.Value, owner: dict[int, Key]) -> set[Key | None]:
+    """The registers as which `user` writes `value` back (None: it uses it otherwise)."""
+    if isinstance(user, WritebackMarker):
+        return {k for k, v in zip(user.keys, user.operands, strict=True) if v is value}
+    if isinstance(user, ir.StoreInstr) and user.operands[0] is value:
+        return {owner.get(id(user.operands[1]))}
+    return {None}
+
+
 @dataclass
 class Loop:
     """A natural loop of the IR: the blocks that reach one of its header's back edges without
@@ -111,8 +138,7 @@ def loop_reloads_to_sink(loop: Loop, slots: RegisterSlots, users: dict[ir.Value,
 
     def only_written_back(value: ir.Value, key: Key) -> bool:
         """Whether `value` is only stored, as register `key`, to its CPU field or alloca."""
-        return all(isinstance(u, ir.StoreInstr) and u.operands[0] is value and owner.get(id(u.operands[1])) == key
-                   for u in users.get(value, ()))
+        return all(written_back_as(u, value, owner) == {key} for u in users.get(value, ()))
 
     for block in loop.body:
         for ins in block.instructions:
