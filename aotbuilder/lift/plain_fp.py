@@ -38,6 +38,7 @@ from aotbuilder.cfg.program import BasicBlock
 from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import RM_DYN
 from aotbuilder.lift.emitter import operands
+from aotbuilder.lift.writeback import Key
 
 _PRECISIONS = ("s", "d")
 # FP instructions that raise no flag and make no value LLVM can fold.
@@ -48,8 +49,6 @@ _QUIET = frozenset({"flw", "fld", "fsw", "fsd", "fmv.x.w", "fmv.x.d"}
 _ROUNDING = frozenset({f"{m}.{p}" for m in ("fadd", "fsub", "fmul", "fdiv", "fsqrt", "fmadd", "fmsub", "fnmadd",
                                             "fnmsub") for p in _PRECISIONS} | {"fcvt.s.d"})
 _EXACT = frozenset({"fcvt.d.s"})
-
-
 _FMAS = frozenset(f"{m}.{p}" for m in ("fmadd", "fmsub", "fnmadd", "fnmsub") for p in _PRECISIONS)
 
 
@@ -99,11 +98,11 @@ def _kept(block: BasicBlock, loop: CountedLoop) -> set[int]:
     body = block.instructions
     graph = nx.DiGraph()
     graph.add_nodes_from(range(len(body)))
-    last: dict = {}  # register -> index of its last write in the iteration
+    last: dict[Key, int] = {}  # register -> index of its last write in the iteration
     for i, ins in enumerate(body):
         for key in operands(ins.insn)[1]:
             last[key] = i
-    written: dict = {}
+    written: dict[Key, int] = {}
     for j, ins in enumerate(body):
         reads, writes = operands(ins.insn)
         for key in reads:
@@ -129,10 +128,6 @@ def _kept(block: BasicBlock, loop: CountedLoop) -> set[int]:
     return kept
 
 
-_QUIET_COMPARES = {"uno": lambda b, x, y: b.fcmp_unordered("uno", x, y),
-                   "oeq": lambda b, x, y: b.fcmp_ordered("==", x, y)}
-
-
 def ordinary(ctx, op: str, ret: ir.Type, args: list[ir.Value], suffix: str, predicate: str | None) -> ir.Value:
     """The ordinary LLVM operation for `llvm.experimental.constrained.<op>.<suffix>`."""
     b = ctx.e.b
@@ -142,6 +137,6 @@ def ordinary(ctx, op: str, ret: ir.Type, args: list[ir.Value], suffix: str, pred
         return ctx.e.intrinsic_call(f"llvm.{op}.{suffix}", [ret] * len(args), args, ret)
     if op in ("fpext", "fptrunc"):
         return getattr(b, op)(args[0], ret)
-    if op == "fcmp" and predicate in _QUIET_COMPARES:
-        return _QUIET_COMPARES[predicate](b, *args)
+    if op == "fcmp" and predicate == "uno":  # a NaN test (fp.canonical): quiet, raises nothing here
+        return b.fcmp_unordered("uno", *args)
     raise AssertionError(f"no ordinary form of constrained {op} {predicate or ''} (plain_fp_loop let it in)")
