@@ -81,12 +81,14 @@ def _bits(ctx, p: Precision, v: ir.Value) -> ir.Value:
     return ctx.e.b.bitcast(v, INT_TYPES[p.bits])
 
 
+def _magnitude(ctx, p: Precision, bits: ir.Value) -> ir.Value:
+    """The integer bits `bits` of a value without its sign."""
+    return ctx.e.b.and_(bits, ctx.e.c((1 << (p.bits - 1)) - 1, p.bits))
+
+
 def is_nan_bits(ctx, p: Precision, bits: ir.Value) -> ir.Value:
     """NaN test on the integer bits (raises no FP exception, unlike a compare)."""
-    e = ctx.e
-    magnitude = e.b.and_(bits, e.c((1 << (p.bits - 1)) - 1, p.bits))
-    exp_mask = ((1 << (p.bits - 1)) - 1) ^ ((1 << (23 if p is S else 52)) - 1)
-    return e.b.icmp_unsigned(">", magnitude, e.c(exp_mask, p.bits))
+    return ctx.e.b.icmp_unsigned(">", _magnitude(ctx, p, bits), ctx.e.c(_INF_BITS[p.bits], p.bits))
 
 
 def canonical(ctx, p: Precision, v: ir.Value) -> ir.Value:
@@ -329,7 +331,7 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
     # one; otherwise bit 0 is set, which ∞'s pattern has clear.  One compare per lane, so a
     # vectorised loop keeps the test in 64-bit lanes.
     inf = e.c(_INF_BITS[p.bits], p.bits)
-    mixed = e.b.or_(e.b.xor(_magnitude(ctx, p, a), _magnitude(ctx, p, b)),
+    mixed = e.b.or_(e.b.xor(_magnitude(ctx, p, _bits(ctx, p, a)), _magnitude(ctx, p, _bits(ctx, p, b))),
                     e.b.select(zero_or_infinite(ctx, p, a), e.c(0, p.bits), e.c(1, p.bits)))
     inf_zero = e.b.icmp_unsigned("==", mixed, inf)
     if ctx.plain_fp:  # gathered in an i64 (Emitter.invalid_slot): a vectorised loop keeps 64-bit lanes
@@ -340,15 +342,10 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
     e.b.position_at_end(cont)
 
 
-def _magnitude(ctx, p: Precision, v: ir.Value) -> ir.Value:
-    e = ctx.e
-    return e.b.and_(e.b.bitcast(v, INT_TYPES[p.bits]), e.c((1 << (p.bits - 1)) - 1, p.bits))
-
-
 def zero_or_infinite(ctx, p: Precision, v: ir.Value) -> ir.Value:
     """Whether v is ±0 or ±∞ (a test on its bits: it raises nothing)."""
     e = ctx.e
-    magnitude = _magnitude(ctx, p, v)
+    magnitude = _magnitude(ctx, p, _bits(ctx, p, v))
     return e.b.or_(e.b.icmp_unsigned("==", magnitude, e.c(0, p.bits)),
                    e.b.icmp_unsigned("==", magnitude, e.c(_INF_BITS[p.bits], p.bits)))
 

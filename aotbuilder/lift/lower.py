@@ -20,7 +20,7 @@ from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble
 from aotbuilder.isa.insn import RM_RNE
-from aotbuilder.lift.emitter import I64, PTR, SELF_FN, Emitter, register_use, translated_function
+from aotbuilder.lift.emitter import I64, PTR, SELF_FN, Emitter, RegisterUse, register_use, translated_function
 from aotbuilder.lift.fp import FLAG_NV, any_zero_or_infinite, or_flags
 from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
@@ -374,10 +374,11 @@ class Lowering:
             allowed = e.b.and_(allowed, e.b.icmp_unsigned("==", e.frm(), e.c(RM_RNE, 32)))
             e.b.cbranch(allowed, plain, fast)
             e.b.position_at_end(plain)
+            used = register_use(block.instructions)
             e.store_written()
-            e.b.call(self._plain_fp_copy(block, loop), [e.cpu, stop])
-            e.reload(register_use(block.instructions).written())
-            self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+            e.b.call(self._plain_fp_copy(block, loop, used), [e.cpu, stop])
+            e.reload(used.written())
+            self._at_latch(block)
             e.b.cbranch(whole, self._edge_block(block.end), self.blocks[block.start])
             return
         e.b.cbranch(allowed, plain, fast)
@@ -385,17 +386,17 @@ class Lowering:
         self._lower_body(block, plain, poll=False, latch=lambda: self._chunk_latch(block, loop, plain, stop, whole))
         self.plain, self.frm_in_hardware = frozenset(), False
 
-    def _plain_fp_copy(self, block: BasicBlock, loop: CountedLoop) -> ir.Function:
-        """The FP plain copy of the counted loop `block` (lift/plain_fp.py): fn(cpu, stop) runs
-        iterations until the counter is `stop`, with the registers in the CPU state before and
-        after."""
+    def _plain_fp_copy(self, block: BasicBlock, loop: CountedLoop, used: RegisterUse) -> ir.Function:
+        """The FP plain copy of the counted loop `block` (lift/plain_fp.py), which uses the
+        registers `used`: fn(cpu, stop) runs iterations until the counter is `stop`, with the
+        registers in the CPU state before and after."""
         fn = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [PTR, I64]),
                          f"plain_fp.{block_label(block.start - self.func.entry)}")
         fn.linkage = "internal"
         for attribute in ("noinline", "nounwind", '"no-builtins"'):
             set.add(fn.attributes, attribute)
         outer, outer_fn = self.e, self.llfn
-        e = self.e = outer.outlined(fn, register_use(block.instructions))
+        e = self.e = outer.outlined(fn, used)
         self.llfn = fn
         e.invalid_slot = e.b.alloca(I64, name="invalid")
         e.b.store(e.c(0), e.invalid_slot)
@@ -414,7 +415,7 @@ class Lowering:
             self.inf_times_zero = tests_fma
 
             def latch(body: ir.Block = body) -> None:
-                self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+                self._at_latch(block)
                 e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
 
             self._lower_body(block, body, poll=False, latch=latch)
@@ -460,11 +461,15 @@ class Lowering:
         """The fast copy's branch: round again until the counter reaches `stop`, then leave the
         loop if this chunk was its rest (`whole`), else go back to the header."""
         e = self.e
-        self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
+        self._at_latch(block)
         chunk_done = self.llfn.append_basic_block(f"chunk.{block_label(block.start - self.func.entry)}")
         e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), stop), fast, chunk_done)
         e.b.position_at_end(chunk_done)
         e.b.cbranch(whole, self._edge_block(block.end), self.blocks[block.start])
+
+    def _at_latch(self, block: BasicBlock) -> None:
+        """Position the lowering at the block's last instruction (a loop's branch)."""
+        self.pc, self.size = block.instructions[-1].pc, block.instructions[-1].size
 
     def _lower_body(self, block: BasicBlock, start: ir.Block, poll: bool = True,
                     latch: Callable[[], None] | None = None) -> None:
