@@ -186,6 +186,15 @@ def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, t
     assert len(expected.stdout) == 36 * 8 and expected.status != 0
 
 
+def test_callers_see_the_caller_saved_registers_a_callee_left(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """Callers that read caller-saved registers a callee set (tests/guests/return_conventions.S:
+    after a direct call, a tail call, a callee that leaves the register alone, a call through a
+    register and a jump through one), against the psABI but as hand-written code and Go's
+    results in registers do: each value must be the one the callee left, as under qemu."""
+    expected = _asm_guest_as_under_qemu("return_conventions", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (30, 31, 40, 50, 60, 70, 61))
+
+
 @pytest.mark.parametrize("toolchain", ["zig", "gcc"])
 def test_counted_loops_match_qemu(toolchain, compile_guest, qemu_run, shared_cache):
     """Counted loops (tests/guests/counted_loops.c) up and down, with invariant bases, a down-counter

@@ -2,8 +2,9 @@
 
 Control flow follows design.md's translation model: direct branches are LLVM branches, calls to
 translated functions are native calls whose returned guest pc is checked against the expected
-return address, and everything else leaves through one exit block that writes back the registers
-this function changed and returns the next guest pc to its caller (ultimately the dispatcher).
+return address, and everything else writes back the registers this function changed on its path
+and leaves through one exit block that returns the next guest pc to its caller (ultimately the
+dispatcher).
 """
 
 from __future__ import annotations
@@ -172,6 +173,11 @@ class Lowering:
         return stub
 
     def exit(self, target: ir.Value) -> None:
+        """Leave to the caller (ultimately the dispatcher) with `target` as the next guest pc.  The
+        write-back happens on this path, before the shared exit block: there it would write back
+        what any path changed, loading on the other paths the registers they left as they were,
+        only to store them again."""
+        self.e.store_written()
         if self.exit_phi is None:
             with self.e.b.goto_block(self.exit_block):
                 self.exit_phi = self.e.b.phi(I64, name="next_pc")
@@ -311,7 +317,6 @@ class Lowering:
         if self.exit_phi is None:
             e.b.unreachable()
         else:
-            e.store_written()
             e.b.ret(self.exit_phi)
         e.flush()
         e.place_writebacks()
