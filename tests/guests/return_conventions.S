@@ -3,8 +3,7 @@
  * through a tail call (t4), through a later callee that leaves the register alone (t5), after a
  * call through a register (t6), and through a jump through a register to a function that
  * returns for the caller (a7).  A translation that wrote back at returns only what the psABI
- * lets callers read would lose them.  The log (stdout) holds each value read; the exit status
- * is their sum mod 256. */
+ * lets callers read would lose them.  The log (stdout) holds each value read. */
     .text
     .globl _start
 _start:
@@ -37,16 +36,7 @@ again:
     li      a2, 7 * 8
     li      a7, 64
     ecall
-    la      a1, log         /* exit status: sum of the log, mod 256 */
-    li      a0, 0
-    li      a2, 7
-sum:
-    ld      t0, 0(a1)
-    add     a0, a0, t0
-    addi    a1, a1, 8
-    addi    a2, a2, -1
-    bnez    a2, sum
-    andi    a0, a0, 255
+    li      a0, 0           /* exit(0) */
     li      a7, 93
     ecall
 
