@@ -159,10 +159,12 @@ def _new_block(ctx, name: str) -> ir.Block:
 
 
 def illegal_dynamic_rm(ctx) -> None:
-    """Leave through the function's shared exit for "dyn with a reserved mode in frm".
+    """Trap for "dyn with a reserved mode in frm".
 
     One cold block per function (writing back the registers and trapping with the pc and word of
-    whichever instruction came there) keeps the many rounding-mode checks small."""
+    whichever instruction came there) keeps the many rounding-mode checks small.  The pc the
+    runtime returns goes straight back to the caller, as Lowering.trap does: the CPU state is
+    the truth then."""
     e = ctx.e
     shared = getattr(ctx, "_fp_illegal", None)
     if shared is None:
@@ -172,9 +174,7 @@ def illegal_dynamic_rm(ctx) -> None:
         offset, raw = e.b.phi(I64, "illegal.offset"), e.b.phi(I64, "illegal.word")
         e.set_cpu_u64("pc", e.b.add(e.self_pc, offset))
         e.store_written()
-        next_pc = e.call_runtime("aot_trap", e.c(abi.CAUSE_ILLEGAL_INSTRUCTION, 32), raw)
-        e.reload_all()
-        ctx.exit(next_pc)
+        e.b.ret(e.call_runtime("aot_trap", e.c(abi.CAUSE_ILLEGAL_INSTRUCTION, 32), raw))
         e.b.position_at_end(here)
         shared = ctx._fp_illegal = (block, offset, raw)
     block, offset, raw = shared
