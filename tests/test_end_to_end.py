@@ -218,12 +218,13 @@ def test_strided_loops_match_qemu(toolchain, compile_guest, qemu_run, shared_cac
     shapes, a store loop, a walk down with a `j` latch, scaled indexes, in the window, into a
     hole, a read-only page and off a mapping's start, across 2^38 where two mappings meet (the
     translation leaves the window into its guard page; qemu, which keeps 2^38 for itself, walks
-    across another address) and off the end there, and rounding in each frm mode: the same
-    results, fault addresses and registers as under qemu."""
+    across another address) and off the end there, an FP sum that is a NaN when its walk faults,
+    and rounding in each frm mode: the same results, fault addresses and registers as under qemu."""
     elf = compile_guest(GUESTS / "strided_loops.c", toolchain=toolchain)
     expected = qemu_run(elf)
     out = expected.stdout.decode()
-    assert expected.status == 0 and out.count("SIGSEGV") == 7 and "fsum rmm" in out and "down across" in out
+    assert expected.status == 0 and out.count("SIGSEGV") == 8 and "fsum rmm" in out and "down across" in out
+    assert "fa0=7ff8000000000000" in out  # the canonical NaN
     got = subprocess.run([*AOTBUILDER, "run", "--cache-dir", str(shared_cache), str(elf)], capture_output=True,
                          timeout=1800)
     assert (got.stdout.decode(), got.returncode) == (out, 0), got.stderr.decode()[-2000:]

@@ -312,6 +312,21 @@ class Emitter:
         self.b.position_at_end(block)
         self._values_block, self._values = block, dict(values)
 
+    def take_pending(self) -> tuple[dict[Key, ir.Value], set[Key]]:
+        """The current block's register values and its pending alloca stores, taken out of it:
+        for a branch whose other paths read no register from its alloca.  The stores then go on
+        the paths that do (resume_pending), not on the hot path before the branch, where they
+        would make it compute every canonical NaN the allocas must hold."""
+        pending = dict(self._known_values()), set(self._dirty)
+        self._dirty = set()
+        return pending
+
+    def resume_pending(self, block: ir.Block, pending: tuple[dict[Key, ir.Value], set[Key]]) -> None:
+        """continue_in(block) with the values and pending stores take_pending took."""
+        values, dirty = pending
+        self.continue_in(block, values)
+        self._dirty = set(dirty)
+
     def _read(self, bank: str, i: int, slots: dict[int, ir.Value]) -> ir.Value:
         known = self._known_values()
         v = known.get((bank, i))
@@ -356,6 +371,25 @@ class Emitter:
         the NaN-boxing test of a double's raw NaN can pass where the canonical NaN's fails."""
         value = self._read("f", i, self.fregs)
         self._raw_twins[id(value)] = (value, self._as(raw, value.type), precision)
+
+    def _canonical_in_exit(self) -> None:
+        """In a cold block that leaves: the FP registers that hold an arithmetic result get their
+        canonical NaN computed here, from the raw twin, so the hot path need not compute it for
+        this path alone.  A test on the bits, which raises nothing.  (Not in fault and poll
+        exits: there, with the raw value kept alive to the exit, `nbody` ran 12% slower.)"""
+        values = self._known_values()
+        for key, value in list(values.items()):
+            twin = self._raw_twins.get(id(value))
+            if key[0] != "f" or twin is None or twin[0] is not value:
+                continue
+            bits = self._as(twin[1], I64)
+            if twin[2] == 64:
+                magnitude = self.b.and_(bits, self.c((1 << 63) - 1))
+                nan, canonical = self.b.icmp_unsigned(">", magnitude, self.c(0x7FF0000000000000)), CANONICAL_NAN64
+            else:
+                magnitude = self.b.and_(bits, self.c(0x7FFFFFFF))
+                nan, canonical = self.b.icmp_unsigned(">", magnitude, self.c(0x7F800000)), NAN_BOX | CANONICAL_NAN32
+            values[key] = self._as(self.b.select(nan, self.c(canonical), bits), value.type)
 
     def _f_operand(self, i: int, precision: int) -> ir.Value:
         value = self._read("f", i, self.fregs)
@@ -771,14 +805,15 @@ class Emitter:
         faults it has done nothing, and control goes to hand_over with the registers in their
         allocas.  Inline, not an access function: a fault flag returned through one is a phi of
         two constants that LLVM does not thread over the move's callbr."""
-        values = dict(self._known_values())
-        self.flush()  # before the move: the path that hands over reads the allocas
+        pending = self.take_pending()
         hand, cont = self.fn.append_basic_block("hand"), self.fn.append_basic_block("mem.ok")
         loaded = self._direct_access(self.b, kind, size, signed, vty, base, self.c(offset), value, cont, hand,
                                      checked=False)
-        self.continue_in(hand, values)
+        self.resume_pending(hand, pending)
+        self._canonical_in_exit()
+        self.flush()  # the checked copy reads the allocas
         self.b.branch(self.hand_over)
-        self.continue_in(cont, values)
+        self.resume_pending(cont, pending)
         return loaded
 
     def _check_fault(self, faulted: ir.Value, pc: ir.Value) -> None:

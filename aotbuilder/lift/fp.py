@@ -191,10 +191,11 @@ def check_dynamic_rm(ctx, insn: Insn) -> None:
     e = ctx.e
     bad = e.b.icmp_unsigned(">", e.frm(), e.c(RM_RMM, 32))
     trap, cont = _new_block(ctx, "frm.bad"), _new_block(ctx, "frm.ok")
+    known = e.known_values()
     e.cbranch_rare(bad, trap, cont)
     e.b.position_at_end(trap)
     illegal_dynamic_rm(ctx)
-    e.b.position_at_end(cont)
+    e.continue_in(cont, known)
 
 
 def rounded(ctx, insn: Insn, soft_op: int, soft_args: Callable[[], list[ir.Value]],
@@ -324,6 +325,7 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
         return
     if not ctx.plain_fp:
         nan_result, cont = _new_block(ctx, "fma.nan"), _new_block(ctx, "fma.ok")
+        pending = e.take_pending()  # the test reads and writes no register
         e.cbranch_rare(fcmp(ctx, p, "uno", r, r, exceptions="ignore"), nan_result, cont)
         e.b.position_at_end(nan_result)
 
@@ -339,7 +341,7 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
         return
     or_flags(ctx, e.b.select(inf_zero, e.c(FLAG_NV, 32), e.c(0, 32)))
     e.b.branch(cont)
-    e.b.position_at_end(cont)
+    e.resume_pending(cont, pending)
 
 
 def zero_or_infinite(ctx, p: Precision, v: ir.Value) -> ir.Value:
@@ -487,6 +489,7 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
         frm = e.frm()
         fast, slow, done = _new_block(ctx, "cvt.hw"), _new_block(ctx, "cvt.rmm"), _new_block(ctx, "cvt.done")
         bad = _new_block(ctx, "cvt.badrm")
+        known = e.known_values()  # no path below writes a register
         e.cbranch_rare(e.b.icmp_unsigned(">=", frm, e.c(RM_RMM, 32)), slow, fast)
         e.b.position_at_end(slow)
         rmm = _new_block(ctx, "cvt.soft")
@@ -500,7 +503,7 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
         hw_value = hardware(RM_DYN)
         hw_end = e.b.block
         e.b.branch(done)
-        e.b.position_at_end(done)
+        e.continue_in(done, known)
         value = e.b.phi(I64)
         value.add_incoming(hw_value, hw_end)
         value.add_incoming(soft_value, rmm)

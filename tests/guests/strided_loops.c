@@ -36,6 +36,9 @@ static void show(const char *name, uint64_t v)
         printf(" %s=+%lx", name, (unsigned long)(v & 0xfff));
 }
 
+/* Whether the handler also prints fa0 (for the FP walk). */
+static int show_fa0;
+
 static void on_segv(int sig, siginfo_t *info, void *context)
 {
     ucontext_t *uc = context;
@@ -44,6 +47,11 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     show("a0", uc->uc_mcontext.__gregs[10]);
     show("a1", uc->uc_mcontext.__gregs[11]);
     show("a2", uc->uc_mcontext.__gregs[12]);
+    if (show_fa0) {
+        uint64_t fa0;
+        memcpy(&fa0, &uc->uc_mcontext.__fpregs.__d.__f[10], sizeof fa0);
+        printf(" fa0=%016lx", (unsigned long)fa0);
+    }
     printf("\n");
     siglongjmp(recover, 1);
 }
@@ -142,6 +150,19 @@ static double fsum_to_zero(const double *d, double acc)
     return acc;
 }
 
+/* Sums doubles until a +0.0, adding each before loading the next: at the load, the sum is an
+ * FP result the translation holds in a host register.  Where +inf then -inf end the data before
+ * a hole, the sum is a NaN when the walk faults: the frame shows RISC-V's canonical NaN, not
+ * the host's. */
+static double fsum_ahead(const double *d)
+{
+    register uint64_t a0 __asm__("a0") = (uint64_t)(d + 1);
+    register double fa0 __asm__("fa0") = 0.0, ft0 __asm__("ft0") = d[0];
+    __asm__ volatile("1: fadd.d fa0, fa0, ft0\n fld ft0, 0(a0)\n addi a0, a0, 8\n fmv.x.d t0, ft0\n bnez t0, 1b\n"
+                     : "+f"(fa0), "+f"(ft0), "+r"(a0) : : "t0", "memory");
+    return fa0;
+}
+
 /* A mapping at `at` (a hint: qemu's mmap does not know MAP_FIXED_NOREPLACE), or NULL. */
 static unsigned char *map(uint64_t at, size_t len, int prot)
 {
@@ -224,6 +245,15 @@ int main(void)
     area[4 * 4096 + 50] = 0xff;
     if (!sigsetjmp(recover, 1))
         printf("down hole:     %lx\n", (unsigned long)sum_down_to_zero(area + 4 * 4096 + 40));
+    /* Doubles up to the hole above, none +0.0, the last two +inf and -inf: the sum is a NaN
+     * computed just before the walk faults. */
+    double *walk = (double *)(area + 4 * 4096);
+    for (int i = 0; i < 512; i++)
+        walk[i] = i == 510 ? 1.0 / 0.0 : i == 511 ? -1.0 / 0.0 : 1.0;
+    show_fa0 = 1;
+    if (!sigsetjmp(recover, 1))
+        printf("fsum hole:     %g\n", fsum_ahead(walk));
+    show_fa0 = 0;
 
     /* Across the end of the direct window: two mappings meet at 2^38.  The walk leaves the
      * window into its guard page, and the checked copy goes on above it (`boundary`). */
