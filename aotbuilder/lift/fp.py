@@ -365,17 +365,22 @@ def any_zero_or_infinite(ctx, registers: list[tuple[int, str]]) -> ir.Value:
 # -- sign injection, min/max, compares, class (exact: no rounding) -----------------------------------
 
 def gen_sign_inject(ctx, insn: Insn, p: Precision, mode: str) -> None:
+    """fsgnj/fsgnjn/fsgnjx: bit operations, done as LLVM's fneg and copysign where they fit, so
+    the value stays in an FP register (fneg.d is a single xorpd)."""
     e = ctx.e
-    ity = INT_TYPES[p.bits]
-    a = e.b.bitcast(fget(ctx, p, insn.rs1), ity)
-    b = e.b.bitcast(fget(ctx, p, insn.rs2), ity)
-    sign = e.c(1 << (p.bits - 1), p.bits)
-    if mode == "n":
-        b = e.b.not_(b)
-    elif mode == "x":
-        b = e.b.xor(a, b)
-    r = e.b.or_(e.b.and_(a, e.b.not_(sign)), e.b.and_(b, sign))
-    fset(ctx, p, insn.rd, e.b.bitcast(r, p.ty))
+    a = fget(ctx, p, insn.rs1)
+    if mode == "x":
+        ity = INT_TYPES[p.bits]
+        sign = e.c(1 << (p.bits - 1), p.bits)
+        r = e.b.xor(e.b.bitcast(a, ity), e.b.and_(e.b.bitcast(fget(ctx, p, insn.rs2), ity), sign))
+        fset(ctx, p, insn.rd, e.b.bitcast(r, p.ty))
+        return
+    if insn.rs1 == insn.rs2:  # fmv and fneg
+        fset(ctx, p, insn.rd, a if mode == "" else e.b.fneg(a))
+        return
+    b = fget(ctx, p, insn.rs2)
+    fset(ctx, p, insn.rd, e.intrinsic_call(f"llvm.copysign.{p.suffix}", [p.ty, p.ty],
+                                           [a, e.b.fneg(b) if mode == "n" else b]))
 
 
 def gen_minmax(ctx, insn: Insn, p: Precision, op: str) -> None:
