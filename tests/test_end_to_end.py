@@ -195,6 +195,19 @@ def test_callers_see_the_caller_saved_registers_a_callee_left(riscv_gcc, qemu_ru
     assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (30, 31, 40, 50, 60, 70, 61))
 
 
+def test_loads_of_bytes_just_stored_read_what_memory_holds(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """Loads of bytes the same straight-line code stored before (tests/guests/store_forwarding.S),
+    which the translation may answer with the stored value: each width sign- and zero-extended,
+    FP values through integer registers, and the cases where memory holds something else by then
+    (a store through another register to the same address, a narrower store over part of them,
+    an AMO, an SC, a read(2) into them): every value as under qemu."""
+    expected = _asm_guest_as_under_qemu("store_forwarding", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    t0, amo = 0x1122334455667788, 0x1122334455667788 + 5
+    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (
+        t0, 2**64 - 1, 0xFF, 0xFFFFFFFF80000001, 0x80000001, 0xFFFFFFFFFFFF8001, 0x8001, 5, 0x55667788, t0,
+        t0, 0xFFFFFFFF55667788, 0x55667788, t0, amo, 5, 5))
+
+
 @pytest.mark.parametrize("toolchain", ["zig", "gcc"])
 def test_counted_loops_match_qemu(toolchain, compile_guest, qemu_run, shared_cache):
     """Counted loops (tests/guests/counted_loops.c) up and down, with invariant bases, a down-counter

@@ -227,6 +227,9 @@ class Emitter:
         # CPU state; place_writebacks() uses them to delete stores of unchanged registers.
         self._state_events: dict[ir.Block, list[tuple]] = {}
         self._raw_twins: dict[int, tuple[ir.Value, ir.Value, int]] = {}
+        # Guest stores made since the guest block began (forget_stores): (base, offset, size) ->
+        # (base, value), for loads of the same bytes (_forwarded).
+        self._stored: dict[tuple[int, int, int], tuple[ir.Value, ir.Value]] = {}
         self.reload_all()
         self.entry_pc = entry_pc
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
@@ -656,6 +659,7 @@ class Emitter:
         return fn
 
     def call_runtime(self, name: str, *args: ir.Value) -> ir.Value:
+        self.forget_stores()
         return self.runtime_call(self.b, name, [self.cpu, *args])
 
     def runtime_call(self, b: ir.IRBuilder, name: str, args: list[ir.Value]) -> ir.Value:
@@ -665,6 +669,7 @@ class Emitter:
     def call_translated(self, fn: ir.Value, resume: ir.Value, tail: bool = False) -> ir.Value:
         """Call a translated function (a native call; `tail`: a guaranteed tail call); returns
         the next guest pc."""
+        self.forget_stores()
         return self.b.call(fn, [self.cpu, resume], cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
 
     def call_indirect(self, target: ir.Value) -> ir.Value:
@@ -758,6 +763,9 @@ class Emitter:
         an 8-byte double loaded straight into an FP register."""
         # An 8-byte load has nothing to extend: one access function serves ld and fld.
         vty = F64 if double else I64
+        forwarded = self._forwarded(base, offset, size, signed, vty)
+        if forwarded is not None:
+            return forwarded
         if self.plain:
             return self._plain_access(size, signed and size < 8, vty, base, offset)
         if self.hand_over is not None:
@@ -774,13 +782,46 @@ class Emitter:
             value = self.extend(value, size * 8, signed=False)
         if self.plain:
             self._plain_access(size, False, value.type, base, offset, value)
+            self.forget_stores()
             return
         if self.hand_over is not None:
             self._handing_over("store", size, False, value.type, base, offset, value)
+            self.forget_stores()
             return
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
                               [self.cpu, base, self.c(offset), value, pc])
         self._check_fault(faulted, pc)
+        self._remember_store(base, offset, size, value)
+
+    def forget_stores(self) -> None:
+        """Guest memory may have changed other than through this block's stores (a call, a
+        system call, an atomic, another path joining), or a fence orders other harts' stores in
+        between: no load is forwarded from them."""
+        self._stored.clear()
+
+    def _remember_store(self, base: ir.Value, offset: int, size: int, value: ir.Value) -> None:
+        """After a store that did not fault: a later load of the same bytes off the same base
+        value gets `value` (_forwarded).  A store through another base may alias anything."""
+        self._stored = {key: (b, v) for key, (b, v) in self._stored.items()
+                        if b is base and (key[1] + key[2] <= offset or offset + size <= key[1])}
+        self._stored[(id(base), offset, size)] = (base, value)
+
+    def _forwarded(self, base: ir.Value, offset: int, size: int, signed: bool, vty: ir.Type) -> ir.Value | None:
+        """The value a load of `size` bytes at base + offset reads when this guest block stored
+        those bytes through the same base value and nothing may have changed them since: no
+        access.  The load cannot fault: the store to the same bytes just did not (the guest's
+        own munmap or mprotect is a system call, which forgets the stores; another thread's
+        between the two instructions is a race, as for plain copies).  RVWMO lets a load return
+        its own hart's earlier store."""
+        entry = self._stored.get((id(base), offset, size))
+        if entry is None or entry[0] is not base:
+            return None
+        value = entry[1]
+        if vty == F64:
+            return value if value.type == F64 else self.b.bitcast(value, F64)
+        if value.type == F64:
+            value = self.b.bitcast(value, I64)
+        return self.extend(self.extend(value, size * 8, signed=False), 64, signed)
 
     def _plain_access(self, size: int, signed: bool, vty: ir.Type, base: ir.Value, offset: int,
                       value: ir.Value | None = None) -> ir.Value | None:
@@ -830,7 +871,7 @@ class Emitter:
         self.continue_in(exit_block, values)
         self.set_cpu_u64("pc", pc)
         self.store_written()
-        self.b.ret(self.call_runtime("aot_interrupt"))
+        self.b.ret(self.runtime_call(self.b, "aot_interrupt", [self.cpu]))  # leaves: the stores hold on
         self.continue_in(cont, values)
 
     def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:
@@ -955,6 +996,7 @@ class Emitter:
         """Host pointer for an atomic access.  Inline: an aligned access whose page the TLB maps
         for every kind of access it makes; anything else asks the runtime, which checks alignment
         and permissions (and raises the guest's SIGBUS or SIGSEGV)."""
+        self.forget_stores()  # the atomic may change any bytes a store of this block wrote
         b = self.b
         page = b.and_(addr, self.c(~(abi.PAGE_SIZE - 1)))
         entry = self._tlb_entry(b, self.cpu, addr)

@@ -480,6 +480,7 @@ class Lowering:
                     latch: Callable[[], None] | None = None) -> None:
         """Lower `block` into `start`; `latch`, if given, lowers its last instruction."""
         self.e.b.position_at_end(start)
+        self.e.forget_stores()  # other paths may enter here
         if poll and block.start in self.safe_points:
             self.poll_interrupt(block.start)
         for ins in block.instructions if latch is None else block.instructions[:-1]:
@@ -506,6 +507,7 @@ class Lowering:
             e.flush()
             e.b.branch(start)
             e.b.position_at_end(start)
+            e.forget_stores()
         site = self.sites.values.get(ins.pc)
         e.site = None if site is None else (ins.pc - self.func.entry, site)
         e.base_in_window = ins.pc in self.proven

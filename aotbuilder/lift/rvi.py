@@ -292,6 +292,7 @@ def trans_fence(ctx, insn: Insn) -> None:
     """x86 keeps every order of memory accesses but a store before a later load (TSO), so only a
     fence with writes (or output) before and reads (or input) after needs a host fence; FENCE.TSO
     and the other fences need only keep LLVM from moving accesses across (a single-thread fence)."""
+    ctx.e.forget_stores()  # a load after it may not take an earlier store's value: other harts order in between
     store_load = insn.fence_pred & (FENCE_W | FENCE_O) and insn.fence_succ & (FENCE_R | FENCE_I)
     if store_load and insn.imm != FENCE_TSO:
         ctx.e.b.fence("seq_cst")
