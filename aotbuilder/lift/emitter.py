@@ -42,6 +42,7 @@ FN_TYPE = ir.FunctionType(I64, [PTR, I64])
 CANONICAL_NAN32 = 0x7FC00000
 CANONICAL_NAN64 = 0x7FF8000000000000
 NAN_BOX = 0xFFFFFFFF00000000
+INF_BITS = {32: 0x7F800000, 64: 0x7FF0000000000000}
 
 # Branch weights (taken, not taken) of a branch that is rarely taken, as __builtin_expect gives.
 RARE_WEIGHTS = [1, 2000]
@@ -386,13 +387,20 @@ class Emitter:
             if key[0] != "f" or twin is None or twin[0] is not value:
                 continue
             bits = self._as(twin[1], I64)
-            if twin[2] == 64:
-                magnitude = self.b.and_(bits, self.c((1 << 63) - 1))
-                nan, canonical = self.b.icmp_unsigned(">", magnitude, self.c(0x7FF0000000000000)), CANONICAL_NAN64
-            else:
-                magnitude = self.b.and_(bits, self.c(0x7FFFFFFF))
-                nan, canonical = self.b.icmp_unsigned(">", magnitude, self.c(0x7F800000)), NAN_BOX | CANONICAL_NAN32
+            double = twin[2] == 64
+            nan = self.is_nan_bits(bits if double else self.b.trunc(bits, I32))
+            canonical = CANONICAL_NAN64 if double else NAN_BOX | CANONICAL_NAN32
             values[key] = self._as(self.b.select(nan, self.c(canonical), bits), value.type)
+
+    def magnitude(self, bits: ir.Value) -> ir.Value:
+        """An FP value's integer bits (i32 or i64) without its sign."""
+        width = bits.type.width
+        return self.b.and_(bits, self.c((1 << (width - 1)) - 1, width))
+
+    def is_nan_bits(self, bits: ir.Value) -> ir.Value:
+        """NaN test on an FP value's integer bits (raises no FP exception, unlike a compare)."""
+        width = bits.type.width
+        return self.b.icmp_unsigned(">", self.magnitude(bits), self.c(INF_BITS[width], width))
 
     def _f_operand(self, i: int, precision: int) -> ir.Value:
         value = self._read("f", i, self.fregs)

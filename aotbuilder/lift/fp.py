@@ -20,11 +20,21 @@ import llvmlite.ir as ir
 from aotbuilder import abi
 from aotbuilder.isa import Insn
 from aotbuilder.isa.insn import RM_DYN, RM_RDN, RM_RESERVED, RM_RMM, RM_RNE, RM_RTZ, RM_RUP
-from aotbuilder.lift.emitter import CANONICAL_NAN32, CANONICAL_NAN64, F32, F64, I1, I32, I64, INT_TYPES, NAN_BOX
+from aotbuilder.lift.emitter import (
+    CANONICAL_NAN32,
+    CANONICAL_NAN64,
+    F32,
+    F64,
+    I1,
+    I32,
+    I64,
+    INF_BITS,
+    INT_TYPES,
+    NAN_BOX,
+)
 from aotbuilder.lift.plain_fp import ordinary
 
 FLAG_NX, FLAG_UF, FLAG_OF, FLAG_DZ, FLAG_NV = 1, 2, 4, 8, 16
-_INF_BITS = {32: 0x7F800000, 64: 0x7FF0000000000000}
 # Round-to-integral without the inexact exception, per static rounding mode (RMM goes to software).
 _ROUND_INTEGRAL = {RM_RNE: "roundeven", RM_RTZ: "trunc", RM_RDN: "floor", RM_RUP: "ceil"}
 _MD = ir.MetaDataType()
@@ -79,16 +89,6 @@ def soft_operand(ctx, p: Precision, v: ir.Value) -> ir.Value:
 
 def _bits(ctx, p: Precision, v: ir.Value) -> ir.Value:
     return ctx.e.b.bitcast(v, INT_TYPES[p.bits])
-
-
-def _magnitude(ctx, p: Precision, bits: ir.Value) -> ir.Value:
-    """The integer bits `bits` of a value without its sign."""
-    return ctx.e.b.and_(bits, ctx.e.c((1 << (p.bits - 1)) - 1, p.bits))
-
-
-def is_nan_bits(ctx, p: Precision, bits: ir.Value) -> ir.Value:
-    """NaN test on the integer bits (raises no FP exception, unlike a compare)."""
-    return ctx.e.b.icmp_unsigned(">", _magnitude(ctx, p, bits), ctx.e.c(_INF_BITS[p.bits], p.bits))
 
 
 def canonical(ctx, p: Precision, v: ir.Value) -> ir.Value:
@@ -332,8 +332,8 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
     # On the magnitudes' bits A and B: with A 0 or ∞, A ^ B is ∞ exactly when B is the other
     # one; otherwise bit 0 is set, which ∞'s pattern has clear.  One compare per lane, so a
     # vectorised loop keeps the test in 64-bit lanes.
-    inf = e.c(_INF_BITS[p.bits], p.bits)
-    mixed = e.b.or_(e.b.xor(_magnitude(ctx, p, _bits(ctx, p, a)), _magnitude(ctx, p, _bits(ctx, p, b))),
+    inf = e.c(INF_BITS[p.bits], p.bits)
+    mixed = e.b.or_(e.b.xor(e.magnitude(_bits(ctx, p, a)), e.magnitude(_bits(ctx, p, b))),
                     e.b.select(zero_or_infinite(ctx, p, a), e.c(0, p.bits), e.c(1, p.bits)))
     inf_zero = e.b.icmp_unsigned("==", mixed, inf)
     if ctx.plain_fp:  # gathered in an i64 (Emitter.invalid_slot): a vectorised loop keeps 64-bit lanes
@@ -347,9 +347,9 @@ def _fma_invalid_fixup(ctx, p: Precision, a: ir.Value, b: ir.Value, r: ir.Value)
 def zero_or_infinite(ctx, p: Precision, v: ir.Value) -> ir.Value:
     """Whether v is ±0 or ±∞ (a test on its bits: it raises nothing)."""
     e = ctx.e
-    magnitude = _magnitude(ctx, p, _bits(ctx, p, v))
+    magnitude = e.magnitude(_bits(ctx, p, v))
     return e.b.or_(e.b.icmp_unsigned("==", magnitude, e.c(0, p.bits)),
-                   e.b.icmp_unsigned("==", magnitude, e.c(_INF_BITS[p.bits], p.bits)))
+                   e.b.icmp_unsigned("==", magnitude, e.c(INF_BITS[p.bits], p.bits)))
 
 
 def any_zero_or_infinite(ctx, registers: list[tuple[int, str]]) -> ir.Value:
@@ -394,7 +394,7 @@ def gen_minmax(ctx, insn: Insn, p: Precision, op: str) -> None:
     # Equal operands differ at most in the sign of zero: OR of the bits picks -0, AND picks +0.
     tie = e.b.or_(ia, ib) if op == "min" else e.b.and_(ia, ib)
     r = e.b.select(less, ia, e.b.select(equal, tie, ib))
-    nan_a, nan_b = is_nan_bits(ctx, p, ia), is_nan_bits(ctx, p, ib)
+    nan_a, nan_b = e.is_nan_bits(ia), e.is_nan_bits(ib)
     r = e.b.select(nan_b, ia, r)
     r = e.b.select(nan_a, ib, r)
     r = e.b.select(e.b.and_(nan_a, nan_b), e.c(p.canonical_nan, p.bits), r)
@@ -474,7 +474,7 @@ def gen_to_int(ctx, insn: Insn, p: Precision, bits: int, signed: bool) -> None:
         largest = e.c((1 << (bits - 1)) - 1 if signed else (1 << bits) - 1, bits)
         smallest = e.c(-(1 << (bits - 1)) if signed else 0, bits)
         negative = e.b.icmp_signed("<", _bits(ctx, p, v), e.c(0, p.bits))
-        positive_or_nan = e.b.or_(e.b.not_(negative), is_nan_bits(ctx, p, _bits(ctx, p, v)))
+        positive_or_nan = e.b.or_(e.b.not_(negative), e.is_nan_bits(_bits(ctx, p, v)))
         saturated = e.b.select(positive_or_nan, largest, smallest)
         result = e.b.select(in_range, converted, saturated)
         inexact = e.b.and_(in_range, fcmp(ctx, p, "une", r, v))
