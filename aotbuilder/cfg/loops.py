@@ -10,6 +10,12 @@ versions such a loop (lift/lower.py): when the base of each access it can follow
 direct window in every iteration, and frm holds a mode the host rounds in, a copy of the body
 without those checks runs.
 
+Byte scans: one-block loops that load one byte per iteration from the next address and go
+round while it differs from (or equals) a value that does not change (strlen's loop; `while
+(*p == ' ') p++`).  Besides the load and the branch they only step induction variables and
+compute temporaries, so the iterations before the one that ends the loop do nothing but step:
+the lifter finds that iteration's byte with 16-byte compares and steps the registers to it.
+
 Strided loops: a chain of blocks from a header to the one latch that branches back to it, each
 leaving the loop or going on to the next (strlen, strcmp, memchr: they end on loaded data).
 Each access's address is followed as a linear function of the registers on entry and the
@@ -129,6 +135,70 @@ def counted_loop(block: BasicBlock, address_sites: set[int] | frozenset[int] = f
     followed = tuple(acc for acc in accesses if acc.base in steps or unchanged(acc.base))
     return CountedLoop(block.start, counter, bound, relation, branch.mnemonic in ("blt", "bge"), steps, followed,
                        dynamic)
+
+
+@dataclass(frozen=True)
+class ByteScan:
+    start: int
+    address: Linear  # the byte's address in the iteration about to run, over the registers then
+    steps: dict[int, int]  # per-iteration change of each induction variable
+    value: int  # the register the branch compares the byte with (x0 or one the loop leaves alone)
+    until_equal: bool  # the loop ends at the first byte equal to the value (bne), else unequal (beq)
+
+
+# The instructions a byte scan may hold besides its load and its branch.
+_SCAN_STEPS = frozenset(("addi", "add"))
+
+
+def byte_scan(block: BasicBlock, address_sites: set[int] | frozenset[int] = frozenset()) -> ByteScan | None:
+    """The byte scan `block` is, or None (see the module doc)."""
+    *body, latch = block.instructions
+    branch = latch.insn
+    if (branch is None or branch.mnemonic not in ("bne", "beq") or latch.pc + branch.imm != block.start
+            or len(block.instructions) > MAX_INSTRUCTIONS):
+        return None
+    loads = [ins for ins in body if ins.insn is not None and ins.insn.mnemonic == "lbu"]
+    if len(loads) != 1 or loads[0].pc in address_sites:
+        return None
+    written = {ins.insn.rd for ins in body if ins.insn is not None and ins.insn.rd}
+    steps: dict[int, int] = {}
+    for reg in written:
+        writes = [ins.insn for ins in body if ins.insn is not None and ins.insn.rd == reg]
+        if all(w.mnemonic == "addi" and w.rs1 == reg for w in writes):
+            steps[reg] = sum(w.imm for w in writes)
+    if any(ins.pc in address_sites for ins in body if ins.insn is not None and ins.insn.rd in steps):
+        return None  # an address site's immediate is not in the lift key (cache/key.py)
+    # Each register's value so far in the iteration, over the registers when it began.
+    env: dict[int, Value | None] = {r: ((frozenset({(r, 1)}), 0), _NO_BOUNDS) for r in range(1, 32)}
+    fresh: set[int] = set()  # temporaries written in this iteration
+    address: Linear | None = None
+    for ins in body:
+        insn = ins.insn
+        if insn is None or (insn.mnemonic not in _SCAN_STEPS and ins is not loads[0]):
+            return None
+        sources = (insn.rs1, insn.rs2) if insn.mnemonic == "add" else (insn.rs1,)
+        if any(r in written and r not in steps and r not in fresh for r in sources):
+            return None  # reads what an earlier iteration left in a temporary
+        if ins is loads[0]:
+            base = env[insn.rs1] if insn.rs1 else ((frozenset(), 0), _NO_BOUNDS)
+            if base is None or base[1]:
+                return None
+            address = _combine(base[0], (frozenset(), insn.imm))
+            env[insn.rd] = None  # the byte
+        elif insn.rd:
+            env[insn.rd] = _evaluate(insn, env)
+        if insn.rd:
+            fresh.add(insn.rd)
+    byte, value = loads[0].insn.rd, branch.rs2 if branch.rs1 == loads[0].insn.rd else branch.rs1
+    if not byte or byte in steps or {branch.rs1, branch.rs2} != {byte, value} or value in written:
+        return None
+    if any(ins.insn.rd == byte for ins in body[body.index(loads[0]) + 1:]):
+        return None  # the branch would compare something else
+    if address is None or any(r != _ITERATION and r not in steps and r in written for r, _ in address[0]):
+        return None
+    if sum(c * steps.get(r, 0) for r, c in address[0]) & MASK != 1:
+        return None  # not the next byte each iteration
+    return ByteScan(block.start, address, steps, value, branch.mnemonic == "bne")
 
 
 # How a strided loop's blocks end (besides falling through): a conditional branch, or `j`.

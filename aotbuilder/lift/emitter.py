@@ -968,6 +968,59 @@ class Emitter:
         # makes the value one that exists on the normal path only.
         return b.asm(ir.FunctionType(vty, [vty]), "", f"={reg},0", [access], False, name="pinned")
 
+    def scan_bytes(self, address: ir.Value, value: ir.Value, until_equal: bool) -> ir.Value:
+        """How many bytes from guest `address` on, within its page, differ from `value` (or with
+        `until_equal` false, equal it): a byte scan's iterations to skip (cfg/loops.py).  The
+        reads are aligned 16-byte moves, so none leaves the page; the count is 0 when the address
+        is outside the direct window or its page cannot be read, where the guest's own load
+        faults.  Leaves the builder after the scan."""
+        b, fn = self.b, self.fn
+        vec = ir.VectorType(I8, 16)
+        entry = b.block
+        setup, chunk_block, got, found, following, fault, done = (
+            fn.append_basic_block(f"scan.{tag}") for tag in ("setup", "chunk", "got", "found", "next", "fault", "done"))
+        b.cbranch(b.icmp_unsigned("<", address, self.c(abi.DIRECT_LIMIT)), setup, done)
+        b.position_at_end(setup)
+        page_end = b.add(b.or_(address, self.c(abi.PAGE_SIZE - 1)), self.c(1))
+        page_left = b.sub(page_end, address)
+        aligned = b.and_(address, self.c(~15))
+        first_mask = b.shl(self.c(0xFFFF, 32), b.trunc(b.and_(address, self.c(15)), I32))
+        lanes = b.insert_element(ir.Constant(vec, ir.Undefined), b.trunc(value, I8), self.c(0, 32))
+        splat = b.shuffle_vector(lanes, ir.Constant(vec, ir.Undefined), ir.Constant(ir.VectorType(I32, 16), None))
+        # A value above 255 equals no byte: no byte ends an until_equal scan, every byte the other.
+        fits = b.icmp_unsigned("<", value, self.c(256))
+        b.branch(chunk_block)
+        b.position_at_end(chunk_block)
+        chunk, mask = b.phi(I64), b.phi(I32)
+        chunk.add_incoming(aligned, setup)
+        mask.add_incoming(first_mask, setup)
+        move = f"{'vmovdqu' if self.avx else 'movdqu'} %gs:(${{1}}), ${{0}}"
+        access = DirectAccess(chunk_block, vec, _fault_row(move, 2), "=x,r,!i", [chunk], got, fault, name="chunk")
+        chunk_block.instructions.append(access)
+        chunk_block.terminator = access
+        b.position_at_end(got)
+        data = b.asm(ir.FunctionType(vec, [vec]), "", "=x,0", [access], False, name="pinned")  # see _direct_access
+        hits = b.zext(b.bitcast(b.icmp_unsigned("==" if until_equal else "!=", data, splat), I16), I32)
+        hits = b.and_(b.select(fits, hits, self.c(0 if until_equal else 0xFFFF, 32)), mask)
+        b.cbranch(b.icmp_unsigned("!=", hits, self.c(0, 32)), found, following)
+        b.position_at_end(found)
+        first_hit = b.zext(self.intrinsic_call("llvm.cttz.i32", [I32, I1], [hits, ir.Constant(I1, 1)]), I64)
+        found_skip = b.sub(b.add(chunk, first_hit), address)
+        b.branch(done)
+        b.position_at_end(following)
+        next_chunk = b.add(chunk, self.c(16))
+        chunk.add_incoming(next_chunk, following)
+        mask.add_incoming(self.c(0xFFFF, 32), following)
+        b.cbranch(b.icmp_unsigned("==", next_chunk, page_end), done, chunk_block)
+        b.position_at_end(fault)
+        b.branch(done)
+        b.position_at_end(done)
+        skip = b.phi(I64)
+        for v, block in ((self.c(0), entry), (found_skip, found), (page_left, following),
+                         (self.c(0), fault)):
+            skip.add_incoming(v, block)
+        return skip
+
     def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
                     base: ir.Value, offset: ir.Value, value: ir.Value | None, fast: ir.Block,
                     slow: ir.Block) -> ir.Value | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import llvmlite.ir as ir
 
 from aotbuilder import abi
-from aotbuilder.cfg.loops import CountedLoop, StridedLoop
+from aotbuilder.cfg.loops import CountedLoop, Linear, StridedLoop
 from aotbuilder.isa.insn import RM_RMM
 from aotbuilder.lift.emitter import GUEST_PTR, I1, I8, I32, I64, Emitter
 
@@ -129,6 +129,15 @@ def plain_check(e: Emitter, loop: CountedLoop, run: ir.Value) -> ir.Value:
     return ok
 
 
+def linear_value(e: Emitter, linear: Linear) -> ir.Value:
+    """A Linear (cfg/loops.py) over the registers' current values."""
+    terms, const = linear
+    total = _c(const)
+    for reg, coefficient in sorted(terms):
+        total = e.b.add(total, e.b.mul(e.x(reg), _c(coefficient)) if coefficient != 1 else e.x(reg))
+    return total
+
+
 def window_check(e: Emitter, loop: StridedLoop) -> ir.Value:
     """Whether the first access of each of the loop's families, in the iteration about to start,
     is in the direct window; whether each range of addresses (cfg/loops.py) is, from its low end
@@ -137,22 +146,14 @@ def window_check(e: Emitter, loop: StridedLoop) -> ir.Value:
     dynamically."""
     b = e.b
     limit = _c(abi.DIRECT_LIMIT)
-
-    def value(linear) -> ir.Value:
-        terms, const = linear
-        total = _c(const)
-        for reg, coefficient in sorted(terms):
-            total = b.add(total, b.mul(e.x(reg), _c(coefficient)) if coefficient != 1 else e.x(reg))
-        return total
-
     ok: ir.Value = ir.Constant(I1, 1)
     for start in loop.starts:
-        ok = b.and_(ok, b.icmp_unsigned("<", value(start), limit))
+        ok = b.and_(ok, b.icmp_unsigned("<", linear_value(e, start), limit))
     for low, bounds in loop.ranges:
-        high = value(low)
+        high = linear_value(e, low)
         ok = b.and_(ok, b.icmp_unsigned("<", high, limit))
         for maximum, shift in bounds:
-            most = value(maximum)
+            most = linear_value(e, maximum)
             ok = b.and_(ok, b.icmp_unsigned("<", most, limit))
             high = b.add(high, b.shl(most, _c(shift)))
         ok = b.and_(ok, b.icmp_unsigned("<", high, limit))

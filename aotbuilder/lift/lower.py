@@ -16,7 +16,7 @@ import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
-from aotbuilder.cfg.loops import CountedLoop, StridedLoop, counted_loop, strided_loop
+from aotbuilder.cfg.loops import ByteScan, CountedLoop, StridedLoop, byte_scan, counted_loop, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble
@@ -27,6 +27,7 @@ from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
     chunk_end,
     entry_check,
+    linear_value,
     plain_check,
     plain_chunk,
     window_check,
@@ -100,6 +101,8 @@ class Lowering:
         # and whether an FMA there may compute ∞×0.
         self.plain_fp = False
         self.inf_times_zero = True
+        # The byte scans (cfg/loops.py) this function speeds up, by start; set by lower().
+        self.scans: dict[int, ByteScan] = {}
         # The strided loops this function versions, by header; set by lower().
         self.strided: dict[int, StridedLoop] = {}
         # While lowering a strided loop's fast copy: where each followed access hands over when
@@ -301,7 +304,9 @@ class Lowering:
                 loop = counted_loop(block, site_pcs)
                 if loop is not None and (loop.accesses or loop.dynamic_rounding):
                     self.counted[start] = loop
-            for header in sorted(self.safe_points - set(self.counted)):
+                elif loop is None and (scan := byte_scan(block, site_pcs)) is not None:
+                    self.scans[start] = scan
+            for header in sorted(self.safe_points - set(self.counted) - set(self.scans)):
                 # (A counted block cannot be inside a chain: its own back edge enters it.)
                 strided = strided_loop(func, header, site_pcs)
                 if strided is not None:
@@ -327,6 +332,9 @@ class Lowering:
     def lower_block(self, block: BasicBlock) -> None:
         if block.start in self.strided:
             self._lower_strided(self.strided[block.start])
+            return
+        if block.start in self.scans:
+            self._lower_scan(block, self.scans[block.start])
             return
         loop = self.counted.get(block.start)
         if loop is None:
@@ -460,6 +468,32 @@ class Lowering:
         for b in loop.blocks:
             self._lower_body(self.func.blocks[b], checked[b])
         self.blocks, self.take_over = outer, {}
+
+    def _lower_scan(self, block: BasicBlock, scan: ByteScan) -> None:
+        """A byte scan: its header polls, then Emitter.scan_bytes counts the iterations whose byte
+        does not end the loop, as far as the byte's page goes.  When there are some, the induction
+        variables step past all but the last, which runs as lowered (a replay), so that every
+        register the body writes holds what that iteration left in it; then the body runs the
+        next iteration, which ends the loop or, at the page's end, loads from the next page
+        (faulting there if the guest would), and goes back to the header."""
+        e = self.e
+        e.b.position_at_end(self.blocks[block.start])
+        e.forget_stores()  # other paths enter here
+        self.poll_interrupt(block.start)
+        address, value = linear_value(e, scan.address), e.x(scan.value)
+        known = e.known_values()  # the scan writes no register
+        skip = e.scan_bytes(address, value, scan.until_equal)
+        label = block_label(block.start - self.func.entry)
+        replay, body = (self.llfn.append_basic_block(f"{kind}.{label}") for kind in ("replay", "scanned"))
+        e.b.cbranch(e.b.icmp_unsigned("==", skip, e.c(0)), body, replay)
+        e.continue_in(replay, known)
+        before_last = e.b.sub(skip, e.c(1))
+        for reg, step in sorted(scan.steps.items()):
+            e.set_x(reg, e.b.add(e.x(reg), e.b.mul(before_last, e.c(step))))
+        for ins in block.instructions[:-1]:
+            self.lower_insn(ins)
+        e.b.branch(body)
+        self._lower_body(block, body, poll=False)
 
     def _chunk_latch(self, block: BasicBlock, loop: CountedLoop, fast: ir.Block, stop: ir.Value,
                      whole: ir.Value) -> None:
