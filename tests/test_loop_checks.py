@@ -15,7 +15,7 @@ import pytest
 
 from aotbuilder import abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, target_machine
-from aotbuilder.cfg.loops import MAX_STRIDE, Access, CountedLoop, strided_loop
+from aotbuilder.cfg.loops import MAX_STRIDE, Access, CountedLoop, byte_scan, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction
 from aotbuilder.isa.insn import Insn
 from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_PC, Emitter, RegisterUse
@@ -487,3 +487,24 @@ def test_the_window_check_tests_each_family_start(engine):
             held += expected
             failed += not expected
     assert held > 300 and failed > 300
+
+
+def test_byte_scans_are_loops_that_only_step_to_the_next_byte() -> None:
+    """zig's strlen loop (add a2, a0, a1; lbu a2, 0(a2); addi a1, a1, 1; bnez a2) is a byte scan
+    whose byte's address is a0 + a1 and a1 steps by 1; the same loop is not one with a stride of
+    2, with a temporary carried from one iteration to the next, or with an address site in it
+    (its immediate is not in the lift key: the scan's address would bake it into the IR)."""
+    def loop(*body: tuple) -> BasicBlock:
+        code = [_ins(0x100 + 4 * i, *op) for i, op in enumerate(body)]
+        latch = len(code) * 4
+        code.append(_ins(0x100 + latch, "bne", rs1=12, rs2=0, imm=-latch))
+        return BasicBlock(0x100, code)
+
+    strlen = loop(("add", 12, 10, 11), ("lbu", 12, 12, 0, 0), ("addi", 11, 11, 0, 1))
+    scan = byte_scan(strlen)
+    assert scan is not None and scan.steps == {11: 1} and scan.value == 0 and scan.until_equal
+    assert scan.address == (frozenset({(10, 1), (11, 1)}), 0)
+    assert byte_scan(loop(("add", 12, 10, 11), ("lbu", 12, 12, 0, 0), ("addi", 11, 11, 0, 2))) is None
+    assert byte_scan(loop(("add", 13, 13, 12), ("lbu", 12, 10, 0, 0), ("addi", 10, 10, 0, 1))) is None
+    sited = loop(("addi", 13, 10, 0, 0x120), ("add", 13, 13, 11), ("lbu", 12, 13, 0, 0), ("addi", 11, 11, 0, 1))
+    assert byte_scan(sited) is not None and byte_scan(sited, frozenset({0x100})) is None

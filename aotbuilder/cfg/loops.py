@@ -157,8 +157,10 @@ def byte_scan(block: BasicBlock, address_sites: set[int] | frozenset[int] = froz
     if (branch is None or branch.mnemonic not in ("bne", "beq") or latch.pc + branch.imm != block.start
             or len(block.instructions) > MAX_INSTRUCTIONS):
         return None
+    if any(ins.pc in address_sites for ins in body):
+        return None  # an address site's immediate is not in the lift key (cache/key.py)
     loads = [ins for ins in body if ins.insn is not None and ins.insn.mnemonic == "lbu"]
-    if len(loads) != 1 or loads[0].pc in address_sites:
+    if len(loads) != 1:
         return None
     written = {ins.insn.rd for ins in body if ins.insn is not None and ins.insn.rd}
     steps: dict[int, int] = {}
@@ -166,8 +168,6 @@ def byte_scan(block: BasicBlock, address_sites: set[int] | frozenset[int] = froz
         writes = [ins.insn for ins in body if ins.insn is not None and ins.insn.rd == reg]
         if all(w.mnemonic == "addi" and w.rs1 == reg for w in writes):
             steps[reg] = sum(w.imm for w in writes)
-    if any(ins.pc in address_sites for ins in body if ins.insn is not None and ins.insn.rd in steps):
-        return None  # an address site's immediate is not in the lift key (cache/key.py)
     # Each register's value so far in the iteration, over the registers when it began.
     env: dict[int, Value | None] = {r: ((frozenset({(r, 1)}), 0), _NO_BOUNDS) for r in range(1, 32)}
     fresh: set[int] = set()  # temporaries written in this iteration
