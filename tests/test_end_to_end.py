@@ -225,6 +225,7 @@ def test_byte_scans_match_qemu(toolchain, compile_guest, qemu_run, shared_cache)
     out = expected.stdout.decode()
     assert expected.status == 0 and out.count("fault at") == 5 and "8/1000: 1000 +501 +501 +1001" in out
     assert "fault at +8192: a0=+8192 a1=81 x5=119" in out  # 'w', the byte before the unreadable page
+    assert "fault at +8292: a0=+8292 a1=0 x5=7" in out  # the first load faults: t0 as set before the loop
     got = subprocess.run([*AOTBUILDER, "run", "--cache-dir", str(shared_cache), str(elf)], capture_output=True,
                          timeout=1800)
     assert (got.stdout.decode(), got.returncode) == (out, 0), got.stderr.decode()[-2000:]
