@@ -194,7 +194,9 @@ def byte_scan(block: BasicBlock, address_sites: set[int] | frozenset[int] = froz
         return None
     if any(ins.insn.rd == byte for ins in body[body.index(loads[0]) + 1:]):
         return None  # the branch would compare something else
-    if address is None or any(r != _ITERATION and r not in steps and r in written for r, _ in address[0]):
+    # Every register in the address was read before anything wrote it, so it is an induction
+    # variable or one the loop leaves alone (a temporary read so was refused above).
+    if address is None:
         return None
     if sum(c * steps.get(r, 0) for r, c in address[0]) & MASK != 1:
         return None  # not the next byte each iteration

@@ -158,6 +158,22 @@ class _VolatileLoad(ir.instructions.LoadInstr):
         buf[-1] = buf[-1].replace("load ", "load volatile ", 1)
 
 
+def _direct_move(b: ir.IRBuilder, typ: ir.Type, asm: str, constraints: str, args: list[ir.Value],
+                 normal: ir.Block, fault: ir.Block, name: str = "") -> ir.Value | None:
+    """End b's block with the direct move `asm` (a DirectAccess) and go on at `normal`; returns
+    what a load moved (None for a store).  LLVM lets a callbr's output be used on its indirect
+    path too, and its optimiser then moves uses there, which codegen cannot handle (a
+    LiveVariables assertion): an empty asm makes the value one that exists on the normal path."""
+    access = DirectAccess(b.block, typ, asm, constraints, args, normal, fault, name=name)
+    b.block.instructions.append(access)
+    b.block.terminator = access
+    b.position_at_end(normal)
+    if isinstance(typ, ir.VoidType):
+        return None
+    output = constraints.split(",")[0]
+    return b.asm(ir.FunctionType(typ, [typ]), "", f"{output},0", [access], False, name="pinned")
+
+
 def _fault_row(move: str, label_operand: int) -> str:
     """The asm of a direct access: the move, and its fault-table row (both offsets relative)."""
     return (f"1: {move}\n.pushsection {abi.FAULT_TABLE_SECTION},\"a\"\n.balign 4\n"
@@ -952,21 +968,10 @@ class Emitter:
         if kind == "load":
             mem = "%gs:${2:c}(${1})"
             move = f"{movsd} {mem}, ${{0}}" if vty == F64 else _DIRECT_LOADS[(size, signed)].format(mem=mem)
-            access = DirectAccess(b.block, vty, _fault_row(move, 3), f"={reg},r,i,!i", [base, offset], fast, slow,
-                                  name="v")
-        else:
-            move = movsd if vty == F64 else _DIRECT_STORES[size]
-            asm = _fault_row(f"{move} ${{1}}, %gs:${{2:c}}(${{0}})", 3)
-            access = DirectAccess(b.block, ir.VoidType(), asm, f"r,{reg},i,!i", [base, value, offset], fast, slow)
-        b.block.instructions.append(access)
-        b.block.terminator = access
-        b.position_at_end(fast)
-        if kind != "load":
-            return None
-        # LLVM lets a callbr's output be used on its indirect path too, and its optimiser then
-        # moves uses there, which codegen cannot handle (a LiveVariables assertion): an empty asm
-        # makes the value one that exists on the normal path only.
-        return b.asm(ir.FunctionType(vty, [vty]), "", f"={reg},0", [access], False, name="pinned")
+            return _direct_move(b, vty, _fault_row(move, 3), f"={reg},r,i,!i", [base, offset], fast, slow, "v")
+        move = movsd if vty == F64 else _DIRECT_STORES[size]
+        asm = _fault_row(f"{move} ${{1}}, %gs:${{2:c}}(${{0}})", 3)
+        return _direct_move(b, ir.VoidType(), asm, f"r,{reg},i,!i", [base, value, offset], fast, slow)
 
     def scan_bytes(self, address: ir.Value, value: ir.Value, until_equal: bool) -> ir.Value:
         """How many bytes from guest `address` on, within its page, differ from `value` (or with
@@ -995,11 +1000,7 @@ class Emitter:
         chunk.add_incoming(aligned, setup)
         mask.add_incoming(first_mask, setup)
         move = f"{'vmovdqu' if self.avx else 'movdqu'} %gs:(${{1}}), ${{0}}"
-        access = DirectAccess(chunk_block, vec, _fault_row(move, 2), "=x,r,!i", [chunk], got, fault, name="chunk")
-        chunk_block.instructions.append(access)
-        chunk_block.terminator = access
-        b.position_at_end(got)
-        data = b.asm(ir.FunctionType(vec, [vec]), "", "=x,0", [access], False, name="pinned")  # see _direct_access
+        data = _direct_move(b, vec, _fault_row(move, 2), "=x,r,!i", [chunk], got, fault, "chunk")
         hits = b.zext(b.bitcast(b.icmp_unsigned("==" if until_equal else "!=", data, splat), I16), I32)
         hits = b.and_(b.select(fits, hits, self.c(0 if until_equal else 0xFFFF, 32)), mask)
         b.cbranch(b.icmp_unsigned("!=", hits, self.c(0, 32)), found, following)
