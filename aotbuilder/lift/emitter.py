@@ -973,12 +973,13 @@ class Emitter:
         asm = _fault_row(f"{move} ${{1}}, %gs:${{2:c}}(${{0}})", 3)
         return _direct_move(b, ir.VoidType(), asm, f"r,{reg},i,!i", [base, value, offset], fast, slow)
 
-    def scan_bytes(self, address: ir.Value, value: ir.Value, until_equal: bool) -> ir.Value:
+    def scan_bytes(self, address: ir.Value, value: ir.Value, until_equal: bool) -> tuple[ir.Value, ir.Value]:
         """How many bytes from guest `address` on, within its page, differ from `value` (or with
-        `until_equal` false, equal it): a byte scan's iterations to skip (cfg/loops.py).  The
-        reads are aligned 16-byte moves, so none leaves the page; the count is 0 when the address
-        is outside the direct window or its page cannot be read, where the guest's own load
-        faults.  Leaves the builder after the scan."""
+        `until_equal` false, equal it): a byte scan's iterations to skip (cfg/loops.py), and
+        whether the byte after them was read (it ends the scan) rather than on the next page.
+        The reads are aligned 16-byte moves, so none leaves the page; the count is 0, and the
+        byte not read, when the address is outside the direct window or its page cannot be
+        read, where the guest's own load faults.  Leaves the builder after the scan."""
         b, fn = self.b, self.fn
         vec = ir.VectorType(I8, 16)
         entry = b.block
@@ -1016,11 +1017,12 @@ class Emitter:
         b.position_at_end(fault)
         b.branch(done)
         b.position_at_end(done)
-        skip = b.phi(I64)
+        skip, ending_read = b.phi(I64), b.phi(I1)
         for v, block in ((self.c(0), entry), (found_skip, found), (page_left, following),
                          (self.c(0), fault)):
             skip.add_incoming(v, block)
-        return skip
+            ending_read.add_incoming(ir.Constant(I1, block is found), block)
+        return skip, ending_read
 
     def _tlb_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type, cpu: ir.Value,
                     base: ir.Value, offset: ir.Value, value: ir.Value | None, fast: ir.Block,

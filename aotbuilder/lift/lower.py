@@ -471,29 +471,40 @@ class Lowering:
 
     def _lower_scan(self, block: BasicBlock, scan: ByteScan) -> None:
         """A byte scan: its header polls, then Emitter.scan_bytes counts the iterations whose byte
-        does not end the loop, as far as the byte's page goes.  When there are some, the induction
-        variables step past all but the last, which runs as lowered (a replay), so that every
-        register the body writes holds what that iteration left in it; then the body runs the
-        next iteration, which ends the loop or, at the page's end, loads from the next page
-        (faulting there if the guest would), and goes back to the header."""
+        does not end the loop, as far as the byte's page goes.  When the byte that ends it was
+        read, the induction variables step past them all and the body runs the ending iteration,
+        which writes every register the body writes.  At the page's end they step past all but
+        the last, which runs as lowered (a replay), so that every register the body writes holds
+        what that iteration left in it; then the body runs the next iteration, which loads from
+        the next page (faulting there if the guest would), and goes back to the header."""
         e = self.e
         e.b.position_at_end(self.blocks[block.start])
         e.forget_stores()  # other paths enter here
         self.poll_interrupt(block.start)
         address, value = linear_value(e, scan.address), e.x(scan.value)
         known = e.known_values()  # the scan writes no register
-        skip = e.scan_bytes(address, value, scan.until_equal)
+        skip, ending_read = e.scan_bytes(address, value, scan.until_equal)
         label = block_label(block.start - self.func.entry)
-        replay, body = (self.llfn.append_basic_block(f"{kind}.{label}") for kind in ("replay", "scanned"))
+        stepped, unread, replay, body = (self.llfn.append_basic_block(f"{kind}.{label}")
+                                         for kind in ("stepped", "unread", "replay", "scanned"))
+        e.b.cbranch(ending_read, stepped, unread)
+        e.continue_in(stepped, known)
+        self._step_scan(scan, skip)
+        e.b.branch(body)
+        e.continue_in(unread, known)
         e.b.cbranch(e.b.icmp_unsigned("==", skip, e.c(0)), body, replay)
         e.continue_in(replay, known)
-        before_last = e.b.sub(skip, e.c(1))
-        for reg, step in sorted(scan.steps.items()):
-            e.set_x(reg, e.b.add(e.x(reg), e.b.mul(before_last, e.c(step))))
+        self._step_scan(scan, e.b.sub(skip, e.c(1)))
         for ins in block.instructions[:-1]:
             self.lower_insn(ins)
         e.b.branch(body)
         self._lower_body(block, body, poll=False)
+
+    def _step_scan(self, scan: ByteScan, iterations: ir.Value) -> None:
+        """Step the scan's induction variables past `iterations` iterations."""
+        e = self.e
+        for reg, step in sorted(scan.steps.items()):
+            e.set_x(reg, e.b.add(e.x(reg), e.b.mul(iterations, e.c(step))))
 
     def _chunk_latch(self, block: BasicBlock, loop: CountedLoop, fast: ir.Block, stop: ir.Value,
                      whole: ir.Value) -> None:
