@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 10
+ABI_VERSION = 11
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -70,9 +70,22 @@ TLB_ENTRY_SIZE = sum(f.count * f.size for f in TLB_ENTRY_FIELDS)
 # (runtime/dispatch.c), which saves the C convention's callee-saved registers around the call.
 TRANSLATED_CC = "preserve_nonecc"
 
-# struct aot_entry: one row of the linker's entry table (and of the JIT's).  fn(cpu, resume) runs the
-# translated function from entry `resume` (0 = its start) and returns the guest pc where execution
-# continues.
+# The guest registers that cross a call between translated functions in host registers: a0 and
+# a1, the psABI's first arguments and its return value.  A translated function takes them after
+# cpu and resume (in r14 and r15), copies of what the CPU state holds at the call; it returns them
+# after the next pc (in rdx and rcx), and at a return the CPU state's copies may be stale: the
+# caller holds the returned values as changed.  So the result a callee computes, and the
+# arguments its caller just computed, reach the other side in registers, not through the CPU
+# state (a store and a dependent load on the path of every call).
+PASSED_REGISTERS = (10, 11)
+# Where preserve_none puts them on x86-64: the arguments after cpu (r12) and resume (r13), the
+# results after the next pc (rax).
+PASSED_ARGUMENT_HOST_REGISTERS = ("r14", "r15")
+PASSED_RESULT_HOST_REGISTERS = ("rdx", "rcx")
+
+# struct aot_entry: one row of the linker's entry table (and of the JIT's).  fn(cpu, resume, a0, a1)
+# runs the translated function from entry `resume` (0 = its start) and returns the guest pc where
+# execution continues, with a0 and a1 (PASSED_REGISTERS).
 ENTRY_FIELDS = (
     Field("pc", "uint64_t", 1, 8),
     Field("fn", "aot_fn", 1, 8),
@@ -262,12 +275,24 @@ def c_header() -> str:
         *(f"    {f.ctype} {f.name}{f'[{f.count}]' if f.count > 1 else ''};" for f in CPU_FIELDS),
         "};",
         "",
-        "typedef uint64_t (*aot_fn)(struct aot_cpu *cpu, uint64_t resume);",
+        "/* A translated function (TRANSLATED_CC, not callable from C): see aot_enter_translated. */",
+        "typedef void (*aot_fn)(void);",
+        "/* aot_enter_translated's moves of the passed registers (abi.PASSED_REGISTERS) between the CPU",
+        " * state and the host registers translated code takes them in (cpu in r12) and returns them in",
+        " * (cpu in rsi). */",
+        "#define AOT_LOAD_PASSED_REGISTERS \\",
+        *(f'    "    movq {CPU_OFFSETS["x"] + 8 * reg}(%r12), %{host}\\n" \\'
+          for reg, host in zip(PASSED_REGISTERS, PASSED_ARGUMENT_HOST_REGISTERS, strict=True)),
+        "",
+        "#define AOT_STORE_RETURNED_REGISTERS \\",
+        *(f'    "    movq %{host}, {CPU_OFFSETS["x"] + 8 * reg}(%rsi)\\n" \\'
+          for reg, host in zip(PASSED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
+        "",
         "struct aot_entry {",
         *(f"    {f.ctype} {f.name};" for f in ENTRY_FIELDS),
         "};",
         "struct aot_symbol { uint64_t pc; const char *name; };",
-        f"/* Calls fn(cpu, resume), a translated function ({TRANSLATED_CC}), from C. */",
+        f"/* Calls fn(cpu, resume, a0, a1), a translated function ({TRANSLATED_CC}), from C; returns the next pc. */",
         "uint64_t aot_enter_translated(aot_fn fn, struct aot_cpu *cpu, uint64_t resume);",
         "",
     ]

@@ -130,9 +130,11 @@ static struct entry_slot *dispatch_miss(struct aot_cpu *cpu, uint64_t pc, uint64
 }
 
 /* Translated functions use LLVM's preserve_none convention (abi.TRANSLATED_CC): arguments in r12
- * and r13, the result in rax, every register but rsp and rbp clobbered.  This bridge from the C
- * convention saves what C callers expect kept (rbx, rbp, r12-r15) and keeps rsp 16-byte aligned
- * at the call. */
+ * and r13 (then the passed registers, abi.PASSED_REGISTERS, loaded here from the CPU state), the
+ * next pc in rax (then the returned registers, stored here), every register but rsp and rbp
+ * clobbered.  This bridge from the C convention saves what C callers expect kept (rbx, rbp,
+ * r12-r15), keeps cpu at (%rsp) for the stores after the call, and keeps rsp 16-byte aligned at
+ * the call. */
 __asm__(".text\n"
         ".globl aot_enter_translated\n"
         ".type aot_enter_translated, @function\n"
@@ -141,9 +143,14 @@ __asm__(".text\n"
         "    pushq %rbx\n    pushq %rbp\n    pushq %r12\n    pushq %r13\n    pushq %r14\n    pushq %r15\n"
         "    subq $8, %rsp\n"
         "    .cfi_adjust_cfa_offset 56\n"
+        "    movq %rsi, (%rsp)\n"
+        "    movq %rdi, %r10\n"
         "    movq %rsi, %r12\n"
         "    movq %rdx, %r13\n"
-        "    callq *%rdi\n"
+        AOT_LOAD_PASSED_REGISTERS
+        "    callq *%r10\n"
+        "    movq (%rsp), %rsi\n"
+        AOT_STORE_RETURNED_REGISTERS
         "    addq $8, %rsp\n"
         "    popq %r15\n    popq %r14\n    popq %r13\n    popq %r12\n    popq %rbp\n    popq %rbx\n"
         "    .cfi_adjust_cfa_offset -56\n"

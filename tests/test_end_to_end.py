@@ -199,6 +199,17 @@ def test_callers_see_the_caller_saved_registers_a_callee_left(riscv_gcc, qemu_ru
     assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (30, 31, 40, 50, 60, 70, 61))
 
 
+def test_passed_registers_cross_calls_both_ways(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """a0 and a1 go to a translated callee and come back in host registers
+    (tests/guests/passed_registers.S): a callee that leaves them alone, one that returns to
+    another pc with them set (directly and two calls deep), one reached through a register (a
+    miss, then a hit in the entry cache), one that returns a system call's result, and a loop
+    that feeds a callee's results back to it must each give what they give under qemu."""
+    expected = _asm_guest_as_under_qemu("passed_registers", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    assert expected.stdout == b"ok\n" + b"".join(v.to_bytes(8, "little")
+                                                 for v in (5, 6, 11, 12, 21, 22, 34, 34, 3, 89, 144))
+
+
 def test_loads_of_bytes_just_stored_read_what_memory_holds(riscv_gcc, qemu_run, tmp_path, shared_cache):
     """Loads of bytes the same straight-line code stored before (tests/guests/store_forwarding.S),
     which the translation may answer with the stored value: each width sign- and zero-extended,

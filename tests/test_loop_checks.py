@@ -18,8 +18,11 @@ from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, target_machine
 from aotbuilder.cfg.loops import MAX_STRIDE, Access, CountedLoop, byte_scan, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction
 from aotbuilder.isa.insn import Insn
-from aotbuilder.lift.emitter import FN_TYPE, I64, SELF_PC, Emitter, RegisterUse
+from aotbuilder.lift.emitter import I64, PTR, SELF_PC, Emitter, RegisterUse
 from aotbuilder.lift.loop_checks import entry_check, last_iteration, plain_check, window_check
+
+# A check compiled on its own: check(cpu, resume) -> 0 or 1.
+CHECK_TYPE = ir.FunctionType(I64, [PTR, I64])
 
 MASK = (1 << 64) - 1
 COUNTER, BOUND, BASE_UP, BASE_DOWN, FIXED = 10, 11, 12, 13, 14
@@ -152,7 +155,7 @@ def test_the_entry_check_holds_only_when_every_base_stays_in_the_window(engine):
             if (relation in ("lt", "le") and step < 0) or (relation in ("gt", "ge") and step > 0):
                 continue
             name = f"w_{relation}_{int(signed)}_{step}".replace("-", "m")
-            fn = ir.Function(module, FN_TYPE, name)
+            fn = ir.Function(module, CHECK_TYPE, name)
             e = Emitter(module, fn, RegisterUse(used, frozenset(), frozenset(), frozenset()), 0x10000)
             e.b.ret(e.b.zext(entry_check(e, _loop(relation, signed, step, True))[0], I64))
             names[(relation, signed, step)] = name
@@ -234,7 +237,7 @@ def test_the_plain_check_holds_only_when_no_access_of_the_run_can_fault(engine, 
     rng = random.Random(11)
     loops = [_plain_loop(rng) for _ in range(40)]
     for k, loop in enumerate(loops):
-        fn = ir.Function(module, FN_TYPE, f"plain{k}")
+        fn = ir.Function(module, CHECK_TYPE, f"plain{k}")
         e = Emitter(module, fn, RegisterUse(used, frozenset(), frozenset(), frozenset()), 0x10000)
         e.b.ret(e.b.zext(plain_check(e, loop, fn.args[1]), I64))
     engine.add_module(llvm.parse_assembly(str(module)))
@@ -468,7 +471,7 @@ def test_the_window_check_tests_each_family_start(engine):
     loops = [loop for _, loop in _strided_cases(rng, 300)]
     assert sum(bool(loop.ranges) for loop in loops) > 20
     for k, loop in enumerate(loops):
-        fn = ir.Function(module, FN_TYPE, f"s{k}")
+        fn = ir.Function(module, CHECK_TYPE, f"s{k}")
         e = Emitter(module, fn, RegisterUse(frozenset(POOL), frozenset(), frozenset(), frozenset()), 0x10000)
         e.b.ret(e.b.zext(window_check(e, loop), I64))
     engine.add_module(llvm.parse_assembly(str(module)))

@@ -9,7 +9,7 @@ object does not depend on where its function sits).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import llvmlite.ir as ir
 
@@ -36,8 +36,11 @@ PTR = ir.PointerType()
 GUEST_PTR = ir.PointerType(addrspace=256)
 INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64, 128: I128}
 
-# The translated-function type: fn(cpu, resume) -> next guest pc (see abi.py).
-FN_TYPE = ir.FunctionType(I64, [PTR, I64])
+# The translated-function type: fn(cpu, resume, a0, a1) -> {next guest pc, a0, a1} (abi.py:
+# TRANSLATED_CC, PASSED_REGISTERS).
+RESULT_TYPE = ir.LiteralStructType([I64] * (1 + len(abi.PASSED_REGISTERS)))
+FN_TYPE = ir.FunctionType(RESULT_TYPE, [PTR, I64] + [I64] * len(abi.PASSED_REGISTERS))
+PASSED_KEYS = frozenset(("x", reg) for reg in abi.PASSED_REGISTERS)
 
 CANONICAL_NAN32 = 0x7FC00000
 CANONICAL_NAN64 = 0x7FF8000000000000
@@ -215,6 +218,11 @@ class Emitter:
         self.module = module
         self.fn = fn
         self.cpu = fn.args[0]
+        # A translated function takes and returns the passed registers (an outlined part of one,
+        # lift/plain_fp.py, does neither), so it holds them whether it uses them or not.
+        self.passes = len(fn.args) > 2
+        if self.passes:
+            used = replace(used, x_read=used.x_read | frozenset(abi.PASSED_REGISTERS))
         self.use = used
         entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(entry)
@@ -248,6 +256,9 @@ class Emitter:
         # (base, value), for loads of the same bytes (_forwarded).
         self._stored: dict[tuple[int, int, int], tuple[ir.Value, ir.Value]] = {}
         self.reload_all()
+        if self.passes:  # the caller's copies of what the CPU state holds
+            for reg, arg in zip(abi.PASSED_REGISTERS, fn.args[2:], strict=True):
+                self._write("x", reg, self.xregs, arg)
         self.entry_pc = entry_pc
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
         self.fn_refs: list[int] = [entry_pc]  # index 0 is the function itself
@@ -441,13 +452,14 @@ class Emitter:
     def set_f64(self, i: int, v: ir.Value) -> None:
         self.set_f_reg(i, v)
 
-    def store_written(self) -> None:
+    def store_written(self, handed: frozenset[Key] = frozenset()) -> None:
         """Write back what this function changed, before control leaves it.  Only a marker goes
         in here: place_writebacks, which knows on which paths each register may have changed,
         puts the stores of those registers before it, storing the values the block holds here.
-        (Making every store now and deleting most later was most of the lifter's time.)"""
+        (Making every store now and deleting most later was most of the lifter's time.)
+        `handed`: registers that leave in host registers instead (returned()), not stored."""
         known = self._known_values()
-        marker = WritebackMarker(self.b.block, {k: known[k] for k in self.use.written() if k in known})
+        marker = WritebackMarker(self.b.block, {k: known[k] for k in self.use.written() if k in known}, handed)
         self.b._insert(marker)
         self._state_event("store written", None, marker)
 
@@ -543,7 +555,8 @@ class Emitter:
                 dirty.clear()
             elif kind == "store written":
                 if drop:
-                    self._store_at(block, store, [key for key in self.use.written() if key in dirty])
+                    self._store_at(block, store, [key for key in self.use.written()
+                                                  if key in dirty and key not in store.handed])
                 dirty.difference_update(self.use.written())
             elif reg in dirty:
                 dirty.discard(reg)
@@ -691,15 +704,42 @@ class Emitter:
         return b.call(fn, args, cconv=fn.calling_convention or None)
 
     def call_translated(self, fn: ir.Value, resume: ir.Value, tail: bool = False) -> ir.Value:
-        """Call a translated function (a native call; `tail`: a guaranteed tail call); returns
-        the next guest pc."""
+        """Call a translated function (a native call; `tail`: a guaranteed tail call), passing
+        it the passed registers; returns its result (take_returned)."""
         self.forget_stores()
-        return self.b.call(fn, [self.cpu, resume], cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
+        args = [self.cpu, resume, *self.passed_values()]
+        return self.b.call(fn, args, cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
+
+    def passed_values(self) -> list[ir.Value]:
+        return [self.x(reg) for reg in abi.PASSED_REGISTERS]
+
+    def take_returned(self, result: ir.Value) -> tuple[ir.Value, list[ir.Value]]:
+        """A translated call's next pc and returned registers, which become the registers'
+        values (changed: the CPU state may not hold them); after reload_all."""
+        values = [self.b.extract_value(result, k + 1) for k in range(len(abi.PASSED_REGISTERS))]
+        for reg, value in zip(abi.PASSED_REGISTERS, values, strict=True):
+            self.set_x(reg, value)
+        return self.b.extract_value(result, 0), values
+
+    def returned(self, next_pc: ir.Value, values: list[ir.Value] | None = None) -> None:
+        """Return to the caller: the next pc and the passed registers' `values`, or (None) the
+        CPU state's, where a runtime call just left the state holding every register."""
+        self.b.ret(self._result(next_pc, self._state_passed() if values is None else values))
+
+    def _result(self, next_pc: ir.Value, values: list[ir.Value]) -> ir.Value:
+        result = ir.Constant(RESULT_TYPE, ir.Undefined)
+        for k, v in enumerate([next_pc, *values]):
+            result = self.b.insert_value(result, v, k)
+        return result
+
+    def _state_passed(self) -> list[ir.Value]:
+        return [self._cpu_load(self._cpu_field("x", reg), I64) for reg in abi.PASSED_REGISTERS]
 
     def call_indirect(self, target: ir.Value) -> ir.Value:
-        """Run the guest code at `target` until it returns (registers written back); returns the
-        next guest pc.  A hit in the runtime's entry cache (abi.ENTRY_CACHE_BITS) is a native
-        indirect call; a miss asks aot_call_indirect, which also fills the cache."""
+        """Run the guest code at `target` until it returns (registers written back); returns
+        what a translated call does (take_returned).  A hit in the runtime's entry cache
+        (abi.ENTRY_CACHE_BITS) is a native indirect call; a miss asks aot_call_indirect, which
+        also fills the cache and leaves every register in the CPU state."""
         b = self.b
         entry = self._cached_entry(target)
         hit, miss, done = (self.fn.append_basic_block(f"icall.{tag}") for tag in ("hit", "miss", "done"))
@@ -708,13 +748,13 @@ class Emitter:
         direct = self.call_translated(self._entry_fn(entry), self._entry_field(entry, "resume"))
         b.branch(done)
         b.position_at_end(miss)
-        looked_up = self.call_runtime("aot_call_indirect", target)
+        looked_up = self._result(self.call_runtime("aot_call_indirect", target), self._state_passed())
         b.branch(done)
         b.position_at_end(done)
-        next_pc = b.phi(I64)
-        next_pc.add_incoming(direct, hit)
-        next_pc.add_incoming(looked_up, miss)
-        return next_pc
+        result = b.phi(RESULT_TYPE)
+        result.add_incoming(direct, hit)
+        result.add_incoming(looked_up, miss)
+        return result
 
     def tail_call_indirect(self, target: ir.Value, miss: ir.Block) -> None:
         """Jump to `target` as a guaranteed tail call when the entry cache holds the entry of a
@@ -895,7 +935,7 @@ class Emitter:
         self.continue_in(exit_block, values)
         self.set_cpu_u64("pc", pc)
         self.store_written()
-        self.b.ret(self.runtime_call(self.b, "aot_interrupt", [self.cpu]))  # leaves: the stores hold on
+        self.returned(self.runtime_call(self.b, "aot_interrupt", [self.cpu]))  # leaves: the stores hold on
         self.continue_in(cont, values)
 
     def _access_fn(self, kind: str, size: int, signed: bool, vty: ir.Type = I64) -> ir.Function:

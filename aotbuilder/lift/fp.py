@@ -174,7 +174,7 @@ def illegal_dynamic_rm(ctx) -> None:
         offset, raw = e.b.phi(I64, "illegal.offset"), e.b.phi(I64, "illegal.word")
         e.set_cpu_u64("pc", e.b.add(e.self_pc, offset))
         e.store_written()
-        e.b.ret(e.call_runtime("aot_trap", e.c(abi.CAUSE_ILLEGAL_INSTRUCTION, 32), raw))
+        e.returned(e.call_runtime("aot_trap", e.c(abi.CAUSE_ILLEGAL_INSTRUCTION, 32), raw))
         e.b.position_at_end(here)
         shared = ctx._fp_illegal = (block, offset, raw)
     block, offset, raw = shared

@@ -21,7 +21,16 @@ from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble
 from aotbuilder.isa.insn import RM_RNE
-from aotbuilder.lift.emitter import I64, PTR, SELF_FN, Emitter, RegisterUse, register_use, translated_function
+from aotbuilder.lift.emitter import (
+    I64,
+    PASSED_KEYS,
+    PTR,
+    SELF_FN,
+    Emitter,
+    RegisterUse,
+    register_use,
+    translated_function,
+)
 from aotbuilder.lift.fp import FLAG_NV, any_zero_or_infinite, or_flags
 from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
@@ -78,7 +87,8 @@ class Lowering:
         self.blocks = {pc: self.llfn.append_basic_block(block_label(pc - func.entry))
                        for pc in sorted(func.blocks)}
         self.exit_block = self.llfn.append_basic_block("exit")
-        self.exit_phi: ir.PhiInstr | None = None
+        # The shared exit's phis: the next pc, then the passed registers' values.
+        self.exit_phis: list[ir.PhiInstr] | None = None
         self.pc = func.entry
         self.size = 4
         self.sites = Sites({}, frozenset())  # the address sites (cfg/addresses.py)
@@ -179,12 +189,15 @@ class Lowering:
         """Leave to the caller (ultimately the dispatcher) with `target` as the next guest pc.  The
         write-back happens on this path, before the shared exit block: there it would write back
         what any path changed, loading on the other paths the registers they left as they were,
-        only to store them again."""
-        self.e.store_written()
-        if self.exit_phi is None:
+        only to store them again.  The passed registers leave in host registers (returned())."""
+        values = [target, *self.e.passed_values()]
+        self.e.store_written(PASSED_KEYS)
+        if self.exit_phis is None:
             with self.e.b.goto_block(self.exit_block):
-                self.exit_phi = self.e.b.phi(I64, name="next_pc")
-        self.exit_phi.add_incoming(target, self.e.b.block)
+                self.exit_phis = [self.e.b.phi(I64, name=name) for name in
+                                  ("next_pc", *(f"x{reg}" for reg in abi.PASSED_REGISTERS))]
+        for phi, value in zip(self.exit_phis, values, strict=True):
+            phi.add_incoming(value, self.e.b.block)
         self.e.b.branch(self.exit_block)
 
     def jump(self, target: int, link: int) -> None:
@@ -198,7 +211,7 @@ class Lowering:
             e.store_written()
             result = e.call_translated(e.function(target, self.func.entry), e.c(0))
             e.reload_all()
-            self._continue_if(result, self.next_pc())
+            self._continue_if(*e.take_returned(result), self.next_pc())
         else:
             self.call_indirect(e.addr(target), link)
 
@@ -208,7 +221,7 @@ class Lowering:
         e.store_written()
         result = e.call_indirect(target)
         e.reload_all()
-        self._continue_if(result, self.next_pc())
+        self._continue_if(*e.take_returned(result), self.next_pc())
 
     def tail_jump(self, target: ir.Value) -> None:
         """An indirect jump that is not a return (jr through a register other than the link
@@ -232,23 +245,26 @@ class Lowering:
         e.b.position_at_end(fallback)
         self.exit(target)
 
-    def _continue_if(self, next_pc: ir.Value, expected: int) -> None:
-        """Continue at `expected` if control came back there, else leave to the dispatcher."""
-        self._leave_unless(next_pc, expected - self.func.entry, self._edge_block(expected), "ret")
+    def _continue_if(self, next_pc: ir.Value, returned: list[ir.Value], expected: int) -> None:
+        """Continue at `expected` if control came back there, else leave to the dispatcher with
+        the call's `returned` registers."""
+        self._leave_unless(next_pc, expected - self.func.entry, self._edge_block(expected), "ret", returned)
 
-    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str) -> None:
+    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str,
+                      returned: list[ir.Value] | None = None) -> None:
         """Go on to `cont` when the runtime returned the pc `offset` bytes from the entry; any
         other pc (a signal handler, sigreturn, longjmp) returns it to the caller at once.  The
         registers were written back before the call that returned it, and the CPU state is now
         the truth, so the path writes nothing back: through the function's shared exit it would
         add its values to the exit's phis, which costs spills on the hot paths (see
-        Emitter._check_fault)."""
+        Emitter._check_fault); only the passed registers a translated callee `returned` are not
+        in it, and go on to the caller with the pc."""
         e = self.e
         elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(offset))
         mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
         e.cbranch_rare(elsewhere, mismatch, cont)
         e.b.position_at_end(mismatch)
-        e.b.ret(next_pc)
+        e.returned(next_pc, returned)
 
     def _runtime_at(self, pc: ir.Value, intrinsic: str, *args: ir.Value, reload: bool = True) -> ir.Value:
         """Call a runtime intrinsic that may redirect control: cpu->pc set, registers written
@@ -272,7 +288,7 @@ class Lowering:
         and that pc is returned at once, as in _leave_unless (the CPU state is the truth)."""
         e = self.e
         tval = e.c(tval) if isinstance(tval, int) else tval
-        e.b.ret(self._runtime_at(self.pc_value(), "aot_trap", e.c(cause, 32), tval, reload=False))
+        e.returned(self._runtime_at(self.pc_value(), "aot_trap", e.c(cause, 32), tval, reload=False))
 
     def poll_interrupt(self, pc: int) -> None:
         """A safe point: if the runtime raised cpu->interrupt (a signal arrived), let it deliver
@@ -319,10 +335,10 @@ class Lowering:
         for start in sorted(set(func.blocks) - inner):
             self.lower_block(func.blocks[start])
         e.b.position_at_end(self.exit_block)
-        if self.exit_phi is None:
+        if self.exit_phis is None:
             e.b.unreachable()
         else:
-            e.b.ret(self.exit_phi)
+            e.returned(self.exit_phis[0], self.exit_phis[1:])
         e.flush()
         e.place_writebacks()
         return LiftedFunction(func.entry, func.name, str(self.module), tuple(e.addr_refs),

@@ -38,9 +38,10 @@ class WritebackMarker(ir.Instruction):
     that look at an alloca's or a value's users see them used, as the stores would use them; the
     marker is replaced by the stores before the IR is printed."""
 
-    def __init__(self, parent: ir.Block, values: dict[Key, ir.Value]) -> None:
+    def __init__(self, parent: ir.Block, values: dict[Key, ir.Value], handed: frozenset[Key] = frozenset()) -> None:
         super().__init__(parent, ir.VoidType(), "writeback", list(values.values()))
         self.keys = list(values)
+        self.handed = handed  # registers that leave in host registers, not written back
 
     def values(self) -> dict[Key, ir.Value]:
         return dict(zip(self.keys, self.operands, strict=True))
