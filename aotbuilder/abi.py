@@ -72,9 +72,9 @@ TRANSLATED_CC = "preserve_nonecc"
 
 # The guest registers that cross a call between translated functions in host registers: a0 and
 # a1, the psABI's first arguments and its return value.  A translated function takes them after
-# cpu and resume (in r14 and r15), copies of what the CPU state holds at the call; it returns them
-# after the next pc (in rdx and rcx), and at a return the CPU state's copies may be stale: the
-# caller holds the returned values as changed.  So the result a callee computes, and the
+# cpu and resume, copies of what the CPU state holds at the call; it returns them after the next
+# pc, and at a return the CPU state's copies may be stale: the caller holds the returned values
+# as changed.  So the result a callee computes, and the
 # arguments its caller just computed, reach the other side in registers, not through the CPU
 # state (a store and a dependent load on the path of every call).
 PASSED_REGISTERS = (10, 11)
@@ -134,6 +134,11 @@ CPU_OFFSETS = _offsets(CPU_FIELDS)
 TLB_ENTRY_OFFSETS = _offsets(TLB_ENTRY_FIELDS)
 ENTRY_OFFSETS = _offsets(ENTRY_FIELDS)
 CPU_SIZE = CPU_OFFSETS["tlb"] + TLB_SIZE * TLB_ENTRY_SIZE
+
+
+def x_offset(reg: int) -> int:
+    """Where guest integer register x`reg` lives in struct aot_cpu."""
+    return CPU_OFFSETS["x"] + 8 * reg
 
 # What a translated function or aot_interrupt returns for "go on at cpu->pc, through the
 # dispatcher": a poll whose signal handler changed a register but returned to the poll's pc
@@ -281,11 +286,11 @@ def c_header() -> str:
         " * state and the host registers translated code takes them in (cpu in r12) and returns them in",
         " * (cpu in rsi). */",
         "#define AOT_LOAD_PASSED_REGISTERS \\",
-        *(f'    "    movq {CPU_OFFSETS["x"] + 8 * reg}(%r12), %{host}\\n" \\'
+        *(f'    "    movq {x_offset(reg)}(%r12), %{host}\\n" \\'
           for reg, host in zip(PASSED_REGISTERS, PASSED_ARGUMENT_HOST_REGISTERS, strict=True)),
         "",
         "#define AOT_STORE_RETURNED_REGISTERS \\",
-        *(f'    "    movq %{host}, {CPU_OFFSETS["x"] + 8 * reg}(%rsi)\\n" \\'
+        *(f'    "    movq %{host}, {x_offset(reg)}(%rsi)\\n" \\'
           for reg, host in zip(PASSED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
         "",
         "struct aot_entry {",

@@ -220,7 +220,7 @@ class Emitter:
         self.cpu = fn.args[0]
         # A translated function takes and returns the passed registers (an outlined part of one,
         # lift/plain_fp.py, does neither), so it holds them whether it uses them or not.
-        self.passes = len(fn.args) > 2
+        self.passes = fn.ftype == FN_TYPE
         if self.passes:
             used = replace(used, x_read=used.x_read | frozenset(abi.PASSED_REGISTERS))
         self.use = used
