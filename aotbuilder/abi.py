@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 11
+ABI_VERSION = 12
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -103,6 +103,14 @@ ENTRY_SIZE = sum(f.count * f.size for f in ENTRY_FIELDS)
 ENTRY_CACHE_BITS = 12
 ENTRY_CACHE_SIZE = 1 << ENTRY_CACHE_BITS
 ENTRY_CACHE_SLOT = 32
+
+# The call table (link-time code, backend/link.py): a CALL_TABLE_SLOT-byte slot for every even
+# pc in [aot_call_table_base, + aot_call_table_span), the program's lowest to highest translated
+# function entry.  A function's slot jumps to its translation; any other slot calls
+# aot_call_table_miss (runtime/dispatch.c), which runs the pc as aot_call_indirect does and
+# returns like a translated function.  pc's slot is at aot_call_table_origin + pc * SLOT / 2, so
+# an indirect call finds its host target without a load.
+CALL_TABLE_SLOT = 8
 
 # struct aot_cpu: the guest hart state of one thread, plus its TLB.  Order is the layout.
 CPU_FIELDS = (
@@ -267,6 +275,7 @@ def c_header() -> str:
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
         f"#define AOT_ENTRY_CACHE_SIZE {ENTRY_CACHE_SIZE}",
         f"#define AOT_ENTRY_CACHE_SLOT {ENTRY_CACHE_SLOT}",
+        f"#define AOT_CALL_TABLE_SLOT {CALL_TABLE_SLOT}",
         f"#define AOT_JIT_HELLO 0x{JIT_HELLO:x}ULL",
         *(f"#define AOT_FP_{name} {code}" for name, code in FP_SOFT.items()),
         f"#define AOT_FP_OP_MASK 0x{FP_SOFT_OP_MASK:x}",
@@ -291,6 +300,10 @@ def c_header() -> str:
         "",
         "#define AOT_STORE_RETURNED_REGISTERS \\",
         *(f'    "    movq %{host}, {x_offset(reg)}(%rsi)\\n" \\'
+          for reg, host in zip(PASSED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
+        "",
+        "#define AOT_LOAD_RETURNED_REGISTERS \\",
+        *(f'    "    movq {x_offset(reg)}(%r12), %{host}\\n" \\'
           for reg, host in zip(PASSED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
         "",
         "struct aot_entry {",

@@ -158,6 +158,33 @@ __asm__(".text\n"
         "    .cfi_endproc\n"
         ".size aot_enter_translated, . - aot_enter_translated\n");
 
+/* A slot of aot_call_table (abi.CALL_TABLE_SLOT) with no translated function at its pc calls
+ * here, inside a translated caller's call: pop the slot's return address (its call is 5 bytes),
+ * turn it into the pc, and do what aot_call_indirect does, returning like a translated function
+ * (next pc in rax, a0 and a1 from the CPU state). */
+_Static_assert(AOT_CALL_TABLE_SLOT == 8, "aot_call_table_miss turns a slot offset into a pc offset with shrq $2");
+__asm__(".text\n"
+        ".globl aot_call_table_miss\n"
+        ".type aot_call_table_miss, @function\n"
+        "aot_call_table_miss:\n"
+        "    .cfi_startproc\n"
+        "    popq %rsi\n"
+        "    leaq aot_call_table+5(%rip), %rax\n"
+        "    subq %rax, %rsi\n"
+        "    shrq $2, %rsi\n"
+        "    movabsq $aot_call_table_base, %rax\n"
+        "    addq %rax, %rsi\n"
+        "    movq %r12, %rdi\n"
+        "    subq $8, %rsp\n"
+        "    .cfi_adjust_cfa_offset 8\n"
+        "    callq aot_call_indirect\n"
+        "    addq $8, %rsp\n"
+        "    .cfi_adjust_cfa_offset -8\n"
+        AOT_LOAD_RETURNED_REGISTERS
+        "    retq\n"
+        "    .cfi_endproc\n"
+        ".size aot_call_table_miss, . - aot_call_table_miss\n");
+
 /* The entry cache translated code looks in before calling here (abi.ENTRY_CACHE_BITS).  No pc
  * matches the empty slot's: jump targets are even. */
 struct aot_cached_entry aot_entry_cache[AOT_ENTRY_CACHE_SIZE] = {

@@ -210,6 +210,16 @@ def test_passed_registers_cross_calls_both_ways(riscv_gcc, qemu_run, tmp_path, s
                                                  for v in (5, 6, 11, 12, 21, 22, 34, 34, 3, 89, 144))
 
 
+def test_indirect_calls_through_the_call_table(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """Indirect calls to pcs the call table covers (tests/guests/call_table.S): the lowest and
+    the highest function entry (its first and last slots), a function's return site (a slot
+    with no function: the runtime enters that function there), a pc inside a function that
+    static discovery missed (the fallback JIT), each with the a0 and a1 the callee leaves."""
+    expected = _asm_guest_as_under_qemu("call_table", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    assert expected.stdout == b"".join(v.to_bytes(8, "little")
+                                       for v in (41, 42, 43, 44, 107, 55, 101, 55, 2000, 3000, 41, 42))
+
+
 def test_loads_of_bytes_just_stored_read_what_memory_holds(riscv_gcc, qemu_run, tmp_path, shared_cache):
     """Loads of bytes the same straight-line code stored before (tests/guests/store_forwarding.S),
     which the translation may answer with the stored value: each width sign- and zero-extended,

@@ -21,6 +21,7 @@ from pathlib import Path
 import xxhash
 
 import aotbuilder
+from aotbuilder import abi
 from aotbuilder.backend.place import SYMBOLS_SECTION, global_symbols, symbol_table_section
 from aotbuilder.backend.runtime import c_compiler, tool_env
 from aotbuilder.errors import BuildError
@@ -94,7 +95,8 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
             entries.setdefault(pc, (u.entry, k))
     lines = ["\t.section .rodata", "\t.p2align 4"]
     lines += [f"\t.globl {address_symbol(a)}\n\t.set {address_symbol(a)}, 0x{a:x}" for a in addrs]
-    lines += ["\t.globl aot_entries", "aot_entries:"]
+    lines += call_table_assembly({u.entry: function_symbol(u.entry) for u in units})
+    lines += ["\t.section .rodata", "\t.globl aot_entries", "aot_entries:"]
     lines += [f"\t.quad 0x{pc:x}, {function_symbol(fn)}, {k}" for pc, (fn, k) in sorted(entries.items())]
     lines += ["\t.globl aot_entry_count", "aot_entry_count:", f"\t.quad {len(entries)}"]
     lines += ["\t.globl aot_guest_load_bias", "aot_guest_load_bias:", f"\t.quad 0x{load_bias:x}"]
@@ -115,6 +117,32 @@ def link_assembly(units: Iterable[LinkUnit], guest_path: Path, guest_name: str, 
               f"\t.incbin {_asm_string(str(guest_path))}"]
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)
+
+
+def call_table_assembly(functions: dict[int, str]) -> list[str]:
+    """aot_call_table (abi.CALL_TABLE_SLOT): a slot for every even guest pc from the lowest
+    function entry to the highest, which jumps to the translated function there (`functions`:
+    symbol by entry pc) or calls aot_call_table_miss (runtime/dispatch.c).  Slots are spelled in
+    bytes (a rel32 `jmp` or `call`, int3 padding) so each has the same size; runs of misses are
+    one `.rept`, and they call a local label, so they need no relocation."""
+    entries = sorted(functions)
+    lo, hi = (entries[0], entries[-1] + 2) if entries else (0, 0)
+    pad = "\n\t.byte " + ", ".join(["0xcc"] * (abi.CALL_TABLE_SLOT - 5))
+    miss = "\t.byte 0xe8\n\t.long .Lcall_table_miss - . - 4" + pad
+    lines = ['\t.section .text.aot_call_table,"ax",@progbits', "\t.p2align 4",
+             "\t.globl aot_call_table", "aot_call_table:"]
+    at = lo
+    for pc in entries:
+        if pc > at:
+            lines += [f"\t.rept {(pc - at) // 2}", miss, "\t.endr"]
+        lines.append(f"\t.byte 0xe9\n\t.long {functions[pc]} - . - 4" + pad)
+        at = pc + 2
+    lines += [".Lcall_table_miss:", "\tjmp aot_call_table_miss",
+              "\t.globl aot_call_table_base", f"\t.set aot_call_table_base, 0x{lo:x}",
+              "\t.globl aot_call_table_span", f"\t.set aot_call_table_span, 0x{hi - lo:x}",
+              "\t.globl aot_call_table_origin",
+              f"\t.set aot_call_table_origin, aot_call_table - 0x{lo * abi.CALL_TABLE_SLOT // 2:x}"]
+    return lines
 
 
 def build_tool_symbols() -> list[str]:

@@ -151,6 +151,16 @@ class _TranslatedFunctionLoad(ir.instructions.LoadInstr):
         super().__init__(parent, ptr, typ=PTR)
 
 
+class _TranslatedFunctionAddress(ir.instructions.GEPInstr):
+    """A computed address of translated code (an aot_call_table slot), callable like
+    _TranslatedFunctionLoad's value."""
+
+    function_type = FN_TYPE
+
+    def __init__(self, parent: ir.Block, base: ir.Value, indices: list[ir.Value]) -> None:
+        super().__init__(parent, base, indices, inbounds=False, name="", source_etype=I8)
+
+
 class _VolatileLoad(ir.instructions.LoadInstr):
     """A load done afresh at every execution: a flag that a signal handler sets at any time.  Unlike
     an atomic load, x86 codegen folds it into the compare (`cmpl $0, mem`); an aligned 32-bit load
@@ -737,12 +747,26 @@ class Emitter:
 
     def call_indirect(self, target: ir.Value) -> ir.Value:
         """Run the guest code at `target` until it returns (registers written back); returns
-        what a translated call does (take_returned).  A hit in the runtime's entry cache
-        (abi.ENTRY_CACHE_BITS) is a native indirect call; a miss asks aot_call_indirect, which
-        also fills the cache and leaves every register in the CPU state."""
+        what a translated call does (take_returned).  A target the call table covers
+        (abi.CALL_TABLE_SLOT) is a native call of its slot, whose address is computed, not
+        loaded: a mispredicted call resolves as soon as the target is known.  Others look in
+        the runtime's entry cache (abi.ENTRY_CACHE_BITS): a hit is a native indirect call; a
+        miss asks aot_call_indirect, which also fills the cache and leaves every register in the
+        CPU state."""
         b = self.b
+        inside, outside, hit, miss, done = (self.fn.append_basic_block(f"icall.{tag}")
+                                            for tag in ("table", "cache", "hit", "miss", "done"))
+        offset = b.sub(target, b.ptrtoint(self._extern_addr("aot_call_table_base"), I64))
+        self.cbranch_rare(b.icmp_unsigned(">=", offset, b.ptrtoint(self._extern_addr("aot_call_table_span"), I64)),
+                          outside, inside)
+        b.position_at_end(inside)
+        stub = _TranslatedFunctionAddress(b.block, self._extern_addr("aot_call_table_origin"),
+                                          [b.mul(target, self.c(abi.CALL_TABLE_SLOT // 2))])
+        b._insert(stub)
+        from_table = self.call_translated(stub, self.c(0))
+        b.branch(done)
+        b.position_at_end(outside)
         entry = self._cached_entry(target)
-        hit, miss, done = (self.fn.append_basic_block(f"icall.{tag}") for tag in ("hit", "miss", "done"))
         self.cbranch_rare(b.icmp_unsigned("!=", self._entry_field(entry, "pc"), target), miss, hit)
         b.position_at_end(hit)
         direct = self.call_translated(self._entry_fn(entry), self._entry_field(entry, "resume"))
@@ -752,6 +776,7 @@ class Emitter:
         b.branch(done)
         b.position_at_end(done)
         result = b.phi(RESULT_TYPE)
+        result.add_incoming(from_table, inside)
         result.add_incoming(direct, hit)
         result.add_incoming(looked_up, miss)
         return result

@@ -16,7 +16,7 @@ from pathlib import Path
 from elftools.elf.elffile import ELFFile
 
 from aotbuilder import abi
-from aotbuilder.backend.link import build_tool_symbols, guest_digest_symbol
+from aotbuilder.backend.link import build_tool_symbols, call_table_assembly, guest_digest_symbol
 from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, c_compiler
 
 HERE = Path(__file__).parent
@@ -126,6 +126,7 @@ def link_assembly(guest: GuestImage) -> str:
     for fn in sorted({fn for _, fn, _ in entries}):
         lines += [f"entry_{fn}:", "\tpushq %r12", "\tmovq %r12, %rdi", "\tmovq %r13, %rsi", f"\tcall {fn}",
                   *returned, "\tpopq %r12", "\tret"]
+    lines += call_table_assembly({pc: f"entry_{fn}" for pc, fn, resume in entries if resume == 0})
     lines += ['\t.section .note.GNU-stack,"",@progbits', ""]
     return "\n".join(lines)
 
