@@ -168,6 +168,20 @@ def test_only_functions_that_call_out_poll_at_their_entry(compile_guest):
         assert "poll.b0" in polls["caller"] and "poll.b0" in polls["tail"], polls
 
 
+def test_a_guessed_table_of_function_pointers_tail_calls_the_other_functions(compile_guest):
+    """tests/guests/tail_table.c: `return table[s & 7](...)` with an index discovery cannot
+    follow is taken for a computed goto whose one target is the handler's own entry (the table
+    holds it); a jump to any other target must be an indirect jump (a native tail call when the
+    target is a function), not an exit to the dispatcher."""
+    for toolchain in ("zig", "gcc"):
+        program = discover(load_guest(compile_guest(GUESTS / "tail_table.c", toolchain, "2")))
+        op0 = next(f for f in program.functions.values() if f.name == "op0")
+        (jump,) = op0.guessed_tables
+        assert op0.jump_tables[jump] == [op0.entry]
+        ir_text = lower_function(program, op0, TRIPLE).ir
+        assert "musttail" in ir_text and "tail.hit" in ir_text, toolchain
+
+
 # 0x0101010101010101 (SWAR byte tricks, popcount) is built from lui 0x1010 + addi 0x101, a value
 # inside the image of a program linked at 16 MiB (zig's default); it is a number, not an address.
 PROGRAM_ONES = """

@@ -101,8 +101,8 @@ def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_M
        except that an address site (cfg/addresses.py) contributes its decoded form without its
        immediate;
     3. the control-flow graph inside the function (nodes and edges), the return sites, the
-       resolved jumps (jalr pc -> constant target; the target only if it is inside the function)
-       and the jump tables (jalr pc -> targets);
+       resolved jumps (jalr pc -> constant target; the target only if it is inside the function),
+       the jump tables (jalr pc -> targets) and which of them are guessed (computed gotos);
     4. for every address the lifter may ask "is this a function entry?" about (each instruction's
        fall-through pc, each branch or jal target, each resolved and jump-table target): the answer;
     5. for each address site, whether it is gp-relative and whether its address is a function entry.
@@ -148,6 +148,7 @@ def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_M
     for pc, table in sorted(func.jump_tables.items()):
         _feed(h, b"jump-table", _ints([pc - entry, *(t - entry for t in table)]))
         targets.update(table)
+    _feed(h, b"guessed-tables", _ints(sorted(pc - entry for pc in func.guessed_tables)))
     _feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if program.is_function(t))))
     _feed(h, b"site-entries", bytes(program.is_function(address) for address in sites.values()))
     targets.update(sites.values())

@@ -24,8 +24,9 @@ from aotbuilder.cfg.program import Function, Program
 from aotbuilder.lift.lower import LiftedFunction, Lowering
 
 # What lift_key covers of a Function and of a Program; reading anything else is not covered.
+# name: error messages only, not in the IR.
 FUNCTION_FIELDS_IN_KEY = frozenset({"entry", "blocks", "cfg", "return_sites", "resolved_jumps", "jump_tables",
-                                    "instructions", "name"})  # name: error messages only, not in the IR
+                                    "guessed_tables", "instructions", "name"})
 PROGRAM_FIELDS_IN_KEY = frozenset({"functions", "image_range", "function_at", "is_function", "external"})
 
 

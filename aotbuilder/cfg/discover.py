@@ -226,6 +226,8 @@ class _FunctionWalk:
                 # A computed goto: any label address stored in data that lies in this function.
                 lo, hi = self.extent
                 targets = [p for p in self.code_pointers if lo <= p < hi and self.decoder.at(p) is not None]
+                if targets:
+                    self.func.guessed_tables.add(pc)
         if targets:
             self.func.jump_tables[pc] = targets
             for t in targets:

@@ -40,6 +40,9 @@ class Function:
     resolved_jumps: dict[int, int] = field(default_factory=dict)
     # jalr pcs recognised as jump tables: the targets the table holds.
     jump_tables: dict[int, list[int]] = field(default_factory=dict)
+    # Those whose targets are guesses: the code pointers stored in data that land in the function
+    # (a computed goto, or a table of function pointers whose index discovery did not follow).
+    guessed_tables: set[int] = field(default_factory=set)
 
     def instructions(self) -> list[Instruction]:
         return [i for start in sorted(self.blocks) for i in self.blocks[start].instructions]

@@ -235,7 +235,12 @@ class Lowering:
         self.exit(target)
 
     def jump_table(self, target: ir.Value, targets: list[int]) -> None:
-        """An indirect jump through a recognised table: a switch over offsets from the entry."""
+        """An indirect jump through a recognised table: a switch over offsets from the entry.
+        Any other target leaves to the dispatcher, or, when the targets are guesses
+        (Function.guessed_tables), is an indirect jump (tail_jump): a table of function pointers
+        whose index discovery did not follow holds other functions' entries, and a jump to one
+        is a tail call.  (Not for bound-checked tables: no other target comes there, and the
+        fallback stays one exit.)"""
         e = self.e
         fallback = self.llfn.append_basic_block(f"jt.{block_label(self.offset)}")
         rel = e.b.sub(target, e.self_pc)
@@ -243,7 +248,10 @@ class Lowering:
         for t in sorted(set(targets)):
             sw.add_case(e.c(t - self.func.entry), self._edge_block(t))
         e.b.position_at_end(fallback)
-        self.exit(target)
+        if self.pc in self.func.guessed_tables:
+            self.tail_jump(target)
+        else:
+            self.exit(target)
 
     def _continue_if(self, next_pc: ir.Value, returned: list[ir.Value], expected: int) -> None:
         """Continue at `expected` if control came back there, else leave to the dispatcher with
