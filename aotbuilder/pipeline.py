@@ -14,9 +14,11 @@ in a chunk) would leave the other workers idle at the end.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,6 +42,8 @@ from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import load_guest
 from aotbuilder.errors import BuildError
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 # Everything in the package: discovery, lifting, code generation, linking.
 TRANSLATOR_SOURCES = (".",)
@@ -158,6 +162,16 @@ def translate_function(program: Program, store: CacheStore, opts: CodegenOptions
     return Translation(unit, True, compiled, record)
 
 
+def _die_with_parent(parent: int) -> None:
+    """A worker's initializer: end when the build process ends, however it ends.  A build killed
+    with SIGKILL (a timeout, the OOM killer) otherwise leaves its workers waiting forever on a
+    queue nobody writes (Linux's PR_SET_PDEATHSIG; the workers are forked by the build's main
+    thread, whose exit is what it watches)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the build ended before the prctl took effect
+        os._exit(0)
+
+
 def _translate_in_worker(entry: int) -> Translation:
     assert _WORK is not None
     program, store, opts, keys = _WORK
@@ -237,7 +251,8 @@ def _translate_in_pool(order: list[int], workers: int, finished: Callable[[Trans
     multiprocessing.Pool would quietly replace the worker and wait for the lost task forever."""
     pending = iter(order)
     running: dict = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         def submit() -> None:
             entry = next(pending, None)
             if entry is not None:

@@ -314,7 +314,8 @@ def test_builds_killed_at_random_moments_leave_a_usable_cache(tmp_path: Path, ve
 
 
 def _wait_for_orphans(session: int) -> None:
-    """Workers of a killed build finish the function they hold; wait so they do not outlive the test."""
+    """Workers of a killed build end with it (pipeline._die_with_parent); wait until they have, so
+    that none outlives the test."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -323,6 +324,50 @@ def _wait_for_orphans(session: int) -> None:
             return
         time.sleep(0.2)
     os.killpg(session, signal.SIGKILL)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_workers_of_a_killed_build_end_with_it(tmp_path: Path, versions) -> None:
+    """A build killed with SIGKILL (a timeout, the OOM killer) cannot stop its translation
+    workers; they must end with it rather than wait for work forever."""
+    v1, _ = versions
+    proc = subprocess.Popen(_cli("build", str(v1), "-o", str(tmp_path / "out"), "-j", "2", "--cache-dir",
+                                 str(tmp_path / "cache")),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while len(workers) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            workers = _children(proc.pid)
+            time.sleep(0.05)
+        assert len(workers) == 2, "the build never started its two workers"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        _wait_for_orphans(proc.pid)
 
 
 def test_jobs_do_not_change_the_output(tmp_path: Path, versions) -> None:
