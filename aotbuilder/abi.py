@@ -108,9 +108,11 @@ ENTRY_CACHE_SLOT = 32
 # pc in [aot_call_table_base, + aot_call_table_span), the program's lowest to highest translated
 # function entry.  A function's slot jumps to its translation; any other slot calls
 # aot_call_table_miss (runtime/dispatch.c), which runs the pc as aot_call_indirect does and
-# returns like a translated function.  pc's slot is at aot_call_table_origin + pc * SLOT / 2, so
-# an indirect call finds its host target without a load.
+# returns like a translated function.  pc's slot is at aot_call_table_origin + pc * SCALE (slot
+# bytes per byte of guest code: pcs are even), so an indirect call finds its host target without
+# a load.
 CALL_TABLE_SLOT = 8
+CALL_TABLE_SCALE = CALL_TABLE_SLOT // 2
 
 # struct aot_cpu: the guest hart state of one thread, plus its TLB.  Order is the layout.
 CPU_FIELDS = (

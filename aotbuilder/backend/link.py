@@ -141,7 +141,7 @@ def call_table_assembly(functions: dict[int, str]) -> list[str]:
               "\t.globl aot_call_table_base", f"\t.set aot_call_table_base, 0x{lo:x}",
               "\t.globl aot_call_table_span", f"\t.set aot_call_table_span, 0x{hi - lo:x}",
               "\t.globl aot_call_table_origin",
-              f"\t.set aot_call_table_origin, aot_call_table - 0x{lo * abi.CALL_TABLE_SLOT // 2:x}"]
+              f"\t.set aot_call_table_origin, aot_call_table - 0x{lo * abi.CALL_TABLE_SCALE:x}"]
     return lines
 
 

@@ -761,7 +761,7 @@ class Emitter:
                           outside, inside)
         b.position_at_end(inside)
         stub = _TranslatedFunctionAddress(b.block, self._extern_addr("aot_call_table_origin"),
-                                          [b.mul(target, self.c(abi.CALL_TABLE_SLOT // 2))])
+                                          [b.mul(target, self.c(abi.CALL_TABLE_SCALE))])
         b._insert(stub)
         from_table = self.call_translated(stub, self.c(0))
         b.branch(done)
