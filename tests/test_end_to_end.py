@@ -127,10 +127,11 @@ def _runs_as_under_qemu(elf: Path, qemu_run, shared_cache: Path):
 def test_signal_handlers_at_a_poll_that_change_registers_or_not(toolchain, compile_guest, qemu_run, shared_cache):
     """A poll goes on with the registers it holds when the handler changed none, and sees the new
     value when the handler changed an integer or FP register in its frame (tests/guests/poll_context.c;
-    a lost change leaves the loop spinning)."""
+    a lost change leaves the loop spinning); the handler's frame holds what a loop changed."""
     elf = compile_guest(GUESTS / "poll_context.c", toolchain=toolchain)
     expected = qemu_run(elf)
     assert expected.status == 0 and b"s2 from the handler: 5" in expected.stdout
+    assert b"the loop's count: yes" in expected.stdout
     exe = elf.with_suffix(".native")
     subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)], check=True,
                    capture_output=True, timeout=1800)
@@ -201,10 +202,11 @@ def test_tail_calls_through_a_table_discovery_takes_for_a_computed_goto(toolchai
 
 def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, tmp_path, shared_cache):
     """A caller writes back only the registers that may have changed since the CPU state last held
-    them: registers changed on one side of a branch, in a loop, or in an earlier callee must reach
-    the next callee (which reads them from the state) exactly as under qemu."""
+    them: registers changed on one side of a branch, in a loop (one whose body loads too), or in an
+    earlier callee must reach the next callee (which reads them from the state) exactly as under qemu."""
     expected = _asm_guest_as_under_qemu("writeback_paths", riscv_gcc, qemu_run, tmp_path, shared_cache)
-    assert len(expected.stdout) == 36 * 8 and expected.status != 0
+    assert len(expected.stdout) == 40 * 8 and expected.status != 0
+    assert expected.stdout[36 * 8:] == b"".join(v.to_bytes(8, "little") for v in (100, 101, 103, 106))
 
 
 def test_callers_see_the_caller_saved_registers_a_callee_left(riscv_gcc, qemu_run, tmp_path, shared_cache):

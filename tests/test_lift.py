@@ -298,3 +298,22 @@ def test_strided_loops_get_a_fast_copy_that_hands_over(compile_guest):
     fast = len(re.findall(r"^fast\.b", ir, re.M))
     takeovers = len(re.findall(r"^at\.b", ir, re.M))
     assert fast >= 5 and takeovers >= 6 and len(re.findall(r"^hand", ir, re.M)) == takeovers
+
+
+def test_a_fast_copy_polls_with_the_same_registers_written_back_as_the_checked_copy(compile_guest):
+    """At a poll the CPU state holds every register's current value (docs/runtime.md, signals), so
+    the poll at a fast copy's loop header writes back what the checked copy's poll at the same pc
+    does.  The fast copy's accesses are callbr moves whose targets the write-back flow must follow:
+    it once missed them, and the poll of poll_context.c's s3 loop left s3 stale in the state."""
+    path = compile_guest(GUESTS / "poll_context.c", "zig", "2")
+    ir = _lifted(path, {"main"})["main"].ir
+    blocks = dict(re.findall(r"^([\w.]+):\n(.*?)(?=^[\w.]+:|\Z)", ir, re.M | re.S))
+    offsets = dict(re.findall(r'(%"\.\d+") = getelementptr i8, ptr %"\.1", i64 (\d+)', ir))
+
+    def written_back(label):
+        return {offsets[p] for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', blocks[label]) if p in offsets}
+
+    fast_headers = [label[len("fast."):] for label in blocks if re.fullmatch(r"fast\.b[0-9a-f]+", label)]
+    assert len(fast_headers) >= 2, list(blocks)
+    for header in fast_headers:
+        assert written_back(f"poll.{header}") == written_back(f"poll.{header}.1"), header

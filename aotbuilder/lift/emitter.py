@@ -140,6 +140,14 @@ class DirectAccess(ir.instructions.Terminator):
         buf.append(f'callbr {self.type} asm sideeffect "{asm}", "{self.constraints}"({args}) '
                    f"to label {self.normal.get_reference()} [label {self.fault.get_reference()}]")
 
+    def successors(self) -> list[ir.Block]:
+        """Its targets, which are attributes, not operands (lift/writeback.py follows them)."""
+        return [self.normal, self.fault]
+
+    def retarget(self, old: ir.Block, new: ir.Block) -> None:
+        self.normal = new if self.normal is old else self.normal
+        self.fault = new if self.fault is old else self.fault
+
 
 class _TranslatedFunctionLoad(ir.instructions.LoadInstr):
     """A load of an aot_fn pointer: llvmlite calls through a value only when it knows its function

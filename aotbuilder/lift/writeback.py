@@ -28,6 +28,8 @@ def successors(block: ir.Block) -> list[ir.Block]:
     term = block.terminator
     if isinstance(term, ir.SwitchInstr):
         return [term.default, *(target for _, target in term.cases)]
+    if hasattr(term, "retarget"):  # a direct access's callbr (lift/emitter.py, DirectAccess)
+        return term.successors()
     return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
 
 
@@ -180,6 +182,8 @@ def split_edge(fn: ir.Function, source: ir.Block, target: ir.Block, name: str,
         if term.default is target:
             term.default = middle
         term.cases = [(v, middle if t is target else t) for v, t in term.cases]
+    elif hasattr(term, "retarget"):
+        term.retarget(target, middle)
     else:
         term.replace_usage(target, middle)
     for ins in target.instructions:

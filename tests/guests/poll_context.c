@@ -3,7 +3,11 @@
  * one (docs/runtime.md, safe points):
  *   - a handler that changes nothing: the loop goes on with the values it holds;
  *   - a handler that changes an integer register in its frame, then one that changes an FP
- *     register: the loop must see the new value.
+ *     register: the loop must see the new value;
+ *   - a handler that reads a register the loop counts in, clean when the loop starts (written
+ *     back at the call before it): its frame must hold the count, not the value before the loop
+ *     (the poll of a loop that loads, behind the loads' direct moves, once wrote back only what
+ *     changed before the loop).
  */
 #include <signal.h>
 #include <stdint.h>
@@ -31,6 +35,15 @@ static void set_fs0(int sig, siginfo_t *info, void *context)
     (void)sig, (void)info;
     double two = 2.0;
     memcpy(&((ucontext_t *)context)->uc_mcontext.__fpregs.__d.__f[8], &two, sizeof two);
+}
+
+static volatile uint64_t seen_s3;
+
+static void note_s3(int sig, siginfo_t *info, void *context)
+{
+    (void)sig, (void)info;
+    seen_s3 = ((ucontext_t *)context)->uc_mcontext.__gregs[19];
+    alarmed = 1;
 }
 
 static void arm(void (*handler)(int, siginfo_t *, void *))
@@ -77,5 +90,17 @@ int main(void)
     double fs0;
     memcpy(&fs0, &bits, sizeof fs0);
     printf("fs0 from the handler: %g, looped: %s\n", fs0, turns > 0 ? "yes" : "no");
+
+    /* s3 counts in a loop that loads the flag; the handler reads it from its frame. */
+    alarmed = 0;
+    register uint64_t count __asm__("s3") = 0;
+    __asm__ volatile("" : "+r"(count));
+    arm(note_s3);
+    __asm__ volatile("1: lw t0, 0(%1)\n"
+                     "addi %0, %0, 1\n"
+                     "beqz t0, 1b\n"
+                     : "+r"(count) : "r"(&alarmed) : "t0", "memory");
+    printf("s3 seen by the handler is the loop's count: %s\n",
+           seen_s3 > 0 && seen_s3 <= count ? "yes" : "no");
     return 0;
 }
