@@ -317,3 +317,35 @@ def test_a_fast_copy_polls_with_the_same_registers_written_back_as_the_checked_c
     assert len(fast_headers) >= 2, list(blocks)
     for header in fast_headers:
         assert written_back(f"poll.{header}") == written_back(f"poll.{header}.1"), header
+
+
+PROGRAM_FRAME = """
+__attribute__((noinline)) int compare(const int *x, const int *y) { return (*x > *y) - (*x < *y); }
+int main(int argc, char **argv) { int a = argc, b = 2; (void)argv; return compare(&a, &b) + 1; }
+"""
+
+
+def test_registers_restored_from_their_save_slots_are_not_written_back(compile_guest):
+    """zig keeps frame pointers: `compare` saves ra and s0, moves sp, and restores all three before
+    it returns, in one guest block (llvm-objdump shows the sd/ld pairs).  The restores read back,
+    through store-to-load forwarding, the values loaded from the CPU state at entry, and sp comes
+    back to its entry value, so the state still holds all three: the return writes back only the
+    registers the comparison computed in; sp and s0 (the frame pointer in between) are written
+    back only where a fault leaves mid-frame, and ra nowhere."""
+    path = compile_guest(PROGRAM_FRAME, "zig", "2")
+    disassembly = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", "--disassemble-symbols=compare",
+                                  str(path)], capture_output=True, text=True, check=True).stdout
+    for insn in ("sd\tra,", "sd\ts0,", "ld\tra,", "ld\ts0,", "addi\tsp, sp, -", "addi\tsp, sp, "):
+        assert insn in disassembly, (insn, disassembly)
+    ir = _lifted(path, {"compare"})["compare"].ir
+    blocks = dict(re.findall(r"^([\w.]+):\n(.*?)(?=^[\w.]+:|\Z)", ir, re.M | re.S))
+    offsets = dict(re.findall(r'(%"\.\d+") = getelementptr i8, ptr %"\.1", i64 (\d+)', ir))
+    x = abi.CPU_OFFSETS["x"]
+    stored = {(label, int(offsets[p]))
+              for label, body in blocks.items()
+              for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', body) if p in offsets}
+    ra, sp, s0 = x + 8 * 1, x + 8 * 2, x + 8 * 8
+    assert ra not in {o for _, o in stored}, stored
+    for reg in (sp, s0):  # s0 is the frame pointer in between
+        assert any(label.startswith("fault") and o == reg for label, o in stored), stored
+        assert all(label.startswith("fault") for label, o in stored if o == reg), stored

@@ -20,6 +20,7 @@ from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import Insn
 from aotbuilder.lift.writeback import (
     FlowGraph,
+    FlowState,
     Key,
     RegisterSlots,
     WritebackMarker,
@@ -381,6 +382,7 @@ class Emitter:
         v = known.get((bank, i))
         if v is None:
             v = known[(bank, i)] = self.b.load(slots[i], typ=slots[i].allocated_type)
+            self._state_event("read", (bank, i), v)
         return v
 
     def _write(self, bank: str, i: int, slots: dict[int, ir.Value], v: ir.Value) -> None:
@@ -392,8 +394,19 @@ class Emitter:
 
     def set_x(self, i: int, v: ir.Value) -> None:
         if i != 0:
-            self._write("x", i, self.xregs, self.extend(v, 64, signed=True))
-            self._state_event("write", ("x", i))
+            v = self.extend(v, 64, signed=True)
+            self._write("x", i, self.xregs, v)
+            self._state_event("write", ("x", i), v)
+
+    def add_imm(self, v: ir.Value, imm: int) -> ir.Value:
+        """v + imm, folding an add of a constant into v: a frame's `addi sp, sp, 16` then gives
+        back the very value sp had before `addi sp, sp, -16`, which _dirty_flow knows the CPU
+        state still holds."""
+        if isinstance(v, ir.Instruction) and v.opname == "add" and isinstance(v.operands[1], ir.Constant) \
+                and isinstance(v.operands[1].constant, int):
+            v, imm = v.operands[0], v.operands[1].constant + imm
+        imm &= (1 << 64) - 1
+        return v if imm == 0 else self.b.add(v, self.c(imm))
 
     def _as(self, v: ir.Value, ty: ir.Type) -> ir.Value:
         """A register value (i64 bits or a double) as `ty`: the same 64 bits."""
@@ -408,8 +421,9 @@ class Emitter:
 
     def set_f_reg(self, i: int, v: ir.Value) -> None:
         """Write FP register i: `v` is its 64 bits, as an i64 or as a double."""
-        self._write("f", i, self.fregs, self._as(v, self.fregs[i].allocated_type))
-        self._state_event("write", ("f", i))
+        v = self._as(v, self.fregs[i].allocated_type)
+        self._write("f", i, self.fregs, v)
+        self._state_event("write", ("f", i), v)
 
     def set_nan_payload_free(self, i: int, raw: ir.Value, precision: int) -> None:
         """FP register i (just written) holds `raw` (same type) with a NaN replaced by the
@@ -490,8 +504,11 @@ class Emitter:
         value = self.x(i) if bank == "x" else self._read("f", i, self.fregs)
         self._state_event("store", key, self._cpu_store(value, self._cpu_field(bank, i)))
 
-    def _state_event(self, kind: str, reg: tuple[str, int] | None = None, store: ir.Instruction | None = None) -> None:
-        self._state_events.setdefault(self.b.block, []).append((kind, reg, store))
+    def _state_event(self, kind: str, reg: Key | None = None, what: object = None) -> None:
+        """Record, in program order, what _replay needs: a register's "read" from its alloca or
+        "write" (what: the value), a write-back "store" of one register or a "store written"
+        marker (what: the instruction), a "reload" (what: each reloaded register's load)."""
+        self._state_events.setdefault(self.b.block, []).append((kind, reg, what))
 
     def place_writebacks(self) -> None:
         """Delete the write-backs and reloads that need not run, once the function is lowered
@@ -499,7 +516,8 @@ class Emitter:
         changed since the state last held it, on every path to the store; registers changed
         only before a loop with calls are written back on entering it; registers such a loop
         does not use are not reloaded in it."""
-        _, dirty_out = self._dirty_flow()
+        _, flow_out = self._dirty_flow()
+        dirty_out = {block: dirty for block, (dirty, _) in flow_out.items()}
         graph = FlowGraph(self.fn)
         held = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
         slots = RegisterSlots({k: self._slot(k) for k in held}, {k: self._cpu_field(*k) for k in held},
@@ -530,10 +548,10 @@ class Emitter:
             for key in sorted(stored):
                 self._write_back(key)
             self._values_block = None
-        dirty_in, _ = self._dirty_flow()
+        flow_in, _ = self._dirty_flow()
         for block in self._state_events:
-            if block in dirty_in:
-                self._replay(block, dirty_in[block], drop=True)
+            if block in flow_in:
+                self._replay(block, flow_in[block], drop=True)
             else:  # not reached in the flow: store everything, as if every register had changed
                 for kind, _, event in self._state_events[block]:
                     if kind == "store written":
@@ -544,43 +562,64 @@ class Emitter:
             slot = self._slot(key)
             b.store(self._cpu_load(self._cpu_field(*key), slot.allocated_type, b), slot)
 
-    def _dirty_flow(self) -> tuple[dict[ir.Block, frozenset], dict[ir.Block, frozenset]]:
-        """The registers that may differ from their CPU-state copy on entry to and exit from each
-        reachable block."""
+    def _dirty_flow(self) -> tuple[dict[ir.Block, FlowState], dict[ir.Block, FlowState]]:
+        """On entry to and exit from each reachable block: the registers that may differ from
+        their CPU-state copy (dirty), and for the others, values known to equal that copy (held):
+        a register written with such a value stays clean.  So a register restored from a save
+        slot with the value it was saved with (a frame's ra and s0 through store-to-load
+        forwarding) is not written back: the state still holds it."""
         blocks = self.fn.blocks
-        dirty_in: dict[ir.Block, frozenset] = {blocks[0]: frozenset()}
-        dirty_out: dict[ir.Block, frozenset] = {}
+        flow_in: dict[ir.Block, FlowState] = {blocks[0]: (frozenset(), {})}
+        flow_out: dict[ir.Block, FlowState] = {}
         work = [blocks[0]]
         while work:
             block = work.pop()
-            out = dirty_out[block] = self._replay(block, dirty_in[block], drop=False)
+            out = flow_out[block] = self._replay(block, flow_in[block], drop=False)
             for succ in successors(block):
-                merged = out | dirty_in.get(succ, frozenset())
-                if dirty_in.get(succ) != merged:
-                    dirty_in[succ] = merged
+                before = flow_in.get(succ)
+                if before is None:
+                    merged = out
+                else:
+                    held = {k: v & out[1][k] for k, v in before[1].items() if k in out[1] and v & out[1][k]}
+                    merged = (before[0] | out[0], held)
+                if merged != before:
+                    flow_in[succ] = merged
                     work.append(succ)
-        return dirty_in, dirty_out
+        return flow_in, flow_out
 
-    def _replay(self, block: ir.Block, dirty_in: frozenset, drop: bool) -> frozenset:
-        """The registers that may differ from their CPU-state copy at the end of `block`; with
-        `drop`, put the stores of those that may at the block's store_written markers and delete
-        its other write-back stores of registers that cannot."""
-        dirty = set(dirty_in)
-        for kind, reg, store in self._state_events.get(block, ()):
-            if kind == "write":
-                dirty.add(reg)
+    def _replay(self, block: ir.Block, state: FlowState, drop: bool) -> FlowState:
+        """The flow state (_dirty_flow) at the end of `block`; with `drop`, put the stores of the
+        registers that may be dirty at the block's store_written markers and delete its other
+        write-back stores of registers that cannot be."""
+        dirty, held = set(state[0]), dict(state[1])
+        for kind, reg, what in self._state_events.get(block, ()):
+            if kind == "read":
+                if reg not in dirty:
+                    held[reg] = held.get(reg, frozenset()) | {id(what)}
+            elif kind == "write":
+                if id(what) in held.get(reg, ()):
+                    dirty.discard(reg)
+                else:
+                    dirty.add(reg)
             elif kind == "reload":
                 dirty.clear()
+                held = {key: frozenset({id(load)}) for key, load in what.items()}
             elif kind == "store written":
+                stored = [key for key in self.use.written() if key in dirty and key not in what.handed]
                 if drop:
-                    self._store_at(block, store, [key for key in self.use.written()
-                                                  if key in dirty and key not in store.handed])
+                    self._store_at(block, what, stored)
+                values = what.values()
+                for key in stored:
+                    held[key] = frozenset({id(values[key])}) if key in values else frozenset()
+                for key in what.handed:  # left in host registers: the state's copy is stale
+                    held.pop(key, None)
                 dirty.difference_update(self.use.written())
-            elif reg in dirty:
+            elif reg in dirty:  # a write-back store of one register
                 dirty.discard(reg)
+                held[reg] = frozenset({id(what.operands[0])})
             elif drop:
-                block.instructions.remove(store)
-        return frozenset(dirty)
+                block.instructions.remove(what)
+        return frozenset(dirty), {k: v for k, v in held.items() if v}
 
     def _store_at(self, block: ir.Block, marker: WritebackMarker, keys: list[Key]) -> None:
         """The write-back stores of `keys` in place of a store_written marker: each stores the
@@ -603,11 +642,12 @@ class Emitter:
     def reload(self, keys: Iterable[Key]) -> None:
         """Reload these registers, after a call that wrote them (the state holds every other one:
         what this function changed was written back before the call)."""
-        self._state_event("reload")
+        loads = {}
         for key in keys:
             slot = self._slot(key)
-            self._write(*key, self.xregs if key[0] == "x" else self.fregs,
-                        self._cpu_load(self._cpu_field(*key), slot.allocated_type))
+            loads[key] = self._cpu_load(self._cpu_field(*key), slot.allocated_type)
+            self._write(*key, self.xregs if key[0] == "x" else self.fregs, loads[key])
+        self._state_event("reload", None, loads)
 
     def reload_frm(self) -> None:
         self.b.store(self.cpu_u32("frm"), self.frm_slot)

@@ -172,7 +172,7 @@ def trans_addi(ctx, insn: Insn) -> None:
     if ctx.site() is not None:  # the second half of la/lla, or gp-relative
         ctx.e.set_x(insn.rd, ctx.effective_address(insn))
     else:
-        gen_alu_imm(ctx, insn, "add")
+        ctx.e.set_x(insn.rd, ctx.e.add_imm(ctx.e.x(insn.rs1), insn.imm))
 
 
 def trans_slti(ctx, insn: Insn) -> None:

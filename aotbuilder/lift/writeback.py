@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 import llvmlite.ir as ir
 
 Key = tuple[str, int]  # ("x" | "f", register number)
+# Emitter._dirty_flow's state at a point: the registers that may differ from their CPU-state copy,
+# and for others the ids of IR values known to equal that copy.
+FlowState = tuple[frozenset[Key], dict[Key, frozenset[int]]]
 
 
 def successors(block: ir.Block) -> list[ir.Block]:

@@ -33,14 +33,20 @@ load_loop:
     addi    a3, a3, 8
     add     t2, t2, t0
     bnez    t0, load_loop
-    li      a0, 1           /* write(1, log, 40 * 8) */
+    call    record_t2       /* t2 is written back: the state holds it */
+    addi    t3, t2, 8       /* read while the state holds it */
+    addi    t2, t2, 50
+    call    record_t2       /* the state holds t2 + 50 */
+    addi    t2, t3, -8      /* back to a value the state held once, but not now: written back */
+    call    record_t2
+    li      a0, 1           /* write(1, log, 43 * 8) */
     la      a1, log
-    li      a2, 40 * 8
+    li      a2, 43 * 8
     li      a7, 64
     ecall
     la      a1, log         /* exit status: sum of the log, mod 256 */
     li      a0, 0
-    li      a2, 40
+    li      a2, 43
 sum:
     ld      t0, 0(a1)
     add     a0, a0, t0
@@ -75,4 +81,4 @@ steps:
     .bss
     .balign 8
 log:
-    .space  40 * 8
+    .space  43 * 8
