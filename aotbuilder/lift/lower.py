@@ -44,6 +44,21 @@ from aotbuilder.lift.loop_checks import (
 from aotbuilder.lift.plain_fp import invariant_multiplicands, plain_fp_loop
 from aotbuilder.lift.semantics import SEMANTICS
 
+# The alignment an FP plain copy's first store reaches before the copy LLVM vectorises starts: an
+# AVX register's 32 bytes.
+VECTOR_ALIGN = 32
+
+
+def interleaved_twice(module: ir.Module) -> ir.MDValue:
+    """A loop ID (self-referential, as LLVM wants) for an FP plain copy's loop: the vectoriser
+    interleaves two vectors, not its four, so fewer iterations are left for the scalar remainder.
+    After _peel_to_alignment `matmul`'s 256 became 2 peeled, 240 in vectors of 16 and 14 scalar
+    ones, 12 % of its time; with two, at most 7 remain."""
+    loop_id = module.add_metadata([ir.MetaDataString(module, "loop")])
+    loop_id.operands = (loop_id, module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"),
+                                                      ir.Constant(ir.IntType(32), 2)]))
+    return loop_id
+
 
 class LiftError(GuestError):
     """An instruction the lifter could not lower; the message names pc and disassembly."""
@@ -438,8 +453,11 @@ class Lowering:
         e.invalid_slot = e.b.alloca(I64, name="invalid")
         e.b.store(e.c(0), e.invalid_slot)
         self.plain, self.frm_in_hardware, self.plain_fp = frozenset(a.pc for a in loop.accesses), True, True
+        done = fn.append_basic_block("done")
+        dispatch = self._peel_to_alignment(block, loop, done)
         # A copy that tests each FMA for ∞×0 (RISC-V's invalid, lift/fp.py), and one that does
         # not, for when a multiplicand the loop does not change is neither 0 nor ∞.
+        e.b.position_at_end(dispatch)
         bodies = [(fn.append_basic_block("loop"), True)]
         multiplicands = invariant_multiplicands(block)
         if multiplicands:
@@ -447,13 +465,13 @@ class Lowering:
             e.b.cbranch(any_zero_or_infinite(self, multiplicands), bodies[0][0], bodies[1][0])
         else:
             e.b.branch(bodies[0][0])
-        done = fn.append_basic_block("done")
         for body, tests_fma in bodies:
             self.inf_times_zero = tests_fma
 
             def latch(body: ir.Block = body) -> None:
                 self._at_latch(block)
-                e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
+                branch = e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), body, done)
+                branch.set_metadata("llvm.loop", interleaved_twice(self.module))
 
             self._lower_body(block, body, poll=False, latch=latch)
         self.plain, self.frm_in_hardware, self.plain_fp, self.inf_times_zero = frozenset(), False, False, True
@@ -466,6 +484,41 @@ class Lowering:
         e.place_writebacks()
         self.e, self.llfn = outer, outer_fn
         return fn
+
+    def _peel_to_alignment(self, block: BasicBlock, loop: CountedLoop, done: ir.Block) -> ir.Block:
+        """In an FP plain copy, from its entry: run single iterations until the first store that
+        walks up by its own size reaches a VECTOR_ALIGN boundary, and return the block where the
+        copy LLVM vectorises begins.  Its vector moves then do not straddle cache lines:
+        `matmul`'s rows start 16 bytes off a 32-byte boundary, and every other 32-byte move of a
+        row crossed one, which cost it 18 %."""
+        e, fn = self.e, self.llfn
+        dispatch = fn.append_basic_block("aligned")
+        anchor = next((a for a in loop.accesses if a.store and a.size in (4, 8)
+                       and loop.steps.get(a.base) == a.size), None)
+        if anchor is None:
+            e.b.branch(dispatch)
+            return dispatch
+        peel = fn.append_basic_block("peel")
+        address = e.b.add(e.x(anchor.base), e.c(anchor.delta + anchor.offset))
+        ahead = e.b.and_(e.b.sub(e.c(VECTOR_ALIGN), e.b.and_(address, e.c(VECTOR_ALIGN - 1))), e.c(VECTOR_ALIGN - 1))
+        sized = e.b.icmp_unsigned("==", e.b.and_(address, e.c(anchor.size - 1)), e.c(0))
+        count = e.b.select(sized, e.b.lshr(ahead, e.c(anchor.size.bit_length() - 1)), e.c(0))
+        left = e.b.alloca(I64, name="peel.left")
+        e.b.store(count, left)
+        e.b.cbranch(e.b.icmp_unsigned("!=", count, e.c(0)), peel, dispatch)
+        self.inf_times_zero = True
+
+        def latch() -> None:
+            self._at_latch(block)
+            remaining = e.b.sub(e.b.load(left, typ=I64), e.c(1))
+            e.b.store(remaining, left)
+            more = fn.append_basic_block("peel.more")
+            e.b.cbranch(e.b.icmp_unsigned("!=", e.x(loop.counter), fn.args[1]), more, done)
+            e.b.position_at_end(more)
+            e.b.cbranch(e.b.icmp_unsigned("!=", remaining, e.c(0)), peel, dispatch)
+
+        self._lower_body(block, peel, poll=False, latch=latch)
+        return dispatch
 
     def _lower_strided(self, loop: StridedLoop) -> None:
         """A strided loop: its header checks that each family's first access is in the window
