@@ -308,3 +308,12 @@ def test_strided_loops_match_qemu(toolchain, compile_guest, qemu_run, shared_cac
     got = subprocess.run([*AOTBUILDER, "run", "--cache-dir", str(shared_cache), str(elf)], capture_output=True,
                          timeout=1800)
     assert (got.stdout.decode(), got.returncode) == (out, 0), got.stderr.decode()[-2000:]
+
+
+def test_frame_slots_are_read_back_as_memory_holds_them(riscv_gcc, qemu_run, tmp_path, shared_cache):
+    """An epilogue's load of a saved register may take the prologue's value without a load only
+    while nothing can have written the slot (lift/frame_slots.py): a store through another
+    register that points at it, or through sp to it, must reach the restored register, and a
+    store next to it must not (tests/guests/frame_slots.S), exactly as under qemu."""
+    expected = _asm_guest_as_under_qemu("frame_slots", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (5, 77, 78, 6))

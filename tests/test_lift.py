@@ -353,3 +353,27 @@ def test_registers_restored_from_their_save_slots_are_not_written_back(compile_g
     for reg in (sp, s0):  # s0 is the frame pointer in between
         assert any(label.startswith("fault") and o == reg for label, o in stored), stored
         assert all(label.startswith("fault") for label, o in stored if o == reg), stored
+
+
+PROGRAM_SCAN = """
+__attribute__((noinline)) long count(const char *s) { long n = 0; while (s[n] != ';') n++; return n; }
+int main(int argc, char **argv) { return (int)count(argv[argc - 1]); }
+"""
+
+
+def test_an_epilogue_takes_the_saved_ra_without_a_load(compile_guest):
+    """zig's `count` saves ra and s0 in its entry block, scans in a loop (which polls) and
+    restores both in a later block.  Nothing in between can write ra's slot, and nothing but
+    the restore writes ra: the restore takes the value saved (lift/frame_slots.py), so the
+    epilogue loads only s0 (the frame pointer, changed in between, is loaded as before), ra is
+    never written back, and the loop's poll, after a signal was delivered, compares ra's slot
+    with that value before going on."""
+    ir = _lifted(compile_guest(PROGRAM_SCAN, "zig", "2"), {"count"})["count"].ir
+    blocks = dict(re.findall(r"^([\w.]+):\n(.*?)(?=^[\w.]+:|\Z)", ir, re.M | re.S))
+    loads = {label: len(re.findall(r'@"aot\.load64', body)) for label, body in blocks.items()}
+    checks = [label for label in blocks if label.startswith("slots.")]
+    assert len(checks) == 1 and loads[checks[0]] == 1, loads
+    assert sum(n for label, n in loads.items() if not label.startswith("slots.")) == 1, loads
+    offsets = dict(re.findall(r'(%"\.\d+") = getelementptr i8, ptr %"\.1", i64 (\d+)', ir))
+    stored = {int(offsets[p]) for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', ir) if p in offsets}
+    assert abi.CPU_OFFSETS["x"] + 8 not in stored, stored

@@ -32,6 +32,7 @@ from aotbuilder.lift.emitter import (
     translated_function,
 )
 from aotbuilder.lift.fp import FLAG_NV, any_zero_or_infinite, or_flags
+from aotbuilder.lift.frame_slots import SP, FrameSlots, Slot, frame_slots
 from aotbuilder.lift.loop_checks import (
     MIN_PLAIN_RUN,
     chunk_end,
@@ -114,6 +115,10 @@ class Lowering:
         loop_headers = {v for u, v in func.cfg.edges if v <= u}
         self.safe_points = loop_headers | ({func.entry} if calls_out(program, func) else set())
         self.memory_model = memory_model
+        # The frame slots later blocks read back unchanged (lift/frame_slots.py), set by lower(),
+        # and the values their stores wrote, as they are lowered.
+        self.frame = FrameSlots({}, {})
+        self.slot_values: dict[int, ir.Value] = {}
         # The counted loops this function versions (cfg/loops.py), by start; set by lower().
         self.counted: dict[int, CountedLoop] = {}
         # While lowering a counted loop's fast copy: the accesses whose base the entry check proved
@@ -159,6 +164,17 @@ class Lowering:
         if self.pc in self.sites.gp_relative:
             return self.e.b.add(self.e.x(insn.rs1), self.e.addr(value))
         return self.e.addr(value)
+
+    def forwarded_slot(self, insn) -> ir.Value | None:
+        """The value an `ld` from a frame slot reads, when the prologue's store of it is known to
+        be the slot's content here (lift/frame_slots.py)."""
+        store_pc = self.frame.loads.get(self.pc)
+        return None if store_pc is None else self.slot_values.get(store_pc)
+
+    def remember_slot(self, value: ir.Value) -> None:
+        """The value the store being lowered writes, for later blocks' loads of its slot."""
+        if self.pc in self.frame.stores:
+            self.slot_values[self.pc] = value
 
     def memory_operand(self, insn) -> tuple[ir.Value, int]:
         """A load's or store's address as (base, offset): rs1 and the instruction's 12-bit offset,
@@ -327,8 +343,33 @@ class Lowering:
         e.b.position_at_end(slow)
         self.pc = pc
         next_pc = self._runtime_at(self.pc_value(), "aot_interrupt", reload=False)
-        self._leave_unless(next_pc, self.offset, cont, "pollx")
+        slots = [(s, self.slot_values[s.store_pc]) for s in sorted(self.frame.live.get(pc, ()), key=lambda s: s.offset)
+                 if s.store_pc in self.slot_values]
+        check = self.llfn.append_basic_block(f"slots.{label}") if slots else cont
+        self._leave_unless(next_pc, self.offset, check, "pollx")
+        if slots:
+            self._check_slots(slots, check, cont, label)
         e.b.position_at_end(cont)
+
+    def _check_slots(self, slots: list[tuple[Slot, ir.Value]], check: ir.Block, cont: ir.Block, label: str) -> None:
+        """After a poll delivered a signal: a handler may have written a frame slot whose value
+        later blocks take without a load (lift/frame_slots.py).  Go on to `cont` only if memory
+        still holds each one, else leave to the dispatcher, which goes on at this pc with the
+        registers in the CPU state (they were written back for the poll)."""
+        e = self.e
+        e.b.position_at_end(check)
+        # Ordinary checked loads: not forwarded, nor shaped by the instruction lowered last.
+        e.forget_stores()
+        e.site, e.base_in_window, e.plain, e.hand_over = None, False, False, None
+        same = ir.Constant(ir.IntType(1), 1)
+        for slot, value in slots:
+            held = e.load(e.x(SP), slot.offset, 8, True, self.pc_value())
+            same = e.b.and_(same, e.b.icmp_unsigned("==", held, value))
+        changed = self.llfn.append_basic_block(f"slotx.{label}")
+        e.cbranch_rare(e.b.not_(same), changed, cont)
+        e.b.position_at_end(changed)
+        e.set_cpu_u64("pc", self.pc_value())
+        e.returned(e.c(abi.NEXT_PC_IN_CPU))
 
     def illegal(self) -> None:
         self.trap(abi.CAUSE_ILLEGAL_INSTRUCTION, self.raw)
@@ -351,6 +392,8 @@ class Lowering:
                 if strided is not None:
                     self.strided[header] = strided
         inner = {b for loop in self.strided.values() for b in loop.blocks[1:]}
+        copied = set(self.counted) | set(self.scans) | {b for loop in self.strided.values() for b in loop.blocks}
+        self.frame = frame_slots(func, copied)
         resume = [pc for pc in func.return_sites if pc in self.blocks]
         sw = e.b.switch(self.llfn.args[1], self.blocks[func.entry])
         for k, pc in enumerate(resume, start=1):
