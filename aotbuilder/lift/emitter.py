@@ -580,7 +580,7 @@ class Emitter:
                 if before is None:
                     merged = out
                 else:
-                    held = {k: v & out[1][k] for k, v in before[1].items() if k in out[1] and v & out[1][k]}
+                    held = {k: both for k, v in before[1].items() if (both := v & out[1].get(k, frozenset()))}
                     merged = (before[0] | out[0], held)
                 if merged != before:
                     flow_in[succ] = merged

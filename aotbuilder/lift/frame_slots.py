@@ -38,14 +38,12 @@ class Slot:
 @dataclass(frozen=True)
 class FrameSlots:
     """The forwarding the lowering may do: for each `ld` (by pc) the `sd` whose value it reads,
-    and for each block (by start) the slots live on entry, which its poll checks."""
+    the pcs of those stores, and for each block (by start) the slots live on entry, which its
+    poll checks."""
 
     loads: dict[int, int]
     live: dict[int, frozenset[Slot]]
-
-    @property
-    def stores(self) -> frozenset[int]:
-        return frozenset(self.loads.values())
+    stores: frozenset[int] = frozenset()
 
 
 def _step(slots: frozenset[Slot], ins: Instruction, entry_block: bool) -> frozenset[Slot]:
@@ -111,4 +109,4 @@ def frame_slots(func: Function, lowered_more_than_once: set[int]) -> FrameSlots:
                 if found is not None and stored_reg[found.store_pc] not in changed:
                     loads[ins.pc] = found.store_pc
             slots = _step(slots, ins, False)
-    return FrameSlots(loads, {start: slots for start, slots in live.items() if slots})
+    return FrameSlots(loads, {start: slots for start, slots in live.items() if slots}, frozenset(loads.values()))

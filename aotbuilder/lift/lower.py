@@ -165,7 +165,7 @@ class Lowering:
             return self.e.b.add(self.e.x(insn.rs1), self.e.addr(value))
         return self.e.addr(value)
 
-    def forwarded_slot(self, insn) -> ir.Value | None:
+    def forwarded_slot(self) -> ir.Value | None:
         """The value an `ld` from a frame slot reads, when the prologue's store of it is known to
         be the slot's content here (lift/frame_slots.py)."""
         store_pc = self.frame.loads.get(self.pc)
@@ -392,7 +392,7 @@ class Lowering:
                 if strided is not None:
                     self.strided[header] = strided
         inner = {b for loop in self.strided.values() for b in loop.blocks[1:]}
-        copied = set(self.counted) | set(self.scans) | {b for loop in self.strided.values() for b in loop.blocks}
+        copied = set(self.counted) | set(self.scans) | set(self.strided) | inner  # lowered more than once
         self.frame = frame_slots(func, copied)
         resume = [pc for pc in func.return_sites if pc in self.blocks]
         sw = e.b.switch(self.llfn.args[1], self.blocks[func.entry])

@@ -57,22 +57,9 @@ def gen_load(ctx, insn: Insn, size: int, signed: bool) -> None:
     e.set_x(insn.rd, e.load(*ctx.memory_operand(insn), size, signed, ctx.pc_value()))
 
 
-def trans_ld(ctx, insn: Insn) -> None:
-    value = ctx.forwarded_slot(insn)  # a frame slot the prologue wrote (lift/frame_slots.py)
-    if value is None:
-        gen_load(ctx, insn, 8, signed=True)
-    else:
-        ctx.e.set_x(insn.rd, value)
-
-
 def gen_store(ctx, insn: Insn, size: int) -> None:
     e = ctx.e
     e.store(*ctx.memory_operand(insn), e.x(insn.rs2), size, ctx.pc_value())
-
-
-def trans_sd(ctx, insn: Insn) -> None:
-    ctx.remember_slot(ctx.e.x(insn.rs2))
-    gen_store(ctx, insn, 8)
 
 
 # -- upper immediates, jumps ------------------------------------------------------------------------
@@ -147,6 +134,14 @@ def trans_lw(ctx, insn: Insn) -> None:
     gen_load(ctx, insn, 4, signed=True)
 
 
+def trans_ld(ctx, insn: Insn) -> None:
+    value = ctx.forwarded_slot()  # a frame slot the prologue wrote (lift/frame_slots.py)
+    if value is None:
+        gen_load(ctx, insn, 8, signed=True)
+    else:
+        ctx.e.set_x(insn.rd, value)
+
+
 def trans_lbu(ctx, insn: Insn) -> None:
     gen_load(ctx, insn, 1, signed=False)
 
@@ -169,6 +164,11 @@ def trans_sh(ctx, insn: Insn) -> None:
 
 def trans_sw(ctx, insn: Insn) -> None:
     gen_store(ctx, insn, 4)
+
+
+def trans_sd(ctx, insn: Insn) -> None:
+    ctx.remember_slot(ctx.e.x(insn.rs2))
+    gen_store(ctx, insn, 8)
 
 
 # -- integer register-immediate --------------------------------------------------------------------
