@@ -704,8 +704,18 @@ class Emitter:
         return ir.Constant(INT_TYPES[bits], v & ((1 << bits) - 1))
 
     def pc(self, offset: int) -> ir.Value:
-        """The guest pc `offset` bytes from this function's entry."""
-        return self.b.add(self.self_pc, self.c(offset)) if offset else self.self_pc
+        """The guest pc `offset` bytes from this function's entry: a link-time constant of its own,
+        so that x86 takes it as an immediate (`entry + offset` is an add, and the entry a value
+        that lives through the function in a register or a spill slot)."""
+        return self._link_addr(("offset", offset), self.entry_pc + offset)
+
+    def _link_addr(self, origin: Origin, guest_addr: int) -> ir.Value:
+        index = self._addr_index.get(origin)
+        if index is None:
+            index = self._addr_index[origin] = len(self.addr_refs)
+            self.addr_refs.append(guest_addr)
+            self.addr_origins.append(origin)
+        return self.b.ptrtoint(self._extern_addr(placeholder("A", index)), I64)
 
     def _origin(self, guest_addr: int) -> Origin:
         if self.site is not None and self.site[1] == guest_addr & MASK:
@@ -715,13 +725,7 @@ class Emitter:
 
     def addr(self, guest_addr: int) -> ir.Value:
         """A guest address the code refers to (pc-relative data), supplied at link time."""
-        origin = self._origin(guest_addr)
-        index = self._addr_index.get(origin)
-        if index is None:
-            index = self._addr_index[origin] = len(self.addr_refs)
-            self.addr_refs.append(guest_addr)
-            self.addr_origins.append(origin)
-        return self.b.ptrtoint(self._extern_addr(placeholder("A", index)), I64)
+        return self._link_addr(self._origin(guest_addr), guest_addr)
 
     def _extern_addr(self, name: str) -> ir.GlobalVariable:
         g = self.module.globals.get(name)
