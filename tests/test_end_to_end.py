@@ -310,6 +310,16 @@ def test_strided_loops_match_qemu(toolchain, compile_guest, qemu_run, shared_cac
     assert (got.stdout.decode(), got.returncode) == (out, 0), got.stderr.decode()[-2000:]
 
 
+def test_an_access_past_the_window_off_a_checked_root_takes_the_slow_path(riscv_gcc, qemu_run, tmp_path,
+                                                                          shared_cache):
+    """An access off root + (i & 0xff) checks only the root against the direct window's end
+    (Emitter._window_root): with the root 16 bytes below 2^38, a load and a store past it reach
+    the mapping above the window through the guard page and the slow path
+    (tests/guests/rooted_checks.S), as under qemu."""
+    expected = _asm_guest_as_under_qemu("rooted_checks", riscv_gcc, qemu_run, tmp_path, shared_cache)
+    assert expected.stdout == b"".join(v.to_bytes(8, "little") for v in (0x2222, 0x3333, 0x1111))
+
+
 def test_frame_slots_are_read_back_as_memory_holds_them(riscv_gcc, qemu_run, tmp_path, shared_cache):
     """An epilogue's load of a saved register may take the prologue's value without a load only
     while nothing can have written the slot (lift/frame_slots.py): a store through another

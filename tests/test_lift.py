@@ -379,3 +379,28 @@ def test_an_epilogue_takes_the_saved_ra_without_a_load(compile_guest):
     offsets = dict(re.findall(r'(%"\.\d+") = getelementptr i8, ptr %"\.1", i64 (\d+)', ir))
     stored = {int(offsets[p]) for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', ir) if p in offsets}
     assert abi.CPU_OFFSETS["x"] + 8 not in stored, stored
+
+
+def test_window_checks_test_the_root_a_base_stays_close_to():
+    """The direct model checks the value an access base was computed from by adding constants
+    and small non-negative terms, as long as base + a 12-bit offset stays within the guard page
+    (4 KiB) on either side of that value: `x - 16 + (y & 0xff) * 4` checks x, and a term that can
+    reach past 2 KiB (`(y & 0xfff) * 4`, `x + 4080`) stops the walk."""
+    import llvmlite.ir as ir
+
+    from aotbuilder.lift.emitter import Emitter
+
+    i64 = ir.IntType(64)
+    fn = ir.Function(ir.Module(), ir.FunctionType(i64, [i64, i64, ir.IntType(8)]), "f")
+    b = ir.IRBuilder(fn.append_basic_block())
+    x, y, byte = fn.args
+    frame = b.add(x, ir.Constant(i64, -16))
+    element = b.shl(b.and_(y, ir.Constant(i64, 0xFF)), ir.Constant(i64, 2))
+    assert Emitter._window_root(b.add(frame, element)) is x
+    assert Emitter._window_root(b.add(b.zext(byte, i64), frame)) is x
+    far = b.shl(b.and_(y, ir.Constant(i64, 0xFFF)), ir.Constant(i64, 2))
+    assert Emitter._window_root(b.add(frame, far)) is not x
+    beyond = b.add(x, ir.Constant(i64, 4080))
+    base = b.add(beyond, element)
+    assert Emitter._window_root(base) is beyond
+    assert Emitter._window_root(b.add(x, y)) is not x

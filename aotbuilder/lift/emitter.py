@@ -196,6 +196,32 @@ def _direct_move(b: ir.IRBuilder, typ: ir.Type, asm: str, constraints: str, args
     return b.asm(ir.FunctionType(typ, [typ]), "", f"{output},0", [access], False, name="pinned")
 
 
+# How far an access's base may lie from the value its window check tests (Emitter._window_root):
+# with the 12-bit offset and 8 bytes of access, the address stays within the guard page on either
+# side of the window (abi.DIRECT_LIMIT).
+ROOT_SLACK = abi.PAGE_SIZE // 2 - 8
+
+
+def _small_bound(v: ir.Value, depth: int = 4) -> int | None:
+    """An upper bound of v (as an unsigned number) when the IR shows it is at most ROOT_SLACK:
+    a constant, a mask (`andi`), a masked value shifted left, a zero-extended byte."""
+    if isinstance(v, ir.Constant) and isinstance(v.constant, int):
+        bound = v.constant & MASK
+    elif not isinstance(v, ir.Instruction) or depth == 0:
+        return None
+    elif v.opname == "and":
+        known = [b for b in (_small_bound(o, depth - 1) for o in v.operands) if b is not None]
+        bound = min(known) if known else None
+    elif v.opname == "shl" and isinstance(v.operands[1], ir.Constant) and v.operands[1].constant < 64:
+        inner = _small_bound(v.operands[0], depth - 1)
+        bound = None if inner is None else inner << v.operands[1].constant
+    elif v.opname == "zext":
+        bound = (1 << v.operands[0].type.width) - 1
+    else:
+        return None
+    return bound if bound is not None and bound <= ROOT_SLACK else None
+
+
 def _fault_row(move: str, label_operand: int) -> str:
     """The asm of a direct access: the move, and its fault-table row (both offsets relative)."""
     return (f"1: {move}\n.pushsection {abi.FAULT_TABLE_SECTION},\"a\"\n.balign 4\n"
@@ -912,7 +938,7 @@ class Emitter:
         if self.hand_over is not None:
             return self._handing_over("load", size, signed and size < 8, vty, base, offset, None)
         result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
-                             [self.cpu, base, self.c(offset), pc])
+                             [self.cpu, base, self._window_root(base), self.c(offset), pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         return self.b.extract_value(result, 0)
 
@@ -930,9 +956,39 @@ class Emitter:
             self.forget_stores()
             return
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
-                              [self.cpu, base, self.c(offset), value, pc])
+                              [self.cpu, base, self._window_root(base), self.c(offset), value, pc])
         self._check_fault(faulted, pc)
         self._remember_store(base, offset, size, value)
+
+    @staticmethod
+    def _window_root(base: ir.Value) -> ir.Value:
+        """The value the direct model's window check tests for an access off `base`: `base`
+        itself, or a value it is computed from by adding constants and small non-negative
+        numbers (`a + (i & 3) * 8`, `sp - 56`) that stay within ROOT_SLACK of it.  Accesses off
+        one root then share one check: a stack frame's slots, an array's masked elements.  A
+        root in the window and a base outside it put the address in a guard page, where the
+        move faults and the slow path does the access."""
+        root, v, lo, hi = base, base, 0, 0
+        for _ in range(8):
+            if not (isinstance(v, ir.Instruction) and v.opname == "add"):
+                break
+            step = None
+            for term, other in (v.operands, reversed(v.operands)):
+                if isinstance(term, ir.Constant) and isinstance(term.constant, int):
+                    c = ((term.constant + (1 << 63)) & MASK) - (1 << 63)
+                    step = (other, c, c)
+                else:
+                    bound = _small_bound(term)
+                    step = None if bound is None else (other, 0, bound)
+                if step is not None:
+                    break
+            if step is None:
+                break
+            v, lo, hi = step[0], lo + step[1], hi + step[2]
+            if lo < -ROOT_SLACK or hi > ROOT_SLACK:
+                break
+            root = v
+        return root
 
     def forget_stores(self) -> None:
         """Guest memory may have changed other than through this block's stores (a call, a
@@ -990,7 +1046,7 @@ class Emitter:
         pending = self.take_pending()
         hand, cont = self.fn.append_basic_block("hand"), self.fn.append_basic_block("mem.ok")
         loaded = self._direct_access(self.b, kind, size, signed, vty, base, self.c(offset), value, cont, hand,
-                                     checked=False)
+                                     root=None)
         self.resume_pending(hand, pending)
         self._canonical_in_exit()
         self.flush()  # the checked copy reads the allocas
@@ -1027,14 +1083,14 @@ class Emitter:
         raw_ty = F64 if vty == F64 else INT_TYPES[size * 8]
         # Returns (value, faulted) for loads and faulted for stores: see _check_fault.
         if kind == "load":
-            fnty = ir.FunctionType(ir.LiteralStructType([vty, I1]), [PTR, I64, I64, I64])
+            fnty = ir.FunctionType(ir.LiteralStructType([vty, I1]), [PTR, I64, I64, I64, I64])
         else:
-            fnty = ir.FunctionType(I1, [PTR, I64, I64, raw_ty, I64])
+            fnty = ir.FunctionType(I1, [PTR, I64, I64, I64, raw_ty, I64])
         fn = ir.Function(self.module, fnty, name)
         fn.linkage = "internal"
         fn.attributes.add("alwaysinline")
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        cpu, base, offset, *rest = fn.args
+        cpu, base, root, offset, *rest = fn.args
         value, pc = (None, rest[0]) if kind == "load" else rest
         fast, slow = fn.append_basic_block("fast"), fn.append_basic_block("slow")
         def finish(loaded: ir.Value | None, faulted: ir.Value) -> None:
@@ -1044,7 +1100,8 @@ class Emitter:
                 b.ret(faulted)
 
         if self.memory_model == "direct":
-            loaded = self._direct_access(b, kind, size, signed, vty, base, offset, value, fast, slow, checked)
+            loaded = self._direct_access(b, kind, size, signed, vty, base, offset, value, fast, slow,
+                                         root if checked else None)
         else:
             loaded = self._tlb_access(b, kind, size, signed, vty, cpu, base, offset, value, fast, slow)
         finish(loaded, ir.Constant(I1, 0))
@@ -1067,15 +1124,17 @@ class Emitter:
 
     def _direct_access(self, b: ir.IRBuilder, kind: str, size: int, signed: bool, vty: ir.Type,
                        base: ir.Value, offset: ir.Value, value: ir.Value | None, fast: ir.Block,
-                       slow: ir.Block, checked: bool) -> ir.Value | None:
-        """The direct model's fast path: with `base` outside the window every access takes the
-        slow path; inside, the move itself does when it faults (addr is within a guard page of
-        the window, abi.DIRECT_LIMIT).  Checking the base lets the accesses off one register
-        value (a stack frame) share one check; without `checked` the caller proved it.  Leaves
-        `b` on the fast path; returns the loaded value (None for a store)."""
-        if checked:
+                       slow: ir.Block, root: ir.Value | None) -> ir.Value | None:
+        """The direct model's fast path: with `root` (the base, or a value the base lies close
+        above or below: _window_root) outside the window every access takes the slow path;
+        inside, the move itself does when it faults (addr is within a guard page of the window,
+        abi.DIRECT_LIMIT).  Checking the root lets the accesses off one register value (a stack
+        frame, an array indexed by a masked value) share one check; without `root` the caller
+        proved the base in the window.  Leaves `b` on the fast path; returns the loaded value
+        (None for a store)."""
+        if root is not None:
             direct = b.function.append_basic_block("direct")
-            self.cbranch_rare(b.icmp_unsigned(">=", base, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
+            self.cbranch_rare(b.icmp_unsigned(">=", root, self.c(abi.DIRECT_LIMIT)), slow, direct, b)
             b.position_at_end(direct)
         # The runtime sets the thread's %gs base to abi.DIRECT_BASE: %gs:offset(base) is the window.
         # A double moves between memory and an XMM register ("x"), anything else a general one.
