@@ -382,25 +382,40 @@ def test_an_epilogue_takes_the_saved_ra_without_a_load(compile_guest):
 
 
 def test_window_checks_test_the_root_a_base_stays_close_to():
-    """The direct model checks the value an access base was computed from by adding constants
-    and small non-negative terms, as long as base + a 12-bit offset stays within the guard page
-    (4 KiB) on either side of that value: `x - 16 + (y & 0xff) * 4` checks x, and a term that can
-    reach past 2 KiB (`(y & 0xfff) * 4`, `x + 4080`) stops the walk."""
+    """The direct model checks the value an access base was computed from by adding small
+    non-negative numbers that are not constants (and constants), as long as base + a 12-bit
+    offset stays within the guard page (4 KiB) on either side of that value:
+    `x - 16 + (y & 0xff) * 4` checks `x - 16`, the value the frame's other accesses check too;
+    a term that can reach past 2 KiB (`(y & 0xfff) * 4`, `x + 4080`) stops the walk, and
+    constants alone do not move the check."""
     import llvmlite.ir as ir
 
     from aotbuilder.lift.emitter import Emitter
 
     i64 = ir.IntType(64)
-    fn = ir.Function(ir.Module(), ir.FunctionType(i64, [i64, i64, ir.IntType(8)]), "f")
+    fn = ir.Function(ir.Module(), ir.FunctionType(i64, [i64, i64, ir.IntType(8), i64]), "f")
     b = ir.IRBuilder(fn.append_basic_block())
-    x, y, byte = fn.args
+    x, y, byte, index = fn.args
+    e = object.__new__(Emitter)  # only the bookkeeping _window_root reads
+    e.value_bounds = {}
     frame = b.add(x, ir.Constant(i64, -16))
     element = b.shl(b.and_(y, ir.Constant(i64, 0xFF)), ir.Constant(i64, 2))
-    assert Emitter._window_root(b.add(frame, element)) is x
-    assert Emitter._window_root(b.add(b.zext(byte, i64), frame)) is x
-    far = b.shl(b.and_(y, ir.Constant(i64, 0xFFF)), ir.Constant(i64, 2))
-    assert Emitter._window_root(b.add(frame, far)) is not x
+    assert e._window_root(b.add(frame, element)) is frame
+    assert e._window_root(b.add(b.zext(byte, i64), frame)) is frame
+    assert e._window_root(b.add(b.add(x, element), ir.Constant(i64, 8))) is x
+    assert e._window_root(frame) is frame
+    far = b.add(frame, b.shl(b.and_(y, ir.Constant(i64, 0xFFF)), ir.Constant(i64, 2)))
+    assert e._window_root(far) is far
     beyond = b.add(x, ir.Constant(i64, 4080))
-    base = b.add(beyond, element)
-    assert Emitter._window_root(base) is beyond
-    assert Emitter._window_root(b.add(x, y)) is not x
+    assert e._window_root(b.add(b.add(beyond, element), ir.Constant(i64, 1000))) is beyond
+    too_far = b.add(b.add(frame, element), ir.Constant(i64, 1900))
+    assert e._window_root(too_far) is too_far
+    unknown = b.add(x, y)
+    assert e._window_root(unknown) is unknown
+    # A value known to be small (a loaded byte, _bounded): its bound counts.
+    e._bounded(index, 24)
+    assert e._window_root(b.add(b.shl(index, ir.Constant(i64, 3)), frame)) is frame
+    e._bounded(y, 300)
+    wide = b.add(b.shl(y, ir.Constant(i64, 3)), frame)
+    assert e._window_root(wide) is wide
+

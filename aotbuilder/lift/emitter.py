@@ -202,26 +202,6 @@ def _direct_move(b: ir.IRBuilder, typ: ir.Type, asm: str, constraints: str, args
 ROOT_SLACK = abi.PAGE_SIZE // 2 - 8
 
 
-def _small_bound(v: ir.Value, depth: int = 4) -> int | None:
-    """An upper bound of v (as an unsigned number) when the IR shows it is at most ROOT_SLACK:
-    a constant, a mask (`andi`), a masked value shifted left, a zero-extended byte."""
-    if isinstance(v, ir.Constant) and isinstance(v.constant, int):
-        bound = v.constant & MASK
-    elif not isinstance(v, ir.Instruction) or depth == 0:
-        return None
-    elif v.opname == "and":
-        known = [b for b in (_small_bound(o, depth - 1) for o in v.operands) if b is not None]
-        bound = min(known) if known else None
-    elif v.opname == "shl" and isinstance(v.operands[1], ir.Constant) and v.operands[1].constant < 64:
-        inner = _small_bound(v.operands[0], depth - 1)
-        bound = None if inner is None else inner << v.operands[1].constant
-    elif v.opname == "zext":
-        bound = (1 << v.operands[0].type.width) - 1
-    else:
-        return None
-    return bound if bound is not None and bound <= ROOT_SLACK else None
-
-
 def _fault_row(move: str, label_operand: int) -> str:
     """The asm of a direct access: the move, and its fault-table row (both offsets relative)."""
     return (f"1: {move}\n.pushsection {abi.FAULT_TABLE_SECTION},\"a\"\n.balign 4\n"
@@ -328,6 +308,8 @@ class Emitter:
         self._addr_index: dict[Origin, int] = {("offset", 0): 0}
         self._fn_index: dict[Origin, int] = {}
         self._intrinsics: dict[str, ir.Function] = {}
+        # Values known to be small (by id, with the value: ids of dropped values get reused).
+        self.value_bounds: dict[int, tuple[ir.Value, int]] = {}
         self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")
 
     def outlined(self, fn: ir.Function, used: RegisterUse) -> Emitter:
@@ -940,7 +922,10 @@ class Emitter:
         result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
                              [self.cpu, base, self._window_root(base), self.c(offset), pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
-        return self.b.extract_value(result, 0)
+        loaded = self.b.extract_value(result, 0)
+        if size == 1 and not signed:
+            self._bounded(loaded, 0xFF)
+        return loaded
 
     def store(self, base: ir.Value, offset: int, value: ir.Value, size: int, pc: ir.Value) -> None:
         """Store the low `size` bytes of `value` (an integer, or a double stored straight from its
@@ -960,14 +945,44 @@ class Emitter:
         self._check_fault(faulted, pc)
         self._remember_store(base, offset, size, value)
 
-    @staticmethod
-    def _window_root(base: ir.Value) -> ir.Value:
+    def _small_bound(self, v: ir.Value, depth: int = 4) -> int | None:
+        """An upper bound of v (as an unsigned number) when it is at most ROOT_SLACK: a
+        constant, a mask (`andi`), a small value shifted left, a zero-extended narrow value, a
+        loaded byte (_bounded).  Within the guest block only: across blocks the registers go
+        through allocas, whose loads the IR knows nothing about."""
+        known = self.value_bounds.get(id(v))
+        if known is not None and known[0] is v:
+            return known[1]
+        if isinstance(v, ir.Constant) and isinstance(v.constant, int):
+            bound = v.constant & MASK
+        elif not isinstance(v, ir.Instruction) or depth == 0:
+            return None
+        elif v.opname == "and":
+            bounds = [b for b in (self._small_bound(o, depth - 1) for o in v.operands) if b is not None]
+            bound = min(bounds) if bounds else None
+        elif v.opname == "shl" and isinstance(v.operands[1], ir.Constant) and v.operands[1].constant < 64:
+            inner = self._small_bound(v.operands[0], depth - 1)
+            bound = None if inner is None else inner << v.operands[1].constant
+        elif v.opname == "zext":
+            bound = (1 << v.operands[0].type.width) - 1
+        else:
+            return None
+        return bound if bound is not None and bound <= ROOT_SLACK else None
+
+    def _bounded(self, v: ir.Value, bound: int) -> None:
+        """Remember that v is at most `bound` (an unsigned number), for _small_bound."""
+        if bound <= ROOT_SLACK:
+            self.value_bounds[id(v)] = (v, bound)
+
+    def _window_root(self, base: ir.Value) -> ir.Value:
         """The value the direct model's window check tests for an access off `base`: `base`
-        itself, or a value it is computed from by adding constants and small non-negative
-        numbers (`a + (i & 3) * 8`, `sp - 56`) that stay within ROOT_SLACK of it.  Accesses off
-        one root then share one check: a stack frame's slots, an array's masked elements.  A
-        root in the window and a base outside it put the address in a guard page, where the
-        move faults and the slow path does the access."""
+        itself, or the value it is computed from by adding small non-negative numbers that are
+        not constants (`a + (i & 3) * 8`), with any constants added in between, as long as
+        together they stay within ROOT_SLACK of it.  The accesses of an array's masked elements
+        then share one check.  (A constant alone does not move the check: the accesses off one
+        frame base, `sp - 16`, share theirs already, in later blocks too, where the IR knows the
+        base but not what it was computed from.)  A root in the window and a base outside it put
+        the address in a guard page, where the move faults and the slow path does the access."""
         root, v, lo, hi = base, base, 0, 0
         for _ in range(8):
             if not (isinstance(v, ir.Instruction) and v.opname == "add"):
@@ -976,10 +991,10 @@ class Emitter:
             for term, other in (v.operands, reversed(v.operands)):
                 if isinstance(term, ir.Constant) and isinstance(term.constant, int):
                     c = ((term.constant + (1 << 63)) & MASK) - (1 << 63)
-                    step = (other, c, c)
+                    step = (other, c, c, False)
                 else:
-                    bound = _small_bound(term)
-                    step = None if bound is None else (other, 0, bound)
+                    bound = self._small_bound(term)
+                    step = None if bound is None else (other, 0, bound, True)
                 if step is not None:
                     break
             if step is None:
@@ -987,7 +1002,8 @@ class Emitter:
             v, lo, hi = step[0], lo + step[1], hi + step[2]
             if lo < -ROOT_SLACK or hi > ROOT_SLACK:
                 break
-            root = v
+            if step[3]:
+                root = v
         return root
 
     def forget_stores(self) -> None:
