@@ -712,9 +712,15 @@ class Emitter:
         return ir.Constant(INT_TYPES[bits], v & ((1 << bits) - 1))
 
     def pc(self, offset: int) -> ir.Value:
-        """The guest pc `offset` bytes from this function's entry: a link-time constant of its own,
-        so that x86 takes it as an immediate (`entry + offset` is an add, and the entry a value
-        that lives through the function in a register or a spill slot)."""
+        """The guest pc `offset` bytes from this function's entry."""
+        return self.b.add(self.self_pc, self.c(offset)) if offset else self.self_pc
+
+    def return_address(self, offset: int) -> ir.Value:
+        """The pc `offset` bytes from the entry where a call returns: a link-time constant of its
+        own, which x86 takes as an immediate both where the call stores it in ra and where the
+        caller compares the returned pc with it (`pc(offset)` is an add on the entry's address,
+        which lives through the function in a register or a spill slot).  Only for these hot
+        uses: a constant per fault exit would be a symbol per guest access."""
         return self._link_addr(("offset", offset), self.entry_pc + offset)
 
     def _link_addr(self, origin: Origin, guest_addr: int) -> ir.Value:

@@ -238,7 +238,7 @@ class Lowering:
             return
         e = self.e
         if self.program.is_function(target):
-            e.set_x(link, e.pc(self.offset + self.size))
+            e.set_x(link, e.return_address(self.offset + self.size))
             e.store_written()
             result = e.call_translated(e.function(target, self.func.entry), e.c(0))
             e.reload_all()
@@ -248,7 +248,7 @@ class Lowering:
 
     def call_indirect(self, target: ir.Value, link: int) -> None:
         e = self.e
-        e.set_x(link, e.pc(self.offset + self.size))
+        e.set_x(link, e.return_address(self.offset + self.size))
         e.store_written()
         result = e.call_indirect(target)
         e.reload_all()
@@ -287,11 +287,12 @@ class Lowering:
     def _continue_if(self, next_pc: ir.Value, returned: list[ir.Value], expected: int) -> None:
         """Continue at `expected` if control came back there, else leave to the dispatcher with
         the call's `returned` registers."""
-        self._leave_unless(next_pc, expected - self.func.entry, self._edge_block(expected), "ret", returned)
+        self._leave_unless(next_pc, self.e.return_address(expected - self.func.entry), self._edge_block(expected),
+                           "ret", returned)
 
-    def _leave_unless(self, next_pc: ir.Value, offset: int, cont: ir.Block, tag: str,
+    def _leave_unless(self, next_pc: ir.Value, expected: ir.Value, cont: ir.Block, tag: str,
                       returned: list[ir.Value] | None = None) -> None:
-        """Go on to `cont` when the runtime returned the pc `offset` bytes from the entry; any
+        """Go on to `cont` when the runtime returned the pc `expected`; any
         other pc (a signal handler, sigreturn, longjmp) returns it to the caller at once.  The
         registers were written back before the call that returned it, and the CPU state is now
         the truth, so the path writes nothing back: through the function's shared exit it would
@@ -299,7 +300,7 @@ class Lowering:
         Emitter._check_fault); only the passed registers a translated callee `returned` are not
         in it, and go on to the caller with the pc."""
         e = self.e
-        elsewhere = e.b.icmp_unsigned("!=", next_pc, e.pc(offset))
+        elsewhere = e.b.icmp_unsigned("!=", next_pc, expected)
         mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
         e.cbranch_rare(elsewhere, mismatch, cont)
         e.b.position_at_end(mismatch)
@@ -319,7 +320,7 @@ class Lowering:
     def ecall(self) -> None:
         next_pc = self._runtime_at(self.pc_value(), "aot_ecall")
         cont = self.llfn.append_basic_block(f"sys.{block_label(self.offset)}")
-        self._leave_unless(next_pc, self.offset + self.size, cont, "sysx")
+        self._leave_unless(next_pc, self.e.pc(self.offset + self.size), cont, "sysx")
         self.e.b.position_at_end(cont)
 
     def trap(self, cause: int, tval: ir.Value | int) -> None:
@@ -346,7 +347,7 @@ class Lowering:
         slots = [(s, self.slot_values[s.store_pc]) for s in sorted(self.frame.live.get(pc, ()), key=lambda s: s.offset)
                  if s.store_pc in self.slot_values]
         check = self.llfn.append_basic_block(f"slots.{label}") if slots else cont
-        self._leave_unless(next_pc, self.offset, check, "pollx")
+        self._leave_unless(next_pc, self.e.pc(self.offset), check, "pollx")
         if slots:
             self._check_slots(slots, check, cont, label)
         e.b.position_at_end(cont)
