@@ -926,7 +926,7 @@ class Emitter:
         if self.hand_over is not None:
             return self._handing_over("load", size, signed and size < 8, vty, base, offset, None)
         result = self.b.call(self._access_fn("load", size, signed and size < 8, vty),
-                             [self.cpu, base, self._window_root(base), self.c(offset), pc])
+                             [self.cpu, base, self._checked_value(base), self.c(offset), pc])
         self._check_fault(self.b.extract_value(result, 1), pc)
         loaded = self.b.extract_value(result, 0)
         if size == 1 and not signed:
@@ -947,7 +947,7 @@ class Emitter:
             self.forget_stores()
             return
         faulted = self.b.call(self._access_fn("store", size, False, value.type if value.type == F64 else I64),
-                              [self.cpu, base, self._window_root(base), self.c(offset), value, pc])
+                              [self.cpu, base, self._checked_value(base), self.c(offset), value, pc])
         self._check_fault(faulted, pc)
         self._remember_store(base, offset, size, value)
 
@@ -980,6 +980,11 @@ class Emitter:
         if bound <= ROOT_SLACK:
             self.value_bounds[id(v)] = (v, bound)
 
+    def _checked_value(self, base: ir.Value) -> ir.Value:
+        """What the access function's window check tests: the root, where there is a check (the
+        direct model, a base not proven in the window); else the base, which it ignores."""
+        return self._window_root(base) if self.memory_model == "direct" and not self.base_in_window else base
+
     def _window_root(self, base: ir.Value) -> ir.Value:
         """The value the direct model's window check tests for an access off `base`: `base`
         itself, or the value it is computed from by adding small non-negative numbers that are
@@ -996,7 +1001,7 @@ class Emitter:
             step = None
             for term, other in (v.operands, reversed(v.operands)):
                 if isinstance(term, ir.Constant) and isinstance(term.constant, int):
-                    c = ((term.constant + (1 << 63)) & MASK) - (1 << 63)
+                    c = offset(term.constant, 0)  # as a signed number
                     step = (other, c, c, False)
                 else:
                     bound = self._small_bound(term)

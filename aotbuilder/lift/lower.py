@@ -292,8 +292,8 @@ class Lowering:
 
     def _leave_unless(self, next_pc: ir.Value, expected: ir.Value, cont: ir.Block, tag: str,
                       returned: list[ir.Value] | None = None) -> None:
-        """Go on to `cont` when the runtime returned the pc `expected`; any
-        other pc (a signal handler, sigreturn, longjmp) returns it to the caller at once.  The
+        """Go on to `cont` when the runtime returned the pc `expected`; any other pc (a signal
+        handler, sigreturn, longjmp) returns it to the caller at once.  The
         registers were written back before the call that returned it, and the CPU state is now
         the truth, so the path writes nothing back: through the function's shared exit it would
         add its values to the exit's phis, which costs spills on the hot paths (see
