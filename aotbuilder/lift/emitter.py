@@ -25,6 +25,7 @@ from aotbuilder.lift.writeback import (
     RegisterSlots,
     WritebackMarker,
     loop_reloads_to_sink,
+    merge_writebacks,
     split_edge,
     successors,
     uses_of,
@@ -50,6 +51,7 @@ INF_BITS = {32: 0x7F800000, 64: 0x7FF0000000000000}
 
 # Branch weights (taken, not taken) of a branch that is rarely taken, as __builtin_expect gives.
 RARE_WEIGHTS = [1, 2000]
+MERGE_ROUNDS = 3  # Emitter._write_back_before_merges: rounds of the merge write-back analysis
 
 SELF_FN = "aotF_r000000000000000"
 SELF_PC = "aotA_r000000000000000"
@@ -551,11 +553,8 @@ class Emitter:
         for (inside, outside), reloaded in exit_reloads.items():
             split_edge(self.fn, inside, outside, "reload", lambda b, r=reloaded: self._reload_into(b, r))
         for block, stored in entering.items():
-            self.b.position_before(block.terminator)
-            self._values_block, self._values, self._dirty = block, {}, set()
-            for key in sorted(stored):
-                self._write_back(key)
-            self._values_block = None
+            self._write_back_at_end(block, stored)
+        self._write_back_before_merges()
         flow_in, _ = self._dirty_flow()
         for block in self._state_events:
             if block in flow_in:
@@ -564,6 +563,34 @@ class Emitter:
                 for kind, _, event in self._state_events[block]:
                     if kind == "store written":
                         self._store_at(block, event, self.use.written())
+
+    def _write_back_at_end(self, block: ir.Block, keys: set[Key]) -> None:
+        self.b.position_before(block.terminator)
+        self._values_block, self._values, self._dirty = block, {}, set()
+        for key in sorted(keys):
+            self._write_back(key)
+        self._values_block = None
+
+    def _write_back_before_merges(self) -> None:
+        """Write back a register where a path that changed it joins one that did not, when
+        nothing after writes it (writeback.merge_writebacks); a few rounds, as cleaning one
+        merge can leave a later one with clean and dirty paths."""
+        writes = {block: {reg for kind, reg, _ in events if kind == "write"}
+                  for block, events in self._state_events.items()}
+        # The passed registers leave a return in host registers: a store of them would be new.
+        keys = [key for key in self.use.written() if key not in PASSED_KEYS]
+        for _ in range(MERGE_ROUNDS):
+            _, flow_out = self._dirty_flow()
+            preds = FlowGraph(self.fn).preds
+            edges = merge_writebacks(preds, {b: d for b, (d, _) in flow_out.items()}, writes, keys)
+            if not edges:
+                return
+            for (pred, block), stored in edges.items():
+                # A direct access's callbr: before it (its other edge is a cold fault path).
+                if (block is not None and len(dict.fromkeys(successors(pred))) > 1
+                        and not hasattr(pred.terminator, "retarget")):
+                    pred = split_edge(self.fn, pred, block, "merge", lambda b: None)
+                self._write_back_at_end(pred, stored)
 
     def _reload_into(self, b: ir.IRBuilder, keys: set[Key]) -> None:
         for key in sorted(keys):

@@ -12,14 +12,20 @@ that at a call, an exit or a poll the CPU state holds every register's current v
 * A register that a loop with calls neither reads nor writes is not reloaded after each call in
   the loop: the state holds it throughout (it is written back on entering the loop), and it is
   reloaded on each edge that leaves the loop.
+* A register that one path into a block changed and another did not, and that nothing after
+  the block writes, is written back at the end of the paths that changed it (merge_writebacks):
+  the exit after the merge then stores nothing for it, so the path that left it alone does not
+  need its entry value (a load at the function's entry, often spilled at once, only to store it
+  back unchanged).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import llvmlite.ir as ir
+import networkx as nx
 
 Key = tuple[str, int]  # ("x" | "f", register number)
 # Emitter._dirty_flow's state at a point: the registers that may differ from their CPU-state copy,
@@ -193,3 +199,46 @@ def split_edge(fn: ir.Function, source: ir.Block, target: ir.Block, name: str,
         if isinstance(ins, ir.PhiInstr):
             ins.incomings = [(v, middle if blk is source else blk) for v, blk in ins.incomings]
     return middle
+
+
+MergeEdge = tuple[ir.Block, "ir.Block | None"]  # (path's last block, join), or (block, None): its end
+
+
+def merge_writebacks(preds: dict[ir.Block, list[ir.Block]], dirty_out: dict[ir.Block, frozenset[Key]],
+                     writes: dict[ir.Block, set[Key]], keys: Iterable[Key]) -> dict[MergeEdge, set[Key]]:
+    """Where to write back a register that is dirty on one path into a block and clean on the
+    others, so that it is clean there: at the end of that path, for a register that no block
+    reachable from the block writes, when the path is not on a cycle through the block.  The
+    edge runs at most as often as the block does, and every path on from the block would store
+    the register at its next call or exit, so no path stores more often than before.
+    The store goes at the end of the path's last block, before its branch, when no path from
+    any of that block's successors writes the register (the others would store it anyway), else
+    on the edge into the join."""
+    graph = nx.DiGraph()
+    for block, sources in preds.items():
+        graph.add_node(block)
+        graph.add_edges_from((source, block) for source in sources)
+    condensed = nx.condensation(graph)
+    component = condensed.graph["mapping"]
+    written_after: dict[int, set[Key]] = {}
+    for node in reversed(list(nx.topological_sort(condensed))):
+        found = set().union(*(writes.get(b, set()) for b in condensed.nodes[node]["members"]))
+        for succ in condensed.successors(node):
+            found |= written_after[succ]
+        written_after[node] = found
+    keys = list(keys)
+    edges: dict[MergeEdge, set[Key]] = {}
+    for block, sources in preds.items():
+        if len(sources) < 2:
+            continue
+        node = component[block]
+        for key in keys:
+            dirty = [p for p in sources if key in dirty_out.get(p, frozenset())]
+            if len(dirty) != 1 or key in written_after[node] or component[dirty[0]] == node:
+                continue
+            pred = dirty[0]
+            if all(key not in written_after[component[s]] for s in graph.successors(pred)):
+                edges.setdefault((pred, None), set()).add(key)
+            else:
+                edges.setdefault((pred, block), set()).add(key)
+    return edges
