@@ -554,8 +554,7 @@ class Emitter:
             split_edge(self.fn, inside, outside, "reload", lambda b, r=reloaded: self._reload_into(b, r))
         for block, stored in entering.items():
             self._write_back_at_end(block, stored)
-        self._write_back_before_merges()
-        flow_in, _ = self._dirty_flow()
+        flow_in = self._write_back_before_merges()
         for block in self._state_events:
             if block in flow_in:
                 self._replay(block, flow_in[block], drop=True)
@@ -571,26 +570,28 @@ class Emitter:
             self._write_back(key)
         self._values_block = None
 
-    def _write_back_before_merges(self) -> None:
+    def _write_back_before_merges(self) -> dict[ir.Block, FlowState]:
         """Write back a register where a path that changed it joins one that did not, when
         nothing after writes it (writeback.merge_writebacks); a few rounds, as cleaning one
-        merge can leave a later one with clean and dirty paths."""
+        merge can leave a later one with clean and dirty paths.  Returns the dirty flow's
+        state on entry to each block, with those write-backs."""
         writes = {block: {reg for kind, reg, _ in events if kind == "write"}
                   for block, events in self._state_events.items()}
         # The passed registers leave a return in host registers: a store of them would be new.
         keys = [key for key in self.use.written() if key not in PASSED_KEYS]
         for _ in range(MERGE_ROUNDS):
-            _, flow_out = self._dirty_flow()
+            flow_in, flow_out = self._dirty_flow()
             preds = FlowGraph(self.fn).preds
             edges = merge_writebacks(preds, {b: d for b, (d, _) in flow_out.items()}, writes, keys)
             if not edges:
-                return
+                return flow_in
             for (pred, block), stored in edges.items():
                 # A direct access's callbr: before it (its other edge is a cold fault path).
                 if (block is not None and len(dict.fromkeys(successors(pred))) > 1
                         and not hasattr(pred.terminator, "retarget")):
                     pred = split_edge(self.fn, pred, block, "merge", lambda b: None)
                 self._write_back_at_end(pred, stored)
+        return self._dirty_flow()[0]
 
     def _reload_into(self, b: ir.IRBuilder, keys: set[Key]) -> None:
         for key in sorted(keys):

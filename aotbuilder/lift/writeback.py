@@ -21,6 +21,7 @@ that at a call, an exit or a poll the CPU state holds every register's current v
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -214,6 +215,17 @@ def merge_writebacks(preds: dict[ir.Block, list[ir.Block]], dirty_out: dict[ir.B
     The store goes at the end of the path's last block, before its branch, when no path from
     any of that block's successors writes the register (the others would store it anyway), else
     on the edge into the join."""
+    keys = list(keys)  # in their order, not a set's: the IR must not vary between processes
+    candidates: list[tuple[ir.Block, ir.Block, Key]] = []  # (join, the one dirty path's block, register)
+    for block, sources in preds.items():
+        if len(sources) < 2:
+            continue
+        seen = Counter(key for p in sources for key in dirty_out.get(p, ()))
+        for key in keys:
+            if seen[key] == 1:
+                candidates.append((block, next(p for p in sources if key in dirty_out.get(p, ())), key))
+    if not candidates:
+        return {}
     graph = nx.DiGraph()
     for block, sources in preds.items():
         graph.add_node(block)
@@ -226,19 +238,13 @@ def merge_writebacks(preds: dict[ir.Block, list[ir.Block]], dirty_out: dict[ir.B
         for succ in condensed.successors(node):
             found |= written_after[succ]
         written_after[node] = found
-    keys = list(keys)
     edges: dict[MergeEdge, set[Key]] = {}
-    for block, sources in preds.items():
-        if len(sources) < 2:
-            continue
+    for block, pred, key in candidates:
         node = component[block]
-        for key in keys:
-            dirty = [p for p in sources if key in dirty_out.get(p, frozenset())]
-            if len(dirty) != 1 or key in written_after[node] or component[dirty[0]] == node:
-                continue
-            pred = dirty[0]
-            if all(key not in written_after[component[s]] for s in graph.successors(pred)):
-                edges.setdefault((pred, None), set()).add(key)
-            else:
-                edges.setdefault((pred, block), set()).add(key)
+        if key in written_after[node] or component[pred] == node:
+            continue
+        if all(key not in written_after[component[s]] for s in graph.successors(pred)):
+            edges.setdefault((pred, None), set()).add(key)
+        else:
+            edges.setdefault((pred, block), set()).add(key)
     return edges
