@@ -212,14 +212,16 @@ def test_callees_see_registers_changed_on_some_paths_only(riscv_gcc, qemu_run, t
 
 def test_registers_changed_on_one_path_into_a_join_reach_callers_and_callees(riscv_gcc, qemu_run, tmp_path,
                                                                            shared_cache):
-    """Registers changed on one path into a join and written back at the end of that path, not
-    after the join (tests/guests/merge_writebacks.S): the caller reads them after the return,
-    a callee after the join reads one from the state, and nested joins feed each other; every
-    value must be qemu's, on the paths that changed them and on those that did not."""
+    """Registers changed on some paths into a join and written back at the end of those paths,
+    not after the join (tests/guests/merge_writebacks.S): the caller reads them after the return,
+    a callee after the join reads one from the state, nested joins feed each other, and two
+    paths change one register by different amounts; every value must be qemu's, on the paths
+    that changed them and on those that did not."""
     expected = _asm_guest_as_under_qemu("merge_writebacks", riscv_gcc, qemu_run, tmp_path, shared_cache)
-    assert len(expected.stdout) == 30 * 8
-    logged = [int.from_bytes(expected.stdout[i:i + 8], "little") for i in range(0, 30 * 8, 8)]
-    assert logged[:5] == [11, 22, 55, 40, 44] and logged[5:7] == [111, 222], logged
+    assert len(expected.stdout) == 36 * 8
+    logged = [int.from_bytes(expected.stdout[i:i + 8], "little") for i in range(0, 36 * 8, 8)]
+    assert logged[:6] == [11, 22, 55, 40, 44, 66] and logged[6:8] == [111, 222], logged
+    assert logged[5::6] == [66, 68, 68, 69, 69, 71], logged  # either's t5 on its three paths
 
 
 def test_callers_see_the_caller_saved_registers_a_callee_left(riscv_gcc, qemu_run, tmp_path, shared_cache):

@@ -421,27 +421,30 @@ def test_window_checks_test_the_root_a_base_stays_close_to():
 
 
 
-def test_registers_changed_before_a_join_are_written_back_on_the_path_that_changed_them(riscv_gcc, tmp_path):
+def test_registers_changed_before_a_join_are_written_back_on_the_paths_that_changed_them(riscv_gcc, tmp_path):
     """tests/guests/merge_writebacks.S: `pick` returns at once when a0 is 0, else changes t0,
-    t1, ft0 and ft1 (through fcvt) and joins the early path at its `ret`.  Nothing after the join
-    writes them, so they are written back at the end of the changing path, and the join stores
-    nothing: t1 and ft1, which the function only writes, are never loaded from the CPU state
-    (storing them after the join needed their entry values for the early path)."""
+    t1, ft0 and ft1 (through fcvt) and joins the early path at its `ret`; `either` changes t5 on
+    two paths and joins them with one that leaves it.  Nothing after the joins writes them, so
+    they are written back at the end of the changing paths, and the joins store none of them:
+    t1 and ft1, which `pick` only writes, are never loaded from the CPU state (storing them after
+    the join needed their entry values for the early path)."""
     elf = tmp_path / "merge_writebacks"
     subprocess.run([riscv_gcc, "-nostdlib", "-static", "-o", str(elf), str(GUESTS / "merge_writebacks.S")],
                    check=True)
-    fn = _lifted(elf, {"pick"})["pick"]
-    body = str(optimise(fn.ir, CodegenOptions()))
-    body = body[body.index("define"):]
-    fields = dict(re.findall(r"(%[\w.]+) = getelementptr i8, ptr %\.1, i64 (\d+)\n", body))
-    blocks = re.findall(r"^([\w.]+):.*?; preds = ([^\n]*)\n(.*?)(?=^[\w.]+:|\Z)", body, re.M | re.S)
+    lifted = _lifted(elf, {"pick", "either"})
     x, f = abi.CPU_OFFSETS["x"], abi.CPU_OFFSETS["f"]
-    t0, t1, ft0, ft1 = x + 5 * 8, x + 6 * 8, f, f + 8
-    loaded = {int(fields[p]) for p in re.findall(r"= load \w+, ptr (%[\w.]+)", body) if p in fields}
-    assert {t0, ft0} <= loaded and not {t1, ft1} & loaded, (loaded, body)
-    joins = [(label, text) for label, preds, text in blocks if "%entry" in preds and "," in preds]
-    assert len(joins) == 1, body
-    stored = {int(fields[p]) for p in re.findall(r"store \w+ [^,]+, ptr (%[\w.]+)", joins[0][1]) if p in fields}
-    assert not {t0, t1, ft0, ft1} & stored, body
-    everywhere = [int(fields[p]) for p in re.findall(r"store \w+ [^,]+, ptr (%[\w.]+)", body) if p in fields]
-    assert {t0, t1, ft0, ft1} <= set(everywhere), body
+    changed = {"pick": {x + 5 * 8, x + 6 * 8, f, f + 8}, "either": {x + 30 * 8}}
+    for name, registers in changed.items():
+        body = str(optimise(lifted[name].ir, CodegenOptions()))
+        body = body[body.index("define"):]
+        fields = dict(re.findall(r"(%[\w.]+) = getelementptr i8, ptr %\.1, i64 (\d+)\n", body))
+        blocks = re.findall(r"^([\w.]+):.*?; preds = ([^\n]*)\n(.*?)(?=^[\w.]+:|\Z)", body, re.M | re.S)
+        joins = [text for _, preds, text in blocks if "%entry" in preds and "," in preds]
+        assert len(joins) == 1, body
+        stored = {int(fields[p]) for p in re.findall(r"store \w+ [^,]+, ptr (%[\w.]+)", joins[0]) if p in fields}
+        assert not registers & stored, (name, body)
+        everywhere = [int(fields[p]) for p in re.findall(r"store \w+ [^,]+, ptr (%[\w.]+)", body) if p in fields]
+        assert registers <= set(everywhere), (name, body)
+        if name == "pick":
+            loaded = {int(fields[p]) for p in re.findall(r"= load \w+, ptr (%[\w.]+)", body) if p in fields}
+            assert {x + 5 * 8, f} <= loaded and not {x + 6 * 8, f + 8} & loaded, (loaded, body)

@@ -312,6 +312,7 @@ class Emitter:
         self._intrinsics: dict[str, ir.Function] = {}
         # Values known to be small (by id, with the value: ids of dropped values get reused).
         self.value_bounds: dict[int, tuple[ir.Value, int]] = {}
+        self.rare_blocks: set[ir.Block] = set()  # the rare targets of cbranch_rare
         self.self_pc = self.b.ptrtoint(self._extern_addr(SELF_PC), I64, name="selfpc")
 
     def outlined(self, fn: ir.Function, used: RegisterUse) -> Emitter:
@@ -581,8 +582,9 @@ class Emitter:
         keys = [key for key in self.use.written() if key not in PASSED_KEYS]
         for _ in range(MERGE_ROUNDS):
             flow_in, flow_out = self._dirty_flow()
-            preds = FlowGraph(self.fn).preds
-            edges = merge_writebacks(preds, {b: d for b, (d, _) in flow_out.items()}, writes, keys)
+            graph = FlowGraph(self.fn)
+            edges = merge_writebacks(graph.preds, {b: d for b, (d, _) in flow_out.items()}, writes, keys,
+                                     graph.cold(self.rare_blocks))
             if not edges:
                 return flow_in
             for (pred, block), stored in edges.items():
@@ -1323,6 +1325,7 @@ class Emitter:
         """Branch to `rare` when cond holds, telling LLVM it seldom does (slow paths, faults, polls),
         so block placement and register allocation favour the common path."""
         (b or self.b).cbranch(cond, rare, common).set_weights(RARE_WEIGHTS)
+        self.rare_blocks.add(rare)
 
     def if_then(self, cond: ir.Value, then: Callable[[], None]) -> None:
         with self.b.if_then(cond):

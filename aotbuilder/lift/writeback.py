@@ -12,9 +12,9 @@ that at a call, an exit or a poll the CPU state holds every register's current v
 * A register that a loop with calls neither reads nor writes is not reloaded after each call in
   the loop: the state holds it throughout (it is written back on entering the loop), and it is
   reloaded on each edge that leaves the loop.
-* A register that one path into a block changed and another did not, and that nothing after
+* A register that some paths into a block changed and another did not, and that nothing after
   the block writes, is written back at the end of the paths that changed it (merge_writebacks):
-  the exit after the merge then stores nothing for it, so the path that left it alone does not
+  the exit after the join then stores nothing for it, so the path that left it alone does not
   need its entry value (a load at the function's entry, often spilled at once, only to store it
   back unchanged).
 """
@@ -113,6 +113,18 @@ class FlowGraph:
         self.loops = [self._loop(header, back) for header, back in latches.items()]
         self.loops.sort(key=lambda loop: -len(loop.body))  # enclosing loops first
 
+    def cold(self, rare: set[ir.Block]) -> set[ir.Block]:
+        """The blocks only rare paths reach: `rare` and the blocks whose predecessors are all cold."""
+        cold = {b for b in rare if b in self.preds}
+        changed = True
+        while changed:
+            changed = False
+            for block in self.order:
+                if block not in cold and self.preds[block] and all(p in cold for p in self.preds[block]):
+                    cold.add(block)
+                    changed = True
+        return cold
+
     def _loop(self, header: ir.Block, latches: list[ir.Block]) -> Loop:
         body, work = {header}, list(latches)
         while work:
@@ -206,24 +218,26 @@ MergeEdge = tuple[ir.Block, "ir.Block | None"]  # (path's last block, join), or 
 
 
 def merge_writebacks(preds: dict[ir.Block, list[ir.Block]], dirty_out: dict[ir.Block, frozenset[Key]],
-                     writes: dict[ir.Block, set[Key]], keys: Iterable[Key]) -> dict[MergeEdge, set[Key]]:
-    """Where to write back a register that is dirty on one path into a block and clean on the
-    others, so that it is clean there: at the end of that path, for a register that no block
-    reachable from the block writes, when the path is not on a cycle through the block.  The
-    edge runs at most as often as the block does, and every path on from the block would store
-    the register at its next call or exit, so no path stores more often than before.
-    The store goes at the end of the path's last block, before its branch, when no path from
-    any of that block's successors writes the register (the others would store it anyway), else
-    on the edge into the join."""
+                     writes: dict[ir.Block, set[Key]], keys: Iterable[Key],
+                     cold: set[ir.Block]) -> dict[MergeEdge, set[Key]]:
+    """Where to write back a register that is dirty on some paths into a block and clean on
+    another, so that it is clean there: at the end of each path that changed it, for a register
+    that no block reachable from the block writes, when no such path is on a cycle through the
+    block, and the block is not cold (a rare path's shared exit: the stores would be copied onto
+    every path into it).  Each edge runs at most as often as the block does, and every path on
+    from the block would store the register at its next call or exit, so no path stores more
+    often than before.  The store goes at the end of the path's last block, before its branch,
+    when no path from any of that block's successors writes the register (the others would
+    store it anyway), else on the edge into the join."""
     keys = list(keys)  # in their order, not a set's: the IR must not vary between processes
-    candidates: list[tuple[ir.Block, ir.Block, Key]] = []  # (join, the one dirty path's block, register)
+    candidates: list[tuple[ir.Block, list[ir.Block], Key]] = []  # (join, its dirty paths' blocks, register)
     for block, sources in preds.items():
-        if len(sources) < 2:
+        if len(sources) < 2 or block in cold:
             continue
         seen = Counter(key for p in sources for key in dirty_out.get(p, ()))
         for key in keys:
-            if seen[key] == 1:
-                candidates.append((block, next(p for p in sources if key in dirty_out.get(p, ())), key))
+            if 0 < seen[key] < len(sources):
+                candidates.append((block, [p for p in sources if key in dirty_out.get(p, ())], key))
     if not candidates:
         return {}
     graph = nx.DiGraph()
@@ -239,12 +253,13 @@ def merge_writebacks(preds: dict[ir.Block, list[ir.Block]], dirty_out: dict[ir.B
             found |= written_after[succ]
         written_after[node] = found
     edges: dict[MergeEdge, set[Key]] = {}
-    for block, pred, key in candidates:
+    for block, dirty, key in candidates:
         node = component[block]
-        if key in written_after[node] or component[pred] == node:
+        if key in written_after[node] or any(component[pred] == node for pred in dirty):
             continue
-        if all(key not in written_after[component[s]] for s in graph.successors(pred)):
-            edges.setdefault((pred, None), set()).add(key)
-        else:
-            edges.setdefault((pred, block), set()).add(key)
+        for pred in dict.fromkeys(dirty):
+            if all(key not in written_after[component[s]] for s in graph.successors(pred)):
+                edges.setdefault((pred, None), set()).add(key)
+            else:
+                edges.setdefault((pred, block), set()).add(key)
     return edges

@@ -2,15 +2,16 @@
  * nothing after the join writing them: the translation writes them back at the end of the path
  * that changed them, not after the join (lift/writeback.py, merge_writebacks).  Whoever reads them
  * next must see the right value on both paths: the caller after the return (t0, t1, ft0 read
- * directly, not as results), a callee after the join (`record_t2` reads t2 from the state), and a
- * second join that a first one feeds (`twice`: t3 changed on two nested paths).  Each round is
- * run with a0 = 0 (the early path) and a0 != 0; the log goes to stdout, the exit status is a
- * checksum of it. */
+ * directly, not as results), a callee after the join (`record_t2` reads t2 from the state), a
+ * second join that a first one feeds (`twice`: t3 changed on two nested paths), and a join of
+ * two changing paths and one that is not (`either`: t5).  Each round is run with a0 = 0 (the
+ * early path) and a0 != 0; the log goes to stdout, the exit status is a checksum of it. */
     .text
     .globl _start
     .type pick, @function
     .type then_call, @function
     .type twice, @function
+    .type either, @function
 _start:
     la      s0, log
     li      s2, 6                /* rounds */
@@ -20,6 +21,7 @@ _start:
     li      t3, 44
     li      t4, 55
     fmv.d.x ft0, t4
+    li      t5, 66
 round:
     andi    a0, s2, 1            /* odd rounds take the changing paths */
     call    pick
@@ -34,17 +36,21 @@ round:
     andi    a1, s2, 4
     call    twice
     sd      t3, 0(s0)
-    addi    s0, s0, 8
+    andi    a0, s2, 1
+    andi    a1, s2, 2
+    call    either
+    sd      t5, 8(s0)
+    addi    s0, s0, 16
     addi    s2, s2, -1
     bnez    s2, round
-    li      a0, 1                /* write(1, log, 30 * 8) */
+    li      a0, 1                /* write(1, log, 36 * 8) */
     la      a1, log
-    li      a2, 30 * 8
+    li      a2, 36 * 8
     li      a7, 64
     ecall
     la      a1, log              /* exit status: sum of the log, mod 256 */
     li      a0, 0
-    li      a2, 30
+    li      a2, 36
 sum:
     ld      t0, 0(a1)
     add     a0, a0, t0
@@ -88,6 +94,17 @@ twice_inner:
 twice_done:
     ret
 
+/* t5 changed on two paths (by different amounts), left alone on a third. */
+either:
+    beqz    a0, either_done
+    beqz    a1, either_two
+    addi    t5, t5, 1
+    j       either_done
+either_two:
+    addi    t5, t5, 2
+either_done:
+    ret
+
 record_t2:
     sd      t2, 0(s0)
     addi    s0, s0, 8
@@ -96,4 +113,4 @@ record_t2:
     .bss
     .balign 8
 log:
-    .space  30 * 8
+    .space  36 * 8
