@@ -533,7 +533,7 @@ class Emitter:
         held = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
         slots = RegisterSlots({k: self._slot(k) for k in held}, {k: self._cpu_field(*k) for k in held},
                               self.use.written())
-        users = uses_of(self.fn)
+        users = uses_of(self.fn) if graph.loops else {}  # only the loop rule reads them
         written = set(slots.written)
         entering: dict[ir.Block, set[Key]] = {}
         exit_reloads: dict[tuple[ir.Block, ir.Block], set[Key]] = {}
