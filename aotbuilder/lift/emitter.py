@@ -8,6 +8,7 @@ object does not depend on where its function sits).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -26,6 +27,7 @@ from aotbuilder.lift.writeback import (
     WritebackMarker,
     loop_reloads_to_sink,
     merge_writebacks,
+    reverse_postorder,
     split_edge,
     successors,
     uses_of,
@@ -606,12 +608,15 @@ class Emitter:
         a register written with such a value stays clean.  So a register restored from a save
         slot with the value it was saved with (a frame's ra and s0 through store-to-load
         forwarding) is not written back: the state still holds it."""
-        blocks = self.fn.blocks
-        flow_in: dict[ir.Block, FlowState] = {blocks[0]: (frozenset(), {})}
+        order = reverse_postorder(self.fn.blocks[0])  # visiting in it, most blocks are replayed once
+        rank = {block: i for i, block in enumerate(order)}
+        flow_in: dict[ir.Block, FlowState] = {order[0]: (frozenset(), {})}
         flow_out: dict[ir.Block, FlowState] = {}
-        work = [blocks[0]]
+        work, queued = [0], {0}
         while work:
-            block = work.pop()
+            index = heapq.heappop(work)
+            queued.discard(index)
+            block = order[index]
             out = flow_out[block] = self._replay(block, flow_in[block], drop=False)
             for succ in successors(block):
                 before = flow_in.get(succ)
@@ -622,7 +627,9 @@ class Emitter:
                     merged = (before[0] | out[0], held)
                 if merged != before:
                     flow_in[succ] = merged
-                    work.append(succ)
+                    if rank[succ] not in queued:
+                        queued.add(rank[succ])
+                        heapq.heappush(work, rank[succ])
         return flow_in, flow_out
 
     def _replay(self, block: ir.Block, state: FlowState, drop: bool) -> FlowState:
