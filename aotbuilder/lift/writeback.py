@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import llvmlite.ir as ir
 import networkx as nx
@@ -124,11 +125,18 @@ class FlowGraph:
                 self.order[succ] = len(self.order)
                 on_path.add(succ)
                 stack.append((succ, iter(successors(succ))))
+        self._back_edges = back_edges
+
+    @cached_property
+    def loops(self) -> list[Loop]:
+        """The natural loops, enclosing loops first (built on first use: the merge rounds of
+        place_writebacks need only the predecessors)."""
         latches: dict[ir.Block, list[ir.Block]] = {}
-        for latch, header in back_edges:
+        for latch, header in self._back_edges:
             latches.setdefault(header, []).append(latch)
-        self.loops = [self._loop(header, back) for header, back in latches.items()]
-        self.loops.sort(key=lambda loop: -len(loop.body))  # enclosing loops first
+        loops = [self._loop(header, back) for header, back in latches.items()]
+        loops.sort(key=lambda loop: -len(loop.body))
+        return loops
 
     def cold(self, rare: set[ir.Block]) -> set[ir.Block]:
         """The blocks only rare paths reach: `rare` and the blocks whose predecessors are all cold."""
