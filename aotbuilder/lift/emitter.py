@@ -27,7 +27,6 @@ from aotbuilder.lift.writeback import (
     WritebackMarker,
     loop_reloads_to_sink,
     merge_writebacks,
-    reverse_postorder,
     split_edge,
     successors,
     uses_of,
@@ -529,9 +528,9 @@ class Emitter:
         changed since the state last held it, on every path to the store; registers changed
         only before a loop with calls are written back on entering it; registers such a loop
         does not use are not reloaded in it."""
-        _, flow_out = self._dirty_flow()
-        dirty_out = {block: dirty for block, (dirty, _) in flow_out.items()}
         graph = FlowGraph(self.fn)
+        _, flow_out = self._dirty_flow(graph)
+        dirty_out = {block: dirty for block, (dirty, _) in flow_out.items()}
         held = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
         slots = RegisterSlots({k: self._slot(k) for k in held}, {k: self._cpu_field(*k) for k in held},
                               self.use.written())
@@ -583,8 +582,8 @@ class Emitter:
         # The passed registers leave a return in host registers: a store of them would be new.
         keys = [key for key in self.use.written() if key not in PASSED_KEYS]
         for _ in range(MERGE_ROUNDS):
-            flow_in, flow_out = self._dirty_flow()
             graph = FlowGraph(self.fn)
+            flow_in, flow_out = self._dirty_flow(graph)
             edges = merge_writebacks(graph.preds, {b: d for b, (d, _) in flow_out.items()}, writes, keys,
                                      graph.cold(self.rare_blocks))
             if not edges:
@@ -595,20 +594,20 @@ class Emitter:
                         and not hasattr(pred.terminator, "retarget")):
                     pred = split_edge(self.fn, pred, block, "merge", lambda b: None)
                 self._write_back_at_end(pred, stored)
-        return self._dirty_flow()[0]
+        return self._dirty_flow(FlowGraph(self.fn))[0]
 
     def _reload_into(self, b: ir.IRBuilder, keys: set[Key]) -> None:
         for key in sorted(keys):
             slot = self._slot(key)
             b.store(self._cpu_load(self._cpu_field(*key), slot.allocated_type, b), slot)
 
-    def _dirty_flow(self) -> tuple[dict[ir.Block, FlowState], dict[ir.Block, FlowState]]:
-        """On entry to and exit from each reachable block: the registers that may differ from
-        their CPU-state copy (dirty), and for the others, values known to equal that copy (held):
-        a register written with such a value stays clean.  So a register restored from a save
-        slot with the value it was saved with (a frame's ra and s0 through store-to-load
-        forwarding) is not written back: the state still holds it."""
-        order = reverse_postorder(self.fn.blocks[0])  # visiting in it, most blocks are replayed once
+    def _dirty_flow(self, graph: FlowGraph) -> tuple[dict[ir.Block, FlowState], dict[ir.Block, FlowState]]:
+        """On entry to and exit from each block of `graph` (built on the IR as it is): the
+        registers that may differ from their CPU-state copy (dirty), and for the others, values
+        known to equal that copy (held): a register written with such a value stays clean.  So a
+        register restored from a save slot with the value it was saved with (a frame's ra and s0
+        through store-to-load forwarding) is not written back: the state still holds it."""
+        order = graph.postorder[::-1]  # visiting in reverse postorder, most blocks are replayed once
         rank = {block: i for i, block in enumerate(order)}
         flow_in: dict[ir.Block, FlowState] = {order[0]: (frozenset(), {})}
         flow_out: dict[ir.Block, FlowState] = {}

@@ -44,23 +44,6 @@ def successors(block: ir.Block) -> list[ir.Block]:
     return [op for op in getattr(term, "operands", ()) if isinstance(op, ir.Block)]
 
 
-def reverse_postorder(entry: ir.Block) -> list[ir.Block]:
-    """The blocks reachable from `entry`, each after its predecessors but along back edges."""
-    post: list[ir.Block] = []
-    seen = {entry}
-    stack = [(entry, iter(successors(entry)))]
-    while stack:
-        block, succs = stack[-1]
-        succ = next(succs, None)
-        if succ is None:
-            post.append(block)
-            stack.pop()
-        elif succ not in seen:
-            seen.add(succ)
-            stack.append((succ, iter(successors(succ))))
-    return post[::-1]
-
-
 class WritebackMarker(ir.Instruction):
     """Where control leaves the function (Emitter.store_written): the registers that may have
     changed by then are written back here once the dirty flow is known, each with the value the
@@ -108,6 +91,7 @@ class FlowGraph:
         entry = fn.blocks[0]
         self.order: dict[ir.Block, int] = {entry: 0}
         self.preds: dict[ir.Block, list[ir.Block]] = {entry: []}
+        self.postorder: list[ir.Block] = []
         back_edges: list[tuple[ir.Block, ir.Block]] = []
         on_path = {entry}
         stack = [(entry, iter(successors(entry)))]
@@ -116,6 +100,7 @@ class FlowGraph:
             succ = next(succs, None)
             if succ is None:
                 on_path.discard(block)
+                self.postorder.append(block)
                 stack.pop()
                 continue
             self.preds.setdefault(succ, []).append(block)
