@@ -9,8 +9,9 @@ object does not depend on where its function sits).
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import llvmlite.ir as ir
 
@@ -20,6 +21,7 @@ from aotbuilder.cfg.program import Instruction
 from aotbuilder.isa import operand_kinds
 from aotbuilder.isa.insn import Insn
 from aotbuilder.lift.writeback import (
+    DirtyFlow,
     FlowGraph,
     FlowState,
     Key,
@@ -75,8 +77,10 @@ class RegisterUse:
     # value crossing a loop or a block stays in an XMM register (the others are 64-bit patterns).
     f_double: frozenset[int] = frozenset()
 
-    def written(self) -> list[Key]:
-        return [("x", i) for i in sorted(self.x_written)] + [("f", i) for i in sorted(self.f_written)]
+    @cached_property
+    def written(self) -> tuple[Key, ...]:
+        """The written registers in a fixed order (the IR must not vary between processes)."""
+        return (*(("x", i) for i in sorted(self.x_written)), *(("f", i) for i in sorted(self.f_written)))
 
 
 _OPERAND_FIELDS = {"rd": "rd", "rs1": "rs1", "rs2": "rs2", "mem": "rs1", "addr": "rs1",
@@ -503,7 +507,7 @@ class Emitter:
         (Making every store now and deleting most later was most of the lifter's time.)
         `handed`: registers that leave in host registers instead (returned()), not stored."""
         known = self._known_values()
-        marker = WritebackMarker(self.b.block, {k: known[k] for k in self.use.written() if k in known}, handed)
+        marker = WritebackMarker(self.b.block, {k: known[k] for k in self.use.written if k in known}, handed)
         self.b._insert(marker)
         self._state_event("store written", None, marker)
 
@@ -529,11 +533,11 @@ class Emitter:
         only before a loop with calls are written back on entering it; registers such a loop
         does not use are not reloaded in it."""
         graph = FlowGraph(self.fn)
-        _, flow_out = self._dirty_flow(graph)
-        dirty_out = {block: dirty for block, (dirty, _) in flow_out.items()}
+        flow = self._dirty_flow(graph)
+        dirty_out = {block: dirty for block, (dirty, _) in flow[1].items()}
         held = [("x", i) for i in self.xregs] + [("f", i) for i in self.fregs]
         slots = RegisterSlots({k: self._slot(k) for k in held}, {k: self._cpu_field(*k) for k in held},
-                              self.use.written())
+                              self.use.written)
         users = uses_of(self.fn) if graph.loops else {}  # only the loop rule reads them
         written = set(slots.written)
         entering: dict[ir.Block, set[Key]] = {}
@@ -556,14 +560,15 @@ class Emitter:
             split_edge(self.fn, inside, outside, "reload", lambda b, r=reloaded: self._reload_into(b, r))
         for block, stored in entering.items():
             self._write_back_at_end(block, stored)
-        flow_in = self._write_back_before_merges()
+        # Without those stores and reload blocks, the IR's flow is still the one just computed.
+        flow_in = self._write_back_before_merges(None if entering or exit_reloads else (graph, flow))
         for block in self._state_events:
             if block in flow_in:
                 self._replay(block, flow_in[block], drop=True)
             else:  # not reached in the flow: store everything, as if every register had changed
                 for kind, _, event in self._state_events[block]:
                     if kind == "store written":
-                        self._store_at(block, event, self.use.written())
+                        self._store_at(block, event, self.use.written)
 
     def _write_back_at_end(self, block: ir.Block, keys: set[Key]) -> None:
         self.b.position_before(block.terminator)
@@ -572,18 +577,22 @@ class Emitter:
             self._write_back(key)
         self._values_block = None
 
-    def _write_back_before_merges(self) -> dict[ir.Block, FlowState]:
+    def _write_back_before_merges(self, known: tuple[FlowGraph, DirtyFlow] | None) -> dict[ir.Block, FlowState]:
         """Write back a register where a path that changed it joins one that did not, when
         nothing after writes it (writeback.merge_writebacks); a few rounds, as cleaning one
-        merge can leave a later one with clean and dirty paths.  Returns the dirty flow's
-        state on entry to each block, with those write-backs."""
+        merge can leave a later one with clean and dirty paths.  `known`: the graph and dirty
+        flow of the IR as it is, if the caller has them.  Returns the dirty flow's state on
+        entry to each block, with those write-backs."""
         writes = {block: {reg for kind, reg, _ in events if kind == "write"}
                   for block, events in self._state_events.items()}
         # The passed registers leave a return in host registers: a store of them would be new.
-        keys = [key for key in self.use.written() if key not in PASSED_KEYS]
+        keys = [key for key in self.use.written if key not in PASSED_KEYS]
         for _ in range(MERGE_ROUNDS):
-            graph = FlowGraph(self.fn)
-            flow_in, flow_out = self._dirty_flow(graph)
+            if known is None:
+                graph = FlowGraph(self.fn)
+                known = graph, self._dirty_flow(graph)
+            graph, (flow_in, flow_out) = known
+            known = None
             edges = merge_writebacks(graph.preds, {b: d for b, (d, _) in flow_out.items()}, writes, keys,
                                      graph.cold(self.rare_blocks))
             if not edges:
@@ -601,7 +610,7 @@ class Emitter:
             slot = self._slot(key)
             b.store(self._cpu_load(self._cpu_field(*key), slot.allocated_type, b), slot)
 
-    def _dirty_flow(self, graph: FlowGraph) -> tuple[dict[ir.Block, FlowState], dict[ir.Block, FlowState]]:
+    def _dirty_flow(self, graph: FlowGraph) -> DirtyFlow:
         """On entry to and exit from each block of `graph` (built on the IR as it is): the
         registers that may differ from their CPU-state copy (dirty), and for the others, values
         known to equal that copy (held): a register written with such a value stays clean.  So a
@@ -636,6 +645,7 @@ class Emitter:
         registers that may be dirty at the block's store_written markers and delete its other
         write-back stores of registers that cannot be."""
         dirty, held = set(state[0]), dict(state[1])
+        written = self.use.written
         for kind, reg, what in self._state_events.get(block, ()):
             if kind == "read":
                 if reg not in dirty:
@@ -649,7 +659,7 @@ class Emitter:
                 dirty.clear()
                 held = {key: frozenset({id(load)}) for key, load in what.items()}
             elif kind == "store written":
-                stored = [key for key in self.use.written() if key in dirty and key not in what.handed]
+                stored = [key for key in written if key in dirty and key not in what.handed]
                 if drop:
                     self._store_at(block, what, stored)
                 values = what.values()
@@ -657,7 +667,7 @@ class Emitter:
                     held[key] = frozenset({id(values[key])}) if key in values else frozenset()
                 for key in what.handed:  # left in host registers: the state's copy is stale
                     held.pop(key, None)
-                dirty.difference_update(self.use.written())
+                dirty.difference_update(written)
             elif reg in dirty:  # a write-back store of one register
                 dirty.discard(reg)
                 held[reg] = frozenset({id(what.operands[0])})
@@ -665,7 +675,7 @@ class Emitter:
                 block.instructions.remove(what)
         return frozenset(dirty), {k: v for k, v in held.items() if v}
 
-    def _store_at(self, block: ir.Block, marker: WritebackMarker, keys: list[Key]) -> None:
+    def _store_at(self, block: ir.Block, marker: WritebackMarker, keys: Sequence[Key]) -> None:
         """The write-back stores of `keys` in place of a store_written marker: each stores the
         value the block held there, else its alloca's (no write was pending there)."""
         self.b.position_before(marker)

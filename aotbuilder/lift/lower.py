@@ -473,7 +473,7 @@ class Lowering:
             used = register_use(block.instructions)
             e.store_written()
             e.b.call(self._plain_fp_copy(block, loop, used), [e.cpu, stop])
-            e.reload(used.written())
+            e.reload(used.written)
             self._at_latch(block)
             e.b.cbranch(whole, self._edge_block(block.end), self.blocks[block.start])
             return
@@ -709,3 +709,4 @@ def calls_out(program: Program, func: Function) -> bool:
 def lower_function(program: Program, func: Function, triple: str,
                    memory_model: str = abi.DEFAULT_MEMORY_MODEL, avx: bool = False) -> LiftedFunction:
     return Lowering(program, func, triple, memory_model, avx).lower()
+

@@ -33,6 +33,7 @@ Key = tuple[str, int]  # ("x" | "f", register number)
 # Emitter._dirty_flow's state at a point: the registers that may differ from their CPU-state copy,
 # and for others the ids of IR values known to equal that copy.
 FlowState = tuple[frozenset[Key], dict[Key, frozenset[int]]]
+DirtyFlow = tuple[dict[ir.Block, FlowState], dict[ir.Block, FlowState]]  # on entry to, exit from each block
 
 
 def successors(block: ir.Block) -> list[ir.Block]:
@@ -155,7 +156,7 @@ class RegisterSlots:
 
     allocas: dict[Key, ir.AllocaInstr]
     fields: dict[Key, ir.Value]
-    written: list[Key]  # the registers the function may write (the only ones it writes back)
+    written: tuple[Key, ...]  # the registers the function may write (the only ones it writes back)
 
     def __post_init__(self) -> None:
         # The register an alloca or a CPU field pointer belongs to (IR values hash by identity).
