@@ -42,6 +42,7 @@ from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import load_guest
 from aotbuilder.errors import BuildError
+from aotbuilder.lift.lower import garbage_collected_at_end
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -175,7 +176,8 @@ def _die_with_parent(parent: int) -> None:
 def _translate_in_worker(entry: int) -> Translation:
     assert _WORK is not None
     program, store, opts, keys = _WORK
-    return translate_function(program, store, opts, entry, keys[entry])
+    with garbage_collected_at_end():
+        return translate_function(program, store, opts, entry, keys[entry])
 
 
 def translate_functions(program: Program, store: CacheStore, opts: CodegenOptions, jobs: int,

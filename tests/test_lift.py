@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import subprocess
 import sys
+import weakref
 from pathlib import Path
+
+import pytest
 
 from aotbuilder import abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise, target_machine
@@ -14,7 +18,7 @@ from aotbuilder.cfg.discover import discover
 from aotbuilder.cfg.loops import counted_loop, strided_loop
 from aotbuilder.elf import load_guest
 from aotbuilder.isa import MNEMONICS
-from aotbuilder.lift.lower import lower_function
+from aotbuilder.lift.lower import garbage_collected_at_end, lower_function
 from aotbuilder.lift.plain_fp import plain_fp_loop
 from aotbuilder.lift.semantics import SEMANTICS
 
@@ -448,3 +452,24 @@ def test_registers_changed_before_a_join_are_written_back_on_the_paths_that_chan
         if name == "pick":
             loaded = {int(fields[p]) for p in re.findall(r"= load \w+, ptr (%[\w.]+)", body) if p in fields}
             assert {x + 5 * 8, f} <= loaded and not {x + 6 * 8, f + 8} & loaded, (loaded, body)
+
+
+class _Node:
+    pass
+
+
+def test_a_translations_cyclic_garbage_waits_for_its_end_and_is_collected_there():
+    """pipeline and the JIT worker translate each function inside garbage_collected_at_end."""
+    assert gc.isenabled()
+    with garbage_collected_at_end():
+        node = _Node()
+        node.self = node
+        ref = weakref.ref(node)
+        del node
+        kept = [_Node() for _ in range(100_000)]  # enough for many automatic collections
+        assert ref() is not None and not gc.isenabled()
+        del kept
+    assert ref() is None and gc.isenabled()
+    with pytest.raises(ValueError), garbage_collected_at_end():
+        raise ValueError
+    assert gc.isenabled()

@@ -19,7 +19,7 @@ from aotbuilder.cfg.discover import discover_from
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.elf import PF_R, PF_X, GuestImage, Segment, load_guest_bytes
 from aotbuilder.errors import GuestError
-from aotbuilder.lift.lower import lower_function
+from aotbuilder.lift.lower import garbage_collected_at_end, lower_function
 
 # Code the JIT places anywhere in the host address space, for guest code anywhere.  It reaches
 # guest memory through the TLB: the runtime only knows the fault table of the linked executable.
@@ -116,7 +116,8 @@ def serve(exe: Executable, rd: BinaryIO, wr: BinaryIO) -> None:
             program = discover_from(region_image(exe, lo, code), pc, exe.translated)
             if pc not in program.functions:
                 raise GuestError(f"no instruction at guest pc 0x{pc:x}")
-            units = [compile_function(program, f, exe.cache) for f in program.functions.values()]
+            with garbage_collected_at_end():
+                units = [compile_function(program, f, exe.cache) for f in program.functions.values()]
             placement = Placement([instantiate(u) for u in units])
         except Exception as exc:  # reported by the runtime, which names the guest pc
             message = (str(exc) or type(exc).__name__).encode()
