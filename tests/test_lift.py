@@ -10,12 +10,14 @@ import sys
 import weakref
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from aotbuilder import abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions, optimise, target_machine
 from aotbuilder.cfg.discover import discover
-from aotbuilder.cfg.loops import counted_loop, strided_loop
+from aotbuilder.cfg.loops import counted_loop, loop_headers, strided_loop
+from aotbuilder.cfg.program import Function
 from aotbuilder.elf import load_guest
 from aotbuilder.isa import MNEMONICS
 from aotbuilder.lift.lower import garbage_collected_at_end, lower_function
@@ -170,6 +172,61 @@ def test_only_functions_that_call_out_poll_at_their_entry(compile_guest):
         assert polls["leaf"] == [], polls
         assert len(polls["leaf_loop"]) == 1 and polls["leaf_loop"] != ["poll.b0"], polls
         assert "poll.b0" in polls["caller"] and "poll.b0" in polls["tail"], polls
+
+
+# gcc -O2 lays this loop out with the `odd++` arm before the header and the other arms jumping
+# back to the shared latch: three blocks are targets of jumps that go backwards in the code.
+PROGRAM_ARMS = """
+__attribute__((noinline)) unsigned arms(unsigned x, int n) {
+    unsigned odd = 0, big = 0;
+    for (int i = 0; i < n; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        if (x & 1) odd++;
+        else if ((x & 6) == 2) big += x >> 28;
+        else if (x > 0x80000000u) big ^= x;
+        else odd += 3;
+    }
+    return odd ^ big;
+}
+int main(int argc, char **argv) { (void)argv; return (int)arms((unsigned)argc, argc * 1000); }
+"""
+
+
+def test_loop_headers_cut_every_cycle(compile_guest):
+    """Every cycle of every function's CFG passes a loop header (networkx: without the headers
+    the CFG is acyclic), in reducible CFGs they are the blocks that dominate a predecessor, and
+    a loop whose arms jump backwards to a shared latch has one header and polls there only."""
+    for toolchain in ("zig", "gcc"):
+        program = discover(load_guest(compile_guest(PROGRAM_ARMS, toolchain, "2")))
+        for func in program.functions.values():
+            headers = loop_headers(func)
+            assert nx.is_directed_acyclic_graph(func.cfg.subgraph(set(func.cfg) - headers)), func.name
+            reached = func.cfg.subgraph(nx.descendants(func.cfg, func.entry) | {func.entry})
+            dominators = nx.immediate_dominators(reached, func.entry)
+            back = {(u, v) for u, v in reached.edges if _dominates(dominators, v, u)}
+            if nx.is_directed_acyclic_graph(nx.restricted_view(reached, [], back)):  # reducible
+                assert headers & set(reached) == {v for _, v in back}, func.name
+        arms = next(f for f in program.functions.values() if f.name == "arms")
+        backwards = {v for u, v in arms.cfg.edges if v <= u}
+        if toolchain == "gcc":
+            assert len(backwards) >= 2, "the test needs a loop with several backward jumps"
+        (header,) = loop_headers(arms)
+        polls = re.findall(r"^(poll\.b[0-9a-f]+):", lower_function(program, arms, TRIPLE).ir, re.M)
+        assert polls == [f"poll.b{header - arms.entry:x}"], (toolchain, polls)
+
+
+def test_loop_headers_of_an_irreducible_cfg_cut_both_ways_into_its_cycle():
+    """A cycle entered at two blocks (no natural loop) still has a header."""
+    cfg = nx.DiGraph([(0, 8), (0, 16), (8, 16), (16, 8), (16, 24)])
+    headers = loop_headers(Function(entry=0, name="f", cfg=cfg))
+    assert len(headers) == 1 and headers <= {8, 16}
+    assert nx.is_directed_acyclic_graph(cfg.subgraph(set(cfg) - headers))
+
+
+def _dominates(idom: dict[int, int], a: int, b: int) -> bool:
+    while b != a and idom.get(b, b) != b:
+        b = idom[b]
+    return b == a
 
 
 def test_a_guessed_table_of_function_pointers_tail_calls_the_other_functions(compile_guest):

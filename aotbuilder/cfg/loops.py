@@ -79,6 +79,35 @@ class CountedLoop:
         return self.steps[self.counter]
 
 
+def loop_headers(func: Function) -> frozenset[int]:
+    """Blocks whose poll interrupts every loop: the targets of the edges a depth-first search of
+    the CFG (from the entry, then from each block it did not reach, in address order) finds
+    going back to a block on its stack.  Without those edges the graph has no cycle left, so
+    every cycle passes one of them; in a reducible CFG they are the natural loops' headers, so a
+    loop polls once per iteration however many of its branches go backwards in the code (gcc
+    ends each arm of an `if` in a loop with its own jump back to the latch)."""
+    cfg = func.cfg
+    headers: set[int] = set()
+    state: dict[int, bool] = {}  # True while on the stack, False when finished
+    for root in [func.entry, *sorted(cfg.nodes)]:
+        if root in state or root not in cfg:
+            continue
+        state[root] = True
+        stack = [(root, iter(sorted(cfg.successors(root))))]
+        while stack:
+            node, successors = stack[-1]
+            succ = next(successors, None)
+            if succ is None:
+                state[node] = False
+                stack.pop()
+            elif succ not in state:
+                state[succ] = True
+                stack.append((succ, iter(sorted(cfg.successors(succ)))))
+            elif state[succ]:
+                headers.add(succ)
+    return frozenset(headers)
+
+
 def _loop_kinds(ins: Instruction) -> tuple[str, ...] | None:
     """The operand kinds of an instruction a versioned loop may hold, or None for one it may not:
     one that leaves the loop, traps, calls out, or touches CSRs or reservations."""

@@ -18,7 +18,7 @@ import llvmlite.ir as ir
 
 from aotbuilder import abi
 from aotbuilder.cfg.addresses import Origin, Sites, address_sites, near_image
-from aotbuilder.cfg.loops import ByteScan, CountedLoop, StridedLoop, byte_scan, counted_loop, strided_loop
+from aotbuilder.cfg.loops import ByteScan, CountedLoop, StridedLoop, byte_scan, counted_loop, loop_headers, strided_loop
 from aotbuilder.cfg.program import BasicBlock, Function, Instruction, Program
 from aotbuilder.errors import GuestError
 from aotbuilder.isa import disassemble
@@ -110,12 +110,11 @@ class Lowering:
         self.pc = func.entry
         self.size = 4
         self.sites = Sites({}, frozenset())  # the address sites (cfg/addresses.py)
-        # Where a running guest can be interrupted: every loop header (the target of an edge that
-        # goes backwards), and the entry of a function that calls out, so no loop or recursion
-        # runs without passing one.  A function that never calls finishes or reaches a loop
-        # header in bounded time, and its caller or the dispatcher polls next.
-        loop_headers = {v for u, v in func.cfg.edges if v <= u}
-        self.safe_points = loop_headers | ({func.entry} if calls_out(program, func) else set())
+        # Where a running guest can be interrupted: every loop header (cfg/loops.py), and the
+        # entry of a function that calls out, so no loop or recursion runs without passing one.
+        # A function that never calls finishes or reaches a loop header in bounded time, and
+        # its caller or the dispatcher polls next.
+        self.safe_points = set(loop_headers(func)) | ({func.entry} if calls_out(program, func) else set())
         self.memory_model = memory_model
         # The frame slots later blocks read back unchanged (lift/frame_slots.py), set by lower(),
         # and the values their stores wrote, as they are lowered.
