@@ -275,10 +275,13 @@ class Lowering:
         fallback stays one exit.)"""
         e = self.e
         fallback = self.llfn.append_basic_block(f"jt.{block_label(self.offset)}")
-        rel = e.b.sub(target, e.self_pc)
-        sw = e.b.switch(rel, fallback)
+        # Over half the offset: a target is even (jalr clears bit 0, and so does the entry), so
+        # no two offsets meet, and the cases are twice as dense, so LLVM makes a jump table of
+        # them where it would test them one by one (it wants a tenth of a table's slots used).
+        half = e.b.lshr(e.b.sub(target, e.self_pc), e.c(1))
+        sw = e.b.switch(half, fallback)
         for t in sorted(set(targets)):
-            sw.add_case(e.c(t - self.func.entry), self._edge_block(t))
+            sw.add_case(e.c((t - self.func.entry) >> 1), self._edge_block(t))
         e.b.position_at_end(fallback)
         if self.pc in self.func.guessed_tables:
             self.tail_jump(target)
