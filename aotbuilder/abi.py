@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 12
+ABI_VERSION = 13
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -293,11 +293,15 @@ def c_header() -> str:
         "",
         "/* A translated function (TRANSLATED_CC, not callable from C): see aot_enter_translated. */",
         "typedef void (*aot_fn)(void);",
-        "/* aot_enter_translated's moves of the passed registers (abi.PASSED_REGISTERS) between the CPU",
-        " * state and the host registers translated code takes them in (cpu in r12) and returns them in",
-        " * (cpu in rsi). */",
+        "/* The moves of the passed registers (abi.PASSED_REGISTERS) between the CPU state and the host",
+        " * registers translated code takes them in (cpu in r12) and returns them in (cpu in rsi): for",
+        " * aot_enter_translated, and for aot_call_table_miss, called as a translated function. */",
         "#define AOT_LOAD_PASSED_REGISTERS \\",
         *(f'    "    movq {x_offset(reg)}(%r12), %{host}\\n" \\'
+          for reg, host in zip(PASSED_REGISTERS, PASSED_ARGUMENT_HOST_REGISTERS, strict=True)),
+        "",
+        "#define AOT_STORE_PASSED_REGISTERS \\",
+        *(f'    "    movq %{host}, {x_offset(reg)}(%r12)\\n" \\'
           for reg, host in zip(PASSED_REGISTERS, PASSED_ARGUMENT_HOST_REGISTERS, strict=True)),
         "",
         "#define AOT_STORE_RETURNED_REGISTERS \\",

@@ -160,8 +160,9 @@ __asm__(".text\n"
 
 /* A slot of aot_call_table (abi.CALL_TABLE_SLOT) with no translated function at its pc calls
  * here, inside a translated caller's call: pop the slot's return address (its call is 5 bytes),
- * turn it into the pc, and do what aot_call_indirect does, returning like a translated function
- * (next pc in rax, a0 and a1 from the CPU state). */
+ * turn it into the pc, store the passed registers (the caller did not write them back), and do
+ * what aot_call_indirect does, returning like a translated function (next pc in rax, a0 and a1
+ * from the CPU state). */
 _Static_assert(AOT_CALL_TABLE_SLOT == 8, "aot_call_table_miss turns a slot offset into a pc offset with shrq $2");
 __asm__(".text\n"
         ".globl aot_call_table_miss\n"
@@ -174,6 +175,7 @@ __asm__(".text\n"
         "    shrq $2, %rsi\n"
         "    movabsq $aot_call_table_base, %rax\n"
         "    addq %rax, %rsi\n"
+        AOT_STORE_PASSED_REGISTERS
         "    movq %r12, %rdi\n"
         "    subq $8, %rsp\n"
         "    .cfi_adjust_cfa_offset 8\n"

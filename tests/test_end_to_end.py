@@ -144,11 +144,13 @@ def test_fault_handler_sees_and_changes_the_registers_at_the_access(toolchain, c
     """A SIGSEGV handler gets every register as it was at the faulting access, though translated
     code had not written them back yet, and fcsr with only the guest's own flags (the JIT, which
     runs the code after the skipped access, timed itself with doubles and leaked inexact); what
-    the handler changes in its frame is what the code after the access sees
+    the handler changes in its frame is what the code after the access sees, also at a callee's
+    first instruction, whose a0 and a1 its caller passed in host registers
     (tests/guests/fault_state.c)."""
     elf = compile_guest(GUESTS / "fault_state.c", toolchain=toolchain)
     expected = qemu_run(elf)
     assert expected.status == 0 and expected.stdout.count(b"after: a0=5a5a fa0=7\n") == 3
+    assert b" x10=400a x11=400b " in expected.stdout and expected.stdout.endswith(b"after: a0=9a65 fa0=7\n")
     exe = elf.with_suffix(".native")
     subprocess.run([*AOTBUILDER, "build", str(elf), "-o", str(exe), "--cache-dir", str(shared_cache)], check=True,
                    capture_output=True, timeout=1800)

@@ -251,10 +251,12 @@ class Emitter:
         self.fn = fn
         self.cpu = fn.args[0]
         # A translated function takes and returns the passed registers (an outlined part of one,
-        # lift/plain_fp.py, does neither), so it holds them whether it uses them or not.
+        # lift/plain_fp.py, does neither), so it holds them whether it uses them or not, and as
+        # changed: the caller did not write them back.
         self.passes = fn.ftype == FN_TYPE
         if self.passes:
-            used = replace(used, x_read=used.x_read | frozenset(abi.PASSED_REGISTERS))
+            passed = frozenset(abi.PASSED_REGISTERS)
+            used = replace(used, x_read=used.x_read | passed, x_written=used.x_written | passed)
         self.use = used
         entry = fn.append_basic_block("entry")
         self.b = ir.IRBuilder(entry)
@@ -288,9 +290,9 @@ class Emitter:
         # (base, value), for loads of the same bytes (_forwarded).
         self._stored: dict[tuple[int, int, int], tuple[ir.Value, ir.Value]] = {}
         self.reload_all()
-        if self.passes:  # the caller's copies of what the CPU state holds
+        if self.passes:  # the truth, which the CPU state may not hold
             for reg, arg in zip(abi.PASSED_REGISTERS, fn.args[2:], strict=True):
-                self._write("x", reg, self.xregs, arg)
+                self.set_x(reg, arg)
         self.entry_pc = entry_pc
         self.addr_refs: list[int] = [entry_pc]  # index 0 is the function's own pc
         self.fn_refs: list[int] = [entry_pc]  # index 0 is the function itself
@@ -827,7 +829,8 @@ class Emitter:
 
     def call_translated(self, fn: ir.Value, resume: ir.Value, tail: bool = False) -> ir.Value:
         """Call a translated function (a native call; `tail`: a guaranteed tail call), passing
-        it the passed registers; returns its result (take_returned)."""
+        it the passed registers, which the write-back before it left out (store_written with
+        PASSED_KEYS): the callee takes them as changed.  Returns its result (take_returned)."""
         self.forget_stores()
         args = [self.cpu, resume, *self.passed_values()]
         return self.b.call(fn, args, cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
@@ -884,6 +887,8 @@ class Emitter:
         direct = self.call_translated(self._entry_fn(entry), self._entry_field(entry, "resume"))
         b.branch(done)
         b.position_at_end(miss)
+        for reg in abi.PASSED_REGISTERS:  # the runtime runs the target from the CPU state
+            self._cpu_store(self.x(reg), self._cpu_field("x", reg))
         looked_up = self._result(self.call_runtime("aot_call_indirect", target), self._state_passed())
         b.branch(done)
         b.position_at_end(done)
@@ -904,7 +909,7 @@ class Emitter:
                              b.icmp_unsigned("==", self._entry_field(entry, "resume"), self.c(0)))
         b.cbranch(is_function, hit, miss)
         b.position_at_end(hit)
-        self.store_written()
+        self.store_written(PASSED_KEYS)
         b.ret(self.call_translated(self._entry_fn(entry), self.c(0), tail=True))
 
     def _cached_entry(self, target: ir.Value) -> ir.Value:

@@ -194,7 +194,7 @@ class Lowering:
         if target in self.blocks:
             e.b.branch(self.blocks[target])
         elif self.program.is_function(target):
-            e.store_written()
+            e.store_written(PASSED_KEYS)
             result = e.call_translated(e.function(target, self.func.entry), e.c(0), tail=True)
             e.b.ret(result)
         else:
@@ -240,7 +240,7 @@ class Lowering:
         e = self.e
         if self.program.is_function(target):
             e.set_x(link, e.return_address(self.offset + self.size))
-            e.store_written()
+            e.store_written(PASSED_KEYS)
             result = e.call_translated(e.function(target, self.func.entry), e.c(0))
             e.reload_all()
             self._continue_if(*e.take_returned(result), self.next_pc())
@@ -250,7 +250,7 @@ class Lowering:
     def call_indirect(self, target: ir.Value, link: int) -> None:
         e = self.e
         e.set_x(link, e.return_address(self.offset + self.size))
-        e.store_written()
+        e.store_written(PASSED_KEYS)
         result = e.call_indirect(target)
         e.reload_all()
         self._continue_if(*e.take_returned(result), self.next_pc())

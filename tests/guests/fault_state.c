@@ -3,7 +3,8 @@
  * and FP registers written just before it (values translated code holds in host registers, not
  * yet in the CPU state): the handler prints them from uc_mcontext, sets a0 and fa0, and skips
  * the 4-byte load.  The third access follows an FP result that is NaN (0/0): the frame must hold
- * its canonical bits and fcsr the invalid-operation flag.
+ * its canonical bits and fcsr the invalid-operation flag.  The fourth is a function's first
+ * instruction.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -49,6 +50,13 @@ static void on_segv(int sig, siginfo_t *info, void *context)
 /* The end of each asm: a0 and fa0 as the handler left them. */
 #define READ_BACK "mv %0, a0\n fmv.d %1, fa0\n" : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0"
 
+/* Its first instruction faults, before it writes a register: a0 and a1 are its caller's
+ * arguments, which reach it in host registers, not written back (abi.PASSED_REGISTERS). */
+__attribute__((naked, noinline, used)) static uint64_t faults_first(uint64_t a, uint64_t b)
+{
+    __asm__(UNCOMPRESSED("ld t0, 16(zero)") "add a0, a0, a1\n ret\n");
+}
+
 static void show(uint64_t a0, double fa0)
 {
     printf("after: a0=%llx fa0=%g\n", (unsigned long long)a0, fa0);
@@ -87,6 +95,13 @@ int main(void)
                      "csrw fflags, zero\n fmv.d.x ft0, zero\n fmv.d fa0, ft0\n fdiv.d ft1, ft0, ft0\n fmv.d fa1, ft1\n"
                      UNCOMPRESSED("sd t1, 16(zero)")
                      READ_BACK);
+    show(a0, fa0);
+
+    /* In a callee: the handler sees the arguments; the callee returns 0x5a5a + a1. */
+    __asm__ volatile(SET_INTEGER_REGISTERS(0x4000)
+                     "li t0, 4\n fcvt.d.l ft0, t0\n fcvt.d.l fa0, t0\n fadd.d ft1, ft0, fa0\n fmv.d fa1, ft1\n"
+                     "li t0, 0x4005\n call faults_first\n"
+                     "mv %0, a0\n fmv.d %1, fa0\n" : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0", "ra");
     show(a0, fa0);
     return 0;
 }

@@ -7,7 +7,8 @@
  *   a1 set: its caller hands them on to the dispatcher, which continues there (11, 12); the
  *   same two calls deep (21, 22);
  *   a callee reached through a register, twice (an entry-cache miss, then a hit): 34, 34;
- *   a system call's result in a0, which the function that made it returns (3);
+ *   a system call made with the a0 and a1 the caller passed (the callee, not the caller, writes
+ *   them back for it), whose result in a0 the function returns (3);
  *   a loop whose callee returns (a1, a0 + a1), fed back as its next arguments (89, 144). */
     .text
     .globl _start
@@ -39,6 +40,8 @@ landing2:
     li      a1, 4
     jalr    s1
     sd      a0, 56(s0)
+    li      a0, 1
+    la      a1, ok
     call    write_ok
     sd      a0, 64(s0)
     li      s2, 10
@@ -89,8 +92,6 @@ sum_args:
     ret
 
 write_ok:
-    li      a0, 1
-    la      a1, ok
     li      a2, 3
     li      a7, 64
     ecall
