@@ -887,7 +887,10 @@ class Emitter:
         direct = self.call_translated(self._entry_fn(entry), self._entry_field(entry, "resume"))
         b.branch(done)
         b.position_at_end(miss)
-        for reg in abi.PASSED_REGISTERS:  # the runtime runs the target from the CPU state
+        # The runtime runs the target from the CPU state.  Plain stores, not _write_back: the
+        # flow counts the passed registers as written at the marker before the call, and would
+        # delete those.
+        for reg in abi.PASSED_REGISTERS:
             self._cpu_store(self.x(reg), self._cpu_field("x", reg))
         looked_up = self._result(self.call_runtime("aot_call_indirect", target), self._state_passed())
         b.branch(done)
