@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ABI_VERSION = 13
+ABI_VERSION = 14
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -71,21 +71,31 @@ TLB_ENTRY_SIZE = sum(f.count * f.size for f in TLB_ENTRY_FIELDS)
 TRANSLATED_CC = "preserve_nonecc"
 
 # The guest registers that cross a call between translated functions in host registers: a0 and
-# a1, the psABI's first arguments and its return value.  A translated function takes them after
-# cpu and resume, copies of what the CPU state holds at the call; it returns them after the next
-# pc, and at a return the CPU state's copies may be stale: the caller holds the returned values
-# as changed.  So the result a callee computes, and the
-# arguments its caller just computed, reach the other side in registers, not through the CPU
-# state (a store and a dependent load on the path of every call).
-PASSED_REGISTERS = (10, 11)
+# a1, the psABI's first arguments and its return value, both ways, and ra into the callee.  A
+# translated function takes them after cpu and resume, copies of what the CPU state holds at the
+# call; it returns a0 and a1 after the next pc, and at a return the CPU state's copies may be
+# stale: the caller holds the returned values as changed.  So the result a callee computes, and
+# the arguments and return address its caller just computed, reach the other side in registers,
+# not through the CPU state (a store and a dependent load on the path of every call).
+PASSED_REGISTERS = (10, 11, 1)
+RETURNED_REGISTERS = (10, 11)
+RA = 1
 # Where preserve_none puts them on x86-64: the arguments after cpu (r12) and resume (r13), the
-# results after the next pc (rax).
-PASSED_ARGUMENT_HOST_REGISTERS = ("r14", "r15")
+# results after the next pc (rax).  It returns no more than three values in registers (a fourth
+# makes the result a struct in memory), so ra comes back as one bit of the pc, RA_IN_STATE.
+PASSED_ARGUMENT_HOST_REGISTERS = ("r14", "r15", "rdi")
 PASSED_RESULT_HOST_REGISTERS = ("rdx", "rcx")
+# Bit 0 of the next pc a translated function returns (guest pcs are even): set, the CPU state
+# holds ra; clear, ra is the next pc itself, and the CPU state may not hold it.  A `ret` leaves
+# with ra = the next pc, and its caller, having checked that the pc is its return site, knows ra
+# without a load, while the callee stored nothing.  A pc with the bit set also tells a poll
+# that a signal handler changed a register (aot_interrupt): its caller must not go on with the
+# values it holds.
+RA_IN_STATE = 1
 
-# struct aot_entry: one row of the linker's entry table (and of the JIT's).  fn(cpu, resume, a0, a1)
-# runs the translated function from entry `resume` (0 = its start) and returns the guest pc where
-# execution continues, with a0 and a1 (PASSED_REGISTERS).
+# struct aot_entry: one row of the linker's entry table (and of the JIT's).  fn(cpu, resume, a0, a1,
+# ra) runs the translated function from entry `resume` (0 = its start) and returns the guest pc
+# where execution continues (with RA_IN_STATE), with a0 and a1 (RETURNED_REGISTERS).
 ENTRY_FIELDS = (
     Field("pc", "uint64_t", 1, 8),
     Field("fn", "aot_fn", 1, 8),
@@ -150,11 +160,6 @@ def x_offset(reg: int) -> int:
     """Where guest integer register x`reg` lives in struct aot_cpu."""
     return CPU_OFFSETS["x"] + 8 * reg
 
-# What a translated function or aot_interrupt returns for "go on at cpu->pc, through the
-# dispatcher": a poll whose signal handler changed a register but returned to the poll's pc
-# (aot_interrupt).  Odd, so no guest pc (always even) is mistaken for it.
-NEXT_PC_IN_CPU = 1
-
 # Trap causes passed to aot_trap (RISC-V mcause numbering).
 CAUSE_ILLEGAL_INSTRUCTION = 2
 CAUSE_BREAKPOINT = 3
@@ -194,7 +199,7 @@ INTRINSICS = (
     Intrinsic("aot_interrupt", "i64", ("cpu",),
               "(cpu): cpu->interrupt was set; at a safe point (cpu->pc set, registers written back) "
               "deliver pending signals; returns the next guest pc, which is cpu->pc only if every "
-              "register is as it was (else NEXT_PC_IN_CPU)", cconv="preserve_allcc"),
+              "register is as it was (else with RA_IN_STATE set)", cconv="preserve_allcc"),
     Intrinsic("aot_csr_read", "i64", ("cpu", "i32"),
               "(cpu, csr): counters (cycle, time, instret); other CSRs are handled inline"),
     Intrinsic("aot_fcsr_read", "i64", ("cpu",),
@@ -271,7 +276,7 @@ def c_header() -> str:
         f"#define AOT_WINDOW_MAP_SIZE 0x{WINDOW_MAP_SIZE:x}ULL",
         f"#define AOT_WINDOW_MAP_OFFSET ({WINDOW_MAP_OFFSET}LL)",
         f"#define AOT_FAULT_TABLE {FAULT_TABLE_SECTION}",
-        f"#define AOT_NEXT_PC_IN_CPU {NEXT_PC_IN_CPU}",
+        f"#define AOT_RA_IN_STATE {RA_IN_STATE}",
         f"#define AOT_CAUSE_ILLEGAL_INSTRUCTION {CAUSE_ILLEGAL_INSTRUCTION}",
         f"#define AOT_CAUSE_BREAKPOINT {CAUSE_BREAKPOINT}",
         f"#define AOT_CAUSE_MISALIGNED_AMO {CAUSE_MISALIGNED_AMO}",
@@ -306,17 +311,29 @@ def c_header() -> str:
         "",
         "#define AOT_STORE_RETURNED_REGISTERS \\",
         *(f'    "    movq %{host}, {x_offset(reg)}(%rsi)\\n" \\'
-          for reg, host in zip(PASSED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
+          for reg, host in zip(RETURNED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
         "",
         "#define AOT_LOAD_RETURNED_REGISTERS \\",
         *(f'    "    movq {x_offset(reg)}(%r12), %{host}\\n" \\'
-          for reg, host in zip(PASSED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
+          for reg, host in zip(RETURNED_REGISTERS, PASSED_RESULT_HOST_REGISTERS, strict=True)),
+        "",
+        "/* The pc in rax as a translated function returned it, made the next pc (cpu in rsi): clear",
+        " * bit 0 (abi.RA_IN_STATE), or, clear already, store it as ra. */",
+        "#define AOT_TAKE_RETURNED_PC \\",
+        f'    "    testb ${RA_IN_STATE}, %al\\n" \\',
+        '    "    jnz 1f\\n" \\',
+        f'    "    movq %rax, {x_offset(RA)}(%rsi)\\n" \\',
+        f'    "1:  andq ${~RA_IN_STATE}, %rax\\n"',
+        "",
+        "/* Flag the pc in rax: the CPU state holds ra (abi.RA_IN_STATE). */",
+        f'#define AOT_RA_IN_STATE_PC "    orq ${RA_IN_STATE}, %rax\\n"',
         "",
         "struct aot_entry {",
         *(f"    {f.ctype} {f.name};" for f in ENTRY_FIELDS),
         "};",
         "struct aot_symbol { uint64_t pc; const char *name; };",
-        f"/* Calls fn(cpu, resume, a0, a1), a translated function ({TRANSLATED_CC}), from C; returns the next pc. */",
+        f"/* Calls fn(cpu, resume, a0, a1, ra), a translated function ({TRANSLATED_CC}), from C; returns the",
+        " * next pc. */",
         "uint64_t aot_enter_translated(aot_fn fn, struct aot_cpu *cpu, uint64_t resume);",
         "",
     ]

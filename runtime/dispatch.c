@@ -131,8 +131,8 @@ static struct entry_slot *dispatch_miss(struct aot_cpu *cpu, uint64_t pc, uint64
 
 /* Translated functions use LLVM's preserve_none convention (abi.TRANSLATED_CC): arguments in r12
  * and r13 (then the passed registers, abi.PASSED_REGISTERS, loaded here from the CPU state), the
- * next pc in rax (then the returned registers, stored here), every register but rsp and rbp
- * clobbered.  This bridge from the C convention saves what C callers expect kept (rbx, rbp,
+ * next pc in rax (then the returned registers, stored here; ra in the pc's bit 0,
+ * abi.RA_IN_STATE), every register but rsp and rbp clobbered.  This bridge from the C convention saves what C callers expect kept (rbx, rbp,
  * r12-r15), keeps cpu at (%rsp) for the stores after the call, and keeps rsp 16-byte aligned at
  * the call. */
 __asm__(".text\n"
@@ -151,6 +151,7 @@ __asm__(".text\n"
         "    callq *%r10\n"
         "    movq (%rsp), %rsi\n"
         AOT_STORE_RETURNED_REGISTERS
+        AOT_TAKE_RETURNED_PC
         "    addq $8, %rsp\n"
         "    popq %r15\n    popq %r14\n    popq %r13\n    popq %r12\n    popq %rbp\n    popq %rbx\n"
         "    .cfi_adjust_cfa_offset -56\n"
@@ -161,8 +162,8 @@ __asm__(".text\n"
 /* A slot of aot_call_table (abi.CALL_TABLE_SLOT) with no translated function at its pc calls
  * here, inside a translated caller's call: pop the slot's return address (its call is 5 bytes),
  * turn it into the pc, store the passed registers (the caller did not write them back), and do
- * what aot_call_indirect does, returning like a translated function (next pc in rax, a0 and a1
- * from the CPU state). */
+ * what aot_call_indirect does, returning like a translated function (next pc in rax, flagged: the
+ * CPU state holds ra; a0 and a1 from the CPU state). */
 _Static_assert(AOT_CALL_TABLE_SLOT == 8, "aot_call_table_miss turns a slot offset into a pc offset with shrq $2");
 __asm__(".text\n"
         ".globl aot_call_table_miss\n"
@@ -182,6 +183,7 @@ __asm__(".text\n"
         "    callq aot_call_indirect\n"
         "    addq $8, %rsp\n"
         "    .cfi_adjust_cfa_offset -8\n"
+        AOT_RA_IN_STATE_PC
         AOT_LOAD_RETURNED_REGISTERS
         "    retq\n"
         "    .cfi_endproc\n"
@@ -236,8 +238,6 @@ static inline uint64_t run_at(struct aot_cpu *cpu, uint64_t pc)
  * translated code at pc; returns the next pc. */
 static inline uint64_t dispatch_step(struct aot_cpu *cpu, uint64_t pc)
 {
-    if (__builtin_expect(pc == AOT_NEXT_PC_IN_CPU, 0))
-        pc = cpu->pc;
     if (__builtin_expect(__atomic_load_n(&cpu->interrupt, __ATOMIC_RELAXED), 0))
         pc = deliver_signals_at(cpu, pc);
     return run_at(cpu, pc);
@@ -289,7 +289,8 @@ static void save_registers(struct aot_cpu *cpu, struct register_file *r)
 /* A safe point of translated code: cpu->pc is the poll's pc and every register is in *cpu.
  * Returning that pc tells the poll that no register changed, so it goes on with the values it
  * holds (lift/lower.py poll_interrupt); a handler that changed one in its frame but returned to
- * the same pc sends control through the dispatcher (AOT_NEXT_PC_IN_CPU).  Translated code calls
+ * the same pc sends control through the dispatcher: the pc comes back flagged (AOT_RA_IN_STATE, the
+ * CPU state holds every register), which the poll does not take for its own.  Translated code calls
  * it through the preserve_all stub aot_interrupt, so the poll of a loop spills nothing. */
 uint64_t interrupt_at_poll(struct aot_cpu *cpu);  /* entered through aot_interrupt (slowpath.c) */
 
@@ -311,5 +312,5 @@ uint64_t interrupt_at_poll(struct aot_cpu *cpu)
     if (memcmp(&before, &after, sizeof before) == 0)
         return pc;
     cpu->pc = pc;
-    return AOT_NEXT_PC_IN_CPU;
+    return pc | AOT_RA_IN_STATE;
 }

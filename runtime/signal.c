@@ -308,7 +308,8 @@ uint64_t guest_rt_sigreturn(struct aot_cpu *cpu)
     }
     guest_set_sigmask(cpu, f.uc.uc_sigmask);
     /* Linux puts the frame's pc in sepc, whose bit 0 is always zero (IALIGN=16): an odd pc
-     * resumes one byte lower.  No pc the dispatcher sees is odd (abi.NEXT_PC_IN_CPU is). */
+     * resumes one byte lower.  No pc the dispatcher sees is odd (bit 0 of a pc translated code
+     * returns is abi.RA_IN_STATE). */
     return f.uc.uc_mcontext.gregs[0] & ~1ULL;
 }
 

@@ -240,10 +240,15 @@ def test_passed_registers_cross_calls_both_ways(riscv_gcc, qemu_run, tmp_path, s
     (tests/guests/passed_registers.S): a callee that leaves them alone, one that returns to
     another pc with them set (directly and two calls deep), one reached through a register (a
     miss, then a hit in the entry cache), one that returns a system call's result, and a loop
-    that feeds a callee's results back to it must each give what they give under qemu."""
+    that feeds a callee's results back to it must each give what they give under qemu.  ra
+    goes to the callee in a host register and comes back as a bit of the pc: the callee sees its
+    return site (called directly, through a register, through the call table's miss path), and
+    the caller sees what the callee left in ra (set, odd, or its own across a call linked through
+    t0)."""
     expected = _asm_guest_as_under_qemu("passed_registers", riscv_gcc, qemu_run, tmp_path, shared_cache)
-    assert expected.stdout == b"ok\n" + b"".join(v.to_bytes(8, "little")
-                                                 for v in (5, 6, 11, 12, 21, 22, 34, 34, 3, 89, 144))
+    assert expected.stdout == b"ok\n" + b"".join(v.to_bytes(8, "little") for v in
+                                                 (5, 6, 11, 12, 21, 22, 34, 34, 3, 89, 144,
+                                                  0, 0, 0, 0, 0x1234, 1, 0x777))
 
 
 def test_indirect_calls_through_the_call_table(riscv_gcc, qemu_run, tmp_path, shared_cache):

@@ -511,7 +511,8 @@ def test_interrupted_read_restarts_only_with_sa_restart(harnesses, how, read):
 def test_slow_path_fault_is_delivered_at_the_next_poll(harnesses, how, sig, addr, value):
     """The slow paths cannot run a handler: they return, and aot_interrupt (called by the poll
     after them) runs it with the pc of the access.  The handler changed s1 in its frame, so
-    aot_interrupt sends control through the dispatcher at the access's pc (NEXT_PC_IN_CPU)."""
+    aot_interrupt sends control through the dispatcher at the access's pc (flagged with
+    RA_IN_STATE: the CPU state holds every register)."""
     exe, guest = harnesses()
     result = run(exe, "sigframe", how)
     assert result.returncode == 0, result.stderr
@@ -520,12 +521,12 @@ def test_slow_path_fault_is_delivered_at_the_next_poll(harnesses, how, sig, addr
     pc = guest.symbols["_start"] + 4
     assert lines[1] == f"siginfo signo {sig} code 1 addr {addr} pid_is_self 0"
     assert lines[2].startswith(f"ucontext pc {pc:x} ")
-    assert lines[-1] == f"after fault value {value} polled 1 next {abi.NEXT_PC_IN_CPU:x} cpu_pc {pc:x}"
+    assert lines[-1] == f"after fault value {value} polled 1 next {pc | abi.RA_IN_STATE:x} cpu_pc {pc:x}"
 
 
 def test_asynchronous_signal_waits_for_a_poll(harnesses):
     """The handler runs at the poll; it changed s1 in its frame, so the poll may not go on with the
-    registers it holds: aot_interrupt returns NEXT_PC_IN_CPU with cpu->pc the poll's pc."""
+    registers it holds: aot_interrupt returns the poll's pc (cpu->pc) flagged with RA_IN_STATE."""
     exe, guest = harnesses()
     result = run(exe, "sigframe", "async")
     assert result.returncode == 0, result.stderr
@@ -533,7 +534,7 @@ def test_asynchronous_signal_waits_for_a_poll(harnesses):
     pc = guest.symbols["_start"] + 8
     assert lines[0] == "handler sig 10 info 1 uc 1 align 1 ra_is_trampoline 1"
     assert lines[2].startswith(f"ucontext pc {pc:x} ")
-    assert lines[-1] == (f"poll interrupt 1 runs before 0 after 1 next {abi.NEXT_PC_IN_CPU:x} cpu_pc {pc:x} "
+    assert lines[-1] == (f"poll interrupt 1 runs before 0 after 1 next {pc | abi.RA_IN_STATE:x} cpu_pc {pc:x} "
                          "interrupt now 0")
 
 

@@ -41,9 +41,9 @@ PTR = ir.PointerType()
 GUEST_PTR = ir.PointerType(addrspace=256)
 INT_TYPES = {8: I8, 16: I16, 32: I32, 64: I64, 128: I128}
 
-# The translated-function type: fn(cpu, resume, a0, a1) -> {next guest pc, a0, a1} (abi.py:
-# TRANSLATED_CC, PASSED_REGISTERS).
-RESULT_TYPE = ir.LiteralStructType([I64] * (1 + len(abi.PASSED_REGISTERS)))
+# The translated-function type: fn(cpu, resume, a0, a1, ra) -> {next guest pc, a0, a1} (abi.py:
+# TRANSLATED_CC, PASSED_REGISTERS, RETURNED_REGISTERS, RA_IN_STATE).
+RESULT_TYPE = ir.LiteralStructType([I64] * (1 + len(abi.RETURNED_REGISTERS)))
 FN_TYPE = ir.FunctionType(RESULT_TYPE, [PTR, I64] + [I64] * len(abi.PASSED_REGISTERS))
 PASSED_KEYS = frozenset(("x", reg) for reg in abi.PASSED_REGISTERS)
 
@@ -838,18 +838,25 @@ class Emitter:
     def passed_values(self) -> list[ir.Value]:
         return [self.x(reg) for reg in abi.PASSED_REGISTERS]
 
+    def returned_values(self) -> list[ir.Value]:
+        return [self.x(reg) for reg in abi.RETURNED_REGISTERS]
+
     def take_returned(self, result: ir.Value) -> tuple[ir.Value, list[ir.Value]]:
-        """A translated call's next pc and returned registers, which become the registers'
-        values (changed: the CPU state may not hold them); after reload_all."""
-        values = [self.b.extract_value(result, k + 1) for k in range(len(abi.PASSED_REGISTERS))]
-        for reg, value in zip(abi.PASSED_REGISTERS, values, strict=True):
+        """A translated call's next pc (with abi.RA_IN_STATE) and returned registers, which
+        become the registers' values (changed: the CPU state may not hold them); after
+        reload_all."""
+        values = [self.b.extract_value(result, k + 1) for k in range(len(abi.RETURNED_REGISTERS))]
+        for reg, value in zip(abi.RETURNED_REGISTERS, values, strict=True):
             self.set_x(reg, value)
         return self.b.extract_value(result, 0), values
 
     def returned(self, next_pc: ir.Value, values: list[ir.Value] | None = None) -> None:
-        """Return to the caller: the next pc and the passed registers' `values`, or (None) the
-        CPU state's, where a runtime call just left the state holding every register."""
-        self.b.ret(self._result(next_pc, self._state_passed() if values is None else values))
+        """Return to the caller: the next pc and the returned registers' `values` (as a callee
+        returned them, its pc's RA_IN_STATE bit included), or (None) the CPU state's, where a
+        runtime call just left the state holding every register, ra too."""
+        if values is None:
+            next_pc, values = self.b.or_(next_pc, self.c(abi.RA_IN_STATE)), self._state_returned()
+        self.b.ret(self._result(next_pc, values))
 
     def _result(self, next_pc: ir.Value, values: list[ir.Value]) -> ir.Value:
         result = ir.Constant(RESULT_TYPE, ir.Undefined)
@@ -857,8 +864,15 @@ class Emitter:
             result = self.b.insert_value(result, v, k)
         return result
 
-    def _state_passed(self) -> list[ir.Value]:
-        return [self._cpu_load(self._cpu_field("x", reg), I64) for reg in abi.PASSED_REGISTERS]
+    def store_handed(self, reg: int, value: ir.Value) -> None:
+        """Store `value` in the CPU state as x`reg`, a register the write-back left out as handed
+        over in a host register (store_written's `handed`), on a path where the runtime needs
+        it after all.  A plain store, not _write_back: the flow counts handed registers as
+        written at the marker, and would delete it."""
+        self._cpu_store(value, self._cpu_field("x", reg))
+
+    def _state_returned(self) -> list[ir.Value]:
+        return [self._cpu_load(self._cpu_field("x", reg), I64) for reg in abi.RETURNED_REGISTERS]
 
     def call_indirect(self, target: ir.Value) -> ir.Value:
         """Run the guest code at `target` until it returns (registers written back); returns
@@ -887,12 +901,11 @@ class Emitter:
         direct = self.call_translated(self._entry_fn(entry), self._entry_field(entry, "resume"))
         b.branch(done)
         b.position_at_end(miss)
-        # The runtime runs the target from the CPU state.  Plain stores, not _write_back: the
-        # flow counts the passed registers as written at the marker before the call, and would
-        # delete those.
+        # The runtime runs the target from the CPU state.
         for reg in abi.PASSED_REGISTERS:
-            self._cpu_store(self.x(reg), self._cpu_field("x", reg))
-        looked_up = self._result(self.call_runtime("aot_call_indirect", target), self._state_passed())
+            self.store_handed(reg, self.x(reg))
+        next_pc = self.call_runtime("aot_call_indirect", target)
+        looked_up = self._result(b.or_(next_pc, self.c(abi.RA_IN_STATE)), self._state_returned())
         b.branch(done)
         b.position_at_end(done)
         result = b.phi(RESULT_TYPE)

@@ -221,16 +221,25 @@ class Lowering:
         """Leave to the caller (ultimately the dispatcher) with `target` as the next guest pc.  The
         write-back happens on this path, before the shared exit block: there it would write back
         what any path changed, loading on the other paths the registers they left as they were,
-        only to store them again.  The passed registers leave in host registers (returned())."""
-        values = [target, *self.e.passed_values()]
-        self.e.store_written(PASSED_KEYS)
+        only to store them again.  The returned registers leave in host registers (returned()),
+        and ra too when it is `target` (a return, abi.RA_IN_STATE); else it is stored here."""
+        e = self.e
+        values = e.returned_values()
+        ra = e.x(abi.RA)
+        e.store_written(PASSED_KEYS)
         if self.exit_phis is None:
-            with self.e.b.goto_block(self.exit_block):
-                self.exit_phis = [self.e.b.phi(I64, name=name) for name in
-                                  ("next_pc", *(f"x{reg}" for reg in abi.PASSED_REGISTERS))]
-        for phi, value in zip(self.exit_phis, values, strict=True):
-            phi.add_incoming(value, self.e.b.block)
-        self.e.b.branch(self.exit_block)
+            with e.b.goto_block(self.exit_block):
+                self.exit_phis = [e.b.phi(I64, name=name) for name in
+                                  ("next_pc", *(f"x{reg}" for reg in abi.RETURNED_REGISTERS))]
+        elsewhere = self.llfn.append_basic_block(f"ra.{block_label(self.offset)}")
+        e.cbranch_rare(e.b.icmp_unsigned("!=", ra, target), elsewhere, self.exit_block)
+        for phi, value in zip(self.exit_phis, [target, *values], strict=True):
+            phi.add_incoming(value, e.b.block)
+        e.b.position_at_end(elsewhere)
+        e.store_handed(abi.RA, ra)
+        for phi, value in zip(self.exit_phis, [e.b.or_(target, e.c(abi.RA_IN_STATE)), *values], strict=True):
+            phi.add_incoming(value, elsewhere)
+        e.b.branch(self.exit_block)
 
     def jump(self, target: int, link: int) -> None:
         """jal (and jalr with a known target): a call when it links, else a branch."""
@@ -289,26 +298,39 @@ class Lowering:
             self.exit(target)
 
     def _continue_if(self, next_pc: ir.Value, returned: list[ir.Value], expected: int) -> None:
-        """Continue at `expected` if control came back there, else leave to the dispatcher with
-        the call's `returned` registers."""
-        self._leave_unless(next_pc, self.e.return_address(expected - self.func.entry), self._edge_block(expected),
-                           "ret", returned)
+        """Continue at `expected` if a translated call came back there, else leave to the
+        dispatcher (as _leave_unless), handing on the pc as the callee returned it and the
+        registers it `returned`, which the CPU state does not hold.  Back at `expected`, ra is
+        `expected` itself (the callee's `ret` stored nothing), or, with abi.RA_IN_STATE, the CPU
+        state's."""
+        e = self.e
+        link = e.return_address(expected - self.func.entry)
+        label = block_label(self.offset)
+        values = e.known_values()
+        back, flagged, mismatch = (self.llfn.append_basic_block(f"{tag}.{label}") for tag in ("back", "rax", "ret"))
+        e.cbranch_rare(e.b.icmp_unsigned("!=", next_pc, link), flagged, back)
+        e.b.position_at_end(flagged)
+        cont = self._edge_block(expected)
+        e.b.cbranch(e.b.icmp_unsigned("==", next_pc, e.b.or_(link, e.c(abi.RA_IN_STATE))), cont, mismatch)
+        e.b.position_at_end(mismatch)
+        e.returned(next_pc, returned)
+        e.continue_in(back, values)
+        e.set_x(abi.RA, link)
+        e.b.branch(cont)
 
-    def _leave_unless(self, next_pc: ir.Value, expected: ir.Value, cont: ir.Block, tag: str,
-                      returned: list[ir.Value] | None = None) -> None:
+    def _leave_unless(self, next_pc: ir.Value, expected: ir.Value, cont: ir.Block, tag: str) -> None:
         """Go on to `cont` when the runtime returned the pc `expected`; any other pc (a signal
         handler, sigreturn, longjmp) returns it to the caller at once.  The
         registers were written back before the call that returned it, and the CPU state is now
         the truth, so the path writes nothing back: through the function's shared exit it would
         add its values to the exit's phis, which costs spills on the hot paths (see
-        Emitter._check_fault); only the passed registers a translated callee `returned` are not
-        in it, and go on to the caller with the pc."""
+        Emitter._check_fault)."""
         e = self.e
         elsewhere = e.b.icmp_unsigned("!=", next_pc, expected)
         mismatch = self.llfn.append_basic_block(f"{tag}.{block_label(self.offset)}")
         e.cbranch_rare(elsewhere, mismatch, cont)
         e.b.position_at_end(mismatch)
-        e.returned(next_pc, returned)
+        e.returned(next_pc)
 
     def _runtime_at(self, pc: ir.Value, intrinsic: str, *args: ir.Value, reload: bool = True) -> ir.Value:
         """Call a runtime intrinsic that may redirect control: cpu->pc set, registers written
@@ -337,8 +359,8 @@ class Lowering:
     def poll_interrupt(self, pc: int) -> None:
         """A safe point: if the runtime raised cpu->interrupt (a signal arrived), let it deliver
         with the registers written back, then continue here unless it redirected control.
-        aot_interrupt returns this pc only when every register is as it was (abi.NEXT_PC_IN_CPU
-        otherwise), so nothing is reloaded: what a loop does not change stays loop-invariant for
+        aot_interrupt returns this pc only when every register is as it was (otherwise with
+        abi.RA_IN_STATE set), so nothing is reloaded: what a loop does not change stays loop-invariant for
         LLVM, and the loops of a nest that share a header stay two loops."""
         e = self.e
         label = block_label(pc - self.func.entry)
@@ -373,8 +395,7 @@ class Lowering:
         changed = self.llfn.append_basic_block(f"slotx.{label}")
         e.cbranch_rare(e.b.not_(same), changed, cont)
         e.b.position_at_end(changed)
-        e.set_cpu_u64("pc", self.pc_value())
-        e.returned(e.c(abi.NEXT_PC_IN_CPU))
+        e.returned(self.pc_value())  # flagged: the dispatcher goes on here from the CPU state
 
     def illegal(self) -> None:
         self.trap(abi.CAUSE_ILLEGAL_INSTRUCTION, self.raw)

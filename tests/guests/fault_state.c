@@ -12,7 +12,7 @@
 #include <string.h>
 #include <ucontext.h>
 
-static const int shown[] = {5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
+static const int shown[] = {1, 5, 6, 7, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27,
                             28, 29, 30, 31};
 
 static void on_segv(int sig, siginfo_t *info, void *context)
@@ -50,8 +50,8 @@ static void on_segv(int sig, siginfo_t *info, void *context)
 /* The end of each asm: a0 and fa0 as the handler left them. */
 #define READ_BACK "mv %0, a0\n fmv.d %1, fa0\n" : "=r"(a0), "=f"(fa0) : : CLOBBERS, "a0", "fa0"
 
-/* Its first instruction faults, before it writes a register: a0 and a1 are its caller's
- * arguments, which reach it in host registers, not written back (abi.PASSED_REGISTERS). */
+/* Its first instruction faults, before it writes a register: a0, a1 and ra are what its caller
+ * passed, in host registers, not written back (abi.PASSED_REGISTERS). */
 __attribute__((naked, noinline, used)) static uint64_t faults_first(uint64_t a, uint64_t b)
 {
     __asm__(UNCOMPRESSED("ld t0, 16(zero)") "add a0, a0, a1\n ret\n");

@@ -9,7 +9,14 @@
  *   a callee reached through a register, twice (an entry-cache miss, then a hit): 34, 34;
  *   a system call made with the a0 and a1 the caller passed (the callee, not the caller, writes
  *   them back for it), whose result in a0 the function returns (3);
- *   a loop whose callee returns (a1, a0 + a1), fed back as its next arguments (89, 144). */
+ *   a loop whose callee returns (a1, a0 + a1), fed back as its next arguments (89, 144).
+ * ra goes to a callee in a host register too, and comes back as a bit of the returned pc (set:
+ * the callee stored it).  Logged as differences from the return site where it is an address:
+ *   the ra a callee gets, called directly, through a register (an entry-cache miss, then a hit)
+ *   and through the call table's miss path (a return site, no function): 0, 0, 0, 0;
+ *   a callee that returns through t0 with ra set to 0x1234: the caller sees 0x1234;
+ *   a callee that returns with ra odd (ret clears bit 0 of the target only): 1;
+ *   a call linked through t0 leaves the caller's ra (0x777) as it was. */
     .text
     .globl _start
 _start:
@@ -53,9 +60,44 @@ fibs:
     bnez    s2, fibs
     sd      a0, 72(s0)
     sd      a1, 80(s0)
-    li      a0, 1           /* write(1, log, 11 * 8) */
+    call    ra_seen
+site1:
+    la      t1, site1
+    sub     t1, a0, t1
+    sd      t1, 88(s0)
+    la      s1, ra_seen
+    jalr    s1
+site2:
+    la      t1, site2
+    sub     t1, a0, t1
+    sd      t1, 96(s0)
+    jalr    s1
+site3:
+    la      t1, site3
+    sub     t1, a0, t1
+    sd      t1, 104(s0)
+    la      s1, sometimes
+    la      t0, to_resumed
+    ld      t0, 0(t0)
+    add     s1, s1, t0
+    jalr    s1
+site4:
+    la      t1, site4
+    sub     t1, a0, t1
+    sd      t1, 112(s0)
+    call    sets_ra
+    sd      ra, 120(s0)
+    call    odd_ra
+site5:
+    la      t1, site5
+    sub     t1, ra, t1
+    sd      t1, 128(s0)
+    li      ra, 0x777
+    jal     t0, keeps_ra
+    sd      ra, 136(s0)
+    li      a0, 1           /* write(1, log, 18 * 8) */
     la      a1, log
-    li      a2, 11 * 8
+    li      a2, 18 * 8
     li      a7, 64
     ecall
     li      a0, 0           /* exit(0) */
@@ -103,11 +145,42 @@ fib_step:
     mv      a1, t0
     ret
 
+ra_seen:
+    mv      a0, ra
+    ret
+
+/* Code entered only at `resumed`, through a pointer computed from an offset in memory, so static
+ * discovery knows of no function there: the call table hands it to the runtime
+ * (aot_call_table_miss), whose fallback JIT runs it. */
+sometimes:
+    li      a0, 0
+    beqz    a1, resumed
+    li      a0, 1
+resumed:
+    mv      a0, ra
+    ret
+
+sets_ra:
+    mv      t0, ra
+    li      ra, 0x1234
+    jr      t0
+
+odd_ra:
+    addi    ra, ra, 1
+    ret
+
+keeps_ra:
+    li      a0, 0
+    jr      t0
+
     .section .rodata
 ok:
     .ascii  "ok\n"
+    .balign 8
+to_resumed:
+    .quad   resumed - sometimes
 
     .bss
     .balign 8
 log:
-    .space  11 * 8
+    .space  18 * 8

@@ -118,10 +118,12 @@ def link_assembly(guest: GuestImage) -> str:
     lines += ["\t.globl aot_slow_path_polls", "aot_slow_path_polls:", "\t.byte 1"]
     lines += ["\t.p2align 12", "\t.globl aot_guest_image", "aot_guest_image:", f'\t.incbin "{guest.path}"']
     # The dispatcher calls entries with translated code's convention (abi.TRANSLATED_CC: cpu and
-    # resume in r12 and r13; the passed registers come back after the next pc); harness.c's
-    # hand-written translations are C functions, which keep r12 and leave the registers in cpu.
-    returned = [f"\tmovq {abi.CPU_OFFSETS['x'] + 8 * reg}(%r12), %{host}"
-                for reg, host in zip(abi.PASSED_REGISTERS, abi.PASSED_RESULT_HOST_REGISTERS, strict=True)]
+    # resume in r12 and r13; the returned registers come back after the next pc, which says
+    # whether the CPU state holds ra); harness.c's hand-written translations are C functions,
+    # which keep r12 and leave the registers in cpu.
+    returned = [f"\torq ${abi.RA_IN_STATE}, %rax"]
+    returned += [f"\tmovq {abi.x_offset(reg)}(%r12), %{host}"
+                 for reg, host in zip(abi.RETURNED_REGISTERS, abi.PASSED_RESULT_HOST_REGISTERS, strict=True)]
     lines += ["\t.text"]
     for fn in sorted({fn for _, fn, _ in entries}):
         lines += [f"entry_{fn}:", "\tpushq %r12", "\tmovq %r12, %rdi", "\tmovq %r13, %rsi", f"\tcall {fn}",
