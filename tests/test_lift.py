@@ -412,9 +412,11 @@ def test_registers_restored_from_their_save_slots_are_not_written_back(compile_g
     """zig keeps frame pointers: `compare` saves ra and s0, moves sp, and restores all three before
     it returns, in one guest block (llvm-objdump shows the sd/ld pairs).  The restores read back,
     through store-to-load forwarding, the values loaded from the CPU state at entry, and sp comes
-    back to its entry value, so the state still holds all three: the return writes back only the
+    back to its entry value, so the state still holds sp and s0: the return writes back only the
     registers the comparison computed in; sp and s0 (the frame pointer in between) are written
-    back only where a fault leaves mid-frame, and ra nowhere."""
+    back only where a fault leaves mid-frame.  ra came in a host register (abi.PASSED_REGISTERS),
+    so the state may not hold it: it is written back where a fault leaves, and where the function
+    leaves for a pc other than ra (lower.py, exit), never on its return."""
     path = compile_guest(PROGRAM_FRAME, "zig", "2")
     disassembly = subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", "--disassemble-symbols=compare",
                                   str(path)], capture_output=True, text=True, check=True).stdout
@@ -428,7 +430,7 @@ def test_registers_restored_from_their_save_slots_are_not_written_back(compile_g
               for label, body in blocks.items()
               for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', body) if p in offsets}
     ra, sp, s0 = x + 8 * 1, x + 8 * 2, x + 8 * 8
-    assert ra not in {o for _, o in stored}, stored
+    assert {label.split(".")[0] for label, o in stored if o == ra} == {"fault", "ra"}, stored
     for reg in (sp, s0):  # s0 is the frame pointer in between
         assert any(label.startswith("fault") and o == reg for label, o in stored), stored
         assert all(label.startswith("fault") for label, o in stored if o == reg), stored
@@ -445,8 +447,9 @@ def test_an_epilogue_takes_the_saved_ra_without_a_load(compile_guest):
     restores both in a later block.  Nothing in between can write ra's slot, and nothing but
     the restore writes ra: the restore takes the value saved (lift/frame_slots.py), so the
     epilogue loads only s0 (the frame pointer, changed in between, is loaded as before), ra is
-    never written back, and the loop's poll, after a signal was delivered, compares ra's slot
-    with that value before going on."""
+    not written back on the return (only where control leaves to the runtime, a fault or the
+    poll's delivery, or for a pc other than ra: it came in a host register), and the loop's
+    poll, after a signal was delivered, compares ra's slot with that value before going on."""
     ir = _lifted(compile_guest(PROGRAM_SCAN, "zig", "2"), {"count"})["count"].ir
     blocks = dict(re.findall(r"^([\w.]+):\n(.*?)(?=^[\w.]+:|\Z)", ir, re.M | re.S))
     loads = {label: len(re.findall(r'@"aot\.load64', body)) for label, body in blocks.items()}
@@ -454,8 +457,10 @@ def test_an_epilogue_takes_the_saved_ra_without_a_load(compile_guest):
     assert len(checks) == 1 and loads[checks[0]] == 1, loads
     assert sum(n for label, n in loads.items() if not label.startswith("slots.")) == 1, loads
     offsets = dict(re.findall(r'(%"\.\d+") = getelementptr i8, ptr %"\.1", i64 (\d+)', ir))
-    stored = {int(offsets[p]) for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', ir) if p in offsets}
-    assert abi.CPU_OFFSETS["x"] + 8 not in stored, stored
+    stored = {(label, int(offsets[p])) for label, body in blocks.items()
+              for p in re.findall(r'store i64 [^,]+, ptr (%"\.\d+")', body) if p in offsets}
+    ra = abi.CPU_OFFSETS["x"] + 8
+    assert {label.split(".")[0] for label, o in stored if o == ra} == {"fault", "poll", "ra"}, stored
 
 
 def test_window_checks_test_the_root_a_base_stays_close_to():
