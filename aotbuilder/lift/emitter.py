@@ -832,11 +832,8 @@ class Emitter:
         it the passed registers, which the write-back before it left out (store_written with
         PASSED_KEYS): the callee takes them as changed.  Returns its result (take_returned)."""
         self.forget_stores()
-        args = [self.cpu, resume, *self.passed_values()]
+        args = [self.cpu, resume, *(self.x(reg) for reg in abi.PASSED_REGISTERS)]
         return self.b.call(fn, args, cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
-
-    def passed_values(self) -> list[ir.Value]:
-        return [self.x(reg) for reg in abi.PASSED_REGISTERS]
 
     def returned_values(self) -> list[ir.Value]:
         return [self.x(reg) for reg in abi.RETURNED_REGISTERS]

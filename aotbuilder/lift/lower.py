@@ -231,14 +231,17 @@ class Lowering:
             with e.b.goto_block(self.exit_block):
                 self.exit_phis = [e.b.phi(I64, name=name) for name in
                                   ("next_pc", *(f"x{reg}" for reg in abi.RETURNED_REGISTERS))]
+
+        def hand_over(pc: ir.Value) -> None:
+            for phi, value in zip(self.exit_phis, [pc, *values], strict=True):
+                phi.add_incoming(value, e.b.block)
+
         elsewhere = self.llfn.append_basic_block(f"ra.{block_label(self.offset)}")
         e.cbranch_rare(e.b.icmp_unsigned("!=", ra, target), elsewhere, self.exit_block)
-        for phi, value in zip(self.exit_phis, [target, *values], strict=True):
-            phi.add_incoming(value, e.b.block)
+        hand_over(target)
         e.b.position_at_end(elsewhere)
         e.store_handed(abi.RA, ra)
-        for phi, value in zip(self.exit_phis, [e.b.or_(target, e.c(abi.RA_IN_STATE)), *values], strict=True):
-            phi.add_incoming(value, elsewhere)
+        hand_over(e.b.or_(target, e.c(abi.RA_IN_STATE)))
         e.b.branch(self.exit_block)
 
     def jump(self, target: int, link: int) -> None:
@@ -307,7 +310,7 @@ class Lowering:
         link = e.return_address(expected - self.func.entry)
         label = block_label(self.offset)
         values = e.known_values()
-        back, flagged, mismatch = (self.llfn.append_basic_block(f"{tag}.{label}") for tag in ("back", "rax", "ret"))
+        back, flagged, mismatch = (self.llfn.append_basic_block(f"{tag}.{label}") for tag in ("back", "flag", "ret"))
         e.cbranch_rare(e.b.icmp_unsigned("!=", next_pc, link), flagged, back)
         e.b.position_at_end(flagged)
         cont = self._edge_block(expected)
