@@ -109,6 +109,9 @@ def build(
         report = _guarded(lambda: pipeline.build(guest, output, _options(cache_dir, jobs, opt, memory), progress))
     if json_report:
         print(json.dumps(report.as_dict()))
+    elif report.up_to_date:
+        print(f"aotbuilder: {output} is up to date ({report.functions_total} functions, "
+              f"{report.seconds:.1f} s)", file=sys.stderr)
     else:
         print(f"aotbuilder: wrote {output} ({report.functions_total} functions, "
               f"{report.functions_compiled} compiled, {report.functions_cached} cached, "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import multiprocessing
 import os
 import signal
@@ -31,7 +32,7 @@ import xxhash
 
 from aotbuilder import __version__
 from aotbuilder.backend.codegen import CodegenOptions, compile_object
-from aotbuilder.backend.link import LinkUnit, guest_digest, link_executable
+from aotbuilder.backend.link import LinkUnit, file_digest, guest_digest, link_executable
 from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, build_runtime, runtime_sources
 from aotbuilder.cache import config
 from aotbuilder.cache.key import LiftKey, ir_digest, lift_key, object_key, source_digest
@@ -94,6 +95,7 @@ class BuildReport:
     learned_entries: int = 0  # entries the fallback JIT reported for this guest (OUTPUT.learned)
     cache_bytes: int = 0  # cache size after the build (and after eviction)
     cache_evicted_bytes: int = 0
+    up_to_date: bool = False  # OUTPUT was the build of these inputs already: nothing was redone
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -284,36 +286,87 @@ def _placed(unit: LinkUnit, func: Function, record: LiftRecord, key: LiftKey) ->
 
 
 def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
-    """Translate `guest` into the native executable `out`."""
+    """Translate `guest` into the native executable `out` (or find `out` already is that)."""
     start = time.monotonic()
     root = options.cache_root
     max_size = config.max_size(root)  # a bad setting fails the build before any work
     image = load_guest(guest)
     learned = read_learned(out, guest_digest(image.raw))
+    store = CacheStore(root)
+    inputs = _digest([image.raw, os.fsencode(guest.name), repr(learned).encode(), *translator_inputs(options)])
+    stamp = _read_stamp(store, out, inputs)
+    if stamp is not None:
+        return _finish(store, max_size, out, BuildReport(
+            output=str(out), functions_total=stamp.functions, functions_cached=stamp.functions,
+            guest_code_bytes=stamp.code_bytes, jobs=options.worker_count, learned_entries=len(learned),
+            up_to_date=True), start)
     program = discover(image, learned)
     discovered = time.monotonic()
-    store = CacheStore(root)
     jobs = options.worker_count
     result = translate_functions(program, store, options.codegen, jobs, progress)
     translated = time.monotonic()
     runtime = build_runtime(root)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="aotbuilder-link-") as tmp:
-        link_executable(result.units, guest, guest.name, image.load_bias, runtime, RUNTIME_LINK_FLAGS, out,
-                        Path(tmp), memory_direct=options.codegen.memory_model == "direct")
+        written = link_executable(result.units, guest, guest.name, image.load_bias, runtime, RUNTIME_LINK_FLAGS,
+                                  out, Path(tmp), memory_direct=options.codegen.memory_model == "direct")
     linked = time.monotonic()
     total = len(result.units)
-    add_counters(root, CacheCounters(object_hits=total - result.compiled, object_misses=result.compiled,
-                                     lift_hits=total - result.lifted, lift_misses=result.lifted, builds=1))
-    pruned = store.prune(max_size, keep=[out.parent])
-    return BuildReport(
+    code_bytes_total = sum(code_bytes(f) for f in program.functions.values())
+    _write_stamp(store, out, Stamp(inputs, written, total, code_bytes_total))
+    return _finish(store, max_size, out, BuildReport(
         output=str(out), functions_total=total, functions_lifted=result.lifted,
         functions_compiled=result.compiled, functions_cached=total - result.compiled,
-        guest_code_bytes=sum(code_bytes(f) for f in program.functions.values()),
-        guest_code_bytes_compiled=result.compiled_bytes, jobs=jobs, learned_entries=len(learned),
-        seconds=round(time.monotonic() - start, 3), seconds_discover=round(discovered - start, 3),
-        seconds_translate=round(translated - discovered, 3), seconds_link=round(linked - translated, 3),
-        cache_bytes=pruned.remaining_bytes, cache_evicted_bytes=pruned.evicted_bytes)
+        guest_code_bytes=code_bytes_total, guest_code_bytes_compiled=result.compiled_bytes, jobs=jobs,
+        learned_entries=len(learned), seconds_discover=round(discovered - start, 3),
+        seconds_translate=round(translated - discovered, 3), seconds_link=round(linked - translated, 3)), start)
+
+
+def _finish(store: CacheStore, max_size: int, out: Path, report: BuildReport, start: float) -> BuildReport:
+    """Count the build, prune the cache, and time the whole."""
+    total = report.functions_total
+    add_counters(store.root, CacheCounters(
+        object_hits=total - report.functions_compiled, object_misses=report.functions_compiled,
+        lift_hits=total - report.functions_lifted, lift_misses=report.functions_lifted, builds=1))
+    pruned = store.prune(max_size, keep=[out.parent])
+    report.cache_bytes, report.cache_evicted_bytes = pruned.remaining_bytes, pruned.evicted_bytes
+    report.seconds = round(time.monotonic() - start, 3)
+    return report
+
+
+# -- up-to-date outputs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the last build to an output path made there (docs/cache.md, "Up-to-date outputs")."""
+
+    inputs: str  # digest of everything the build read: build()'s `inputs`
+    output: str  # file_digest of the executable it wrote
+    functions: int
+    code_bytes: int
+
+
+def _stamp_key(out: Path) -> str:
+    return _digest([os.fsencode(out.resolve())])
+
+
+def _read_stamp(store: CacheStore, out: Path, inputs: str) -> Stamp | None:
+    """The stamp of `out` if it was built from `inputs` and still holds the bytes that build wrote."""
+    data = store.get("builds", _stamp_key(out))
+    try:
+        stamp = Stamp(**json.loads(data)) if data is not None else None
+    except (ValueError, TypeError):  # not one of ours: rebuild
+        return None
+    if stamp is None or stamp.inputs != inputs:
+        return None
+    try:
+        return stamp if file_digest(out) == stamp.output and os.access(out, os.X_OK) else None
+    except OSError:  # gone, or not readable: rebuild it
+        return None
+
+
+def _write_stamp(store: CacheStore, out: Path, stamp: Stamp) -> None:
+    store.put("builds", _stamp_key(out), json.dumps(asdict(stamp)).encode())
 
 
 def learned_path(exe: Path) -> Path:
@@ -340,15 +393,24 @@ def read_learned(exe: Path, digest: str) -> list[int]:
 
 
 def run_target(guest: Path, options: BuildOptions) -> Path:
-    """Where `run` keeps the build of this guest: keyed by its bytes and every build input (the
-    translator's and the runtime's sources stand for everything that turns the bytes into a program)."""
+    """Where `run` keeps the build of this guest: keyed by its bytes and every build input."""
+    key = _digest([guest.read_bytes(), *translator_inputs(options)])
+    return options.cache_root / "programs" / key[:2] / key / "program"
+
+
+def translator_inputs(options: BuildOptions) -> list[bytes]:
+    """What turns a guest's bytes into a program: the translator's and the runtime's sources stand
+    for everything the code does, the options for what it was asked."""
+    return [__version__.encode(), options.codegen.describe().encode(), source_digest(TRANSLATOR_SOURCES).encode(),
+            runtime_digest().encode()]
+
+
+def _digest(parts: list[bytes]) -> str:
     h = xxhash.xxh3_128()
-    for part in (guest.read_bytes(), __version__.encode(), options.codegen.describe().encode(),
-                 source_digest(TRANSLATOR_SOURCES).encode(), runtime_digest().encode()):
+    for part in parts:  # length-prefixed: no two lists hash the same byte stream
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
-    key = h.hexdigest()
-    return options.cache_root / "programs" / key[:2] / key / "program"
+    return h.hexdigest()
 
 
 @functools.cache

@@ -124,6 +124,10 @@ def test_build_json_report_and_quiet_stderr(tmp_path: Path, fixture_bin_dir: Pat
     assert report["jobs"] == 2 and report["cache_bytes"] > 0
     warm = json.loads(subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True).stdout)
     assert (warm["functions_compiled"], warm["functions_lifted"]) == (0, 0)
+    assert warm["up_to_date"] and not report["up_to_date"]
+    told = subprocess.run(cmd[:-1], capture_output=True, text=True, timeout=900)
+    assert (told.returncode, told.stdout) == (0, "")
+    assert told.stderr.startswith(f"aotbuilder: {tmp_path / 'hello'} is up to date (")
     assert subprocess.run([str(tmp_path / "hello")], capture_output=True, timeout=60).stdout.startswith(b"hello")
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from aotbuilder import pipeline
 from aotbuilder.backend.codegen import CodegenOptions
+from aotbuilder.backend.link import guest_digest
 from aotbuilder.cache.key import ir_digest, lift_key
 from aotbuilder.cache.lift_record import LiftRecord, observed_lift, storable
 from aotbuilder.cfg.discover import discover
@@ -171,6 +172,51 @@ def test_cold_build_then_noop_rebuild_lifts_and_compiles_nothing(tmp_path: Path,
     assert again.functions_cached == again.functions_total == cold.functions_total
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
     assert _run(tmp_path / "b") == _expected(False)
+
+
+def test_a_build_of_an_output_already_built_from_the_same_inputs_redoes_nothing(tmp_path: Path, versions,
+                                                                              cache: Path) -> None:
+    v1, v2 = versions
+    out = tmp_path / "out"
+    first = _build(v1, out, cache)
+    built, written = out.read_bytes(), out.stat().st_mtime_ns
+    again = _build(v1, out, cache)
+    assert again.up_to_date and not first.up_to_date
+    assert (again.functions_total, again.functions_cached, again.guest_code_bytes) == (
+        first.functions_total, first.functions_total, first.guest_code_bytes)
+    assert (again.functions_lifted, again.functions_compiled) == (0, 0)
+    assert (out.stat().st_mtime_ns, out.read_bytes()) == (written, built)  # not even rewritten
+
+    def rebuilt(guest: Path, options: CodegenOptions = OPTS) -> bool:
+        report = build(guest, out, BuildOptions(options, cache_dir=cache))
+        assert report.output == str(out)
+        return not report.up_to_date
+
+    # Whatever the output depends on, changed, makes the build a real one again.
+    assert rebuilt(v1, CodegenOptions(opt_level=1))
+    assert rebuilt(v1) and out.read_bytes() == built
+    renamed = tmp_path / "renamed"  # the guest's name is in the executable
+    shutil.copyfile(v1, renamed)
+    assert rebuilt(renamed) and rebuilt(v1) and out.read_bytes() == built
+    assert rebuilt(v2) and _run(out) == _expected(True)
+    assert not rebuilt(v2)
+    main = next(e for e, f in discover(load_guest(v2)).functions.items() if f.name == "main")
+    pipeline.learned_path(out).write_text(f"{guest_digest(v2.read_bytes())} {main:#x}\n")
+    assert rebuilt(v2) and not rebuilt(v2)
+    # So does an output that is not what the build wrote: replaced, damaged, removed.
+    out.write_bytes(built)
+    assert rebuilt(v2) and _run(out) == _expected(True)
+    with open(out, "r+b") as f:
+        f.seek(len(built) // 2)
+        f.write(b"\0" * 16)
+    assert rebuilt(v2) and _run(out) == _expected(True)
+    out.unlink()
+    assert rebuilt(v2) and _run(out) == _expected(True)
+    # A damaged record of the last build is a rebuild, not an error.
+    for stamp in (cache / "builds").rglob("*"):
+        if stamp.is_file():
+            stamp.write_bytes(stamp.read_bytes()[:-5])
+    assert rebuilt(v2) and not rebuilt(v2) and _run(out) == _expected(True)
 
 
 def test_one_function_change_rebuilds_at_most_three(tmp_path: Path, versions, cache: Path) -> None:

@@ -171,8 +171,9 @@ def _first_problem(output: str) -> str:
 
 def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, load_bias: int,
                     runtime_lib: Path, link_flags: Iterable[str], out: Path, workdir: Path, *,
-                    memory_direct: bool) -> None:
-    """Write the objects and the generated assembly into workdir and link them into `out`."""
+                    memory_direct: bool) -> str:
+    """Write the objects and the generated assembly into workdir and link them into `out`.
+    Returns the xxh3-128 of what it wrote to `out` (file_digest)."""
     objs = []
     for unit in units:
         path = workdir / f"{function_symbol(unit.entry)}.o"
@@ -196,7 +197,18 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     except BuildError:
         tmp_out.unlink(missing_ok=True)
         raise
+    digest = file_digest(tmp_out)  # of these bytes: another build may replace `out` right after
     os.replace(tmp_out, out)
+    return digest
+
+
+def file_digest(path: Path) -> str:
+    """xxh3-128 of a file's bytes."""
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def add_symbol_section(exe: Path, workdir: Path) -> None:

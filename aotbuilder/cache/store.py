@@ -4,6 +4,7 @@ Layout under the cache root (see docs/cache.md):
 
     objects/<key[:2]>/<key>     compiled function objects, named by key.object_key
     lifts/<key[:2]>/<key>       lift results (LiftRecord), named by key.lift_key
+    builds/<key[:2]>/<key>      what the last build to an output path made there (pipeline.Stamp)
     programs/<k[:2]>/<k>/       executables kept by `aotbuilder run`
     runtime/<k>/libaotrt.a      the C runtime archive (backend/runtime.py)
     stats.json                  hit and miss counters (cache/stats.py)
@@ -33,7 +34,7 @@ import xxhash
 
 MAGIC = b"AOTC\x02\x00\x00\x00"
 HEADER = struct.Struct("<8sQQ")
-NAMESPACES = ("objects", "lifts")
+NAMESPACES = ("objects", "lifts", "builds")
 # Directories `cache clear` empties; config.toml (the user's) stays.
 CLEARED = (*NAMESPACES, "programs", "runtime")
 # A hit refreshes the last-used time only when it is older than this: fewer writes, same LRU order
