@@ -1,56 +1,38 @@
-"""Wires the stages: load -> discover -> (lift cache) -> lift -> (object cache) -> compile -> link.
+"""Wires the stages of a build: load -> discover -> translate (translate.py: the caches, lifting,
+compiling) -> link; and decides when there is nothing to do: an output already built from the same
+inputs (Stamp), a program `run` built before (run_target).
 
-Translation of a function, cheapest path first (docs/cache.md):
-
-1. its lift key (cache/key.py, computed from the discovered function without lifting) finds a
-   stored lift result whose object is cached: neither lifted nor compiled;
-2. otherwise it is lifted; the IR's object key finds a cached object: not compiled;
-3. otherwise it is compiled.
-
-Functions that need work go to a pool of forked workers, largest first, one at a time: compile
-time grows faster than function size, so a big function handed out last (or queued behind others
-in a chunk) would leave the other workers idle at the end.
+Only that decision is imported at start-up: `aotbuilder run` of a built program and an up-to-date
+`aotbuilder build` load neither the decoder, networkx nor the lifter (build() imports the stages
+when it has work for them).
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import json
-import multiprocessing
 import os
-import signal
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import xxhash
 
 from aotbuilder import __version__
-from aotbuilder.backend.codegen import CodegenOptions, compile_object
-from aotbuilder.backend.link import LinkUnit, file_digest, guest_digest, link_executable
+from aotbuilder.backend.codegen import CodegenOptions
 from aotbuilder.backend.runtime import RUNTIME_LINK_FLAGS, build_runtime, runtime_sources
 from aotbuilder.cache import config
-from aotbuilder.cache.key import LiftKey, ir_digest, lift_key, object_key, source_digest
-from aotbuilder.cache.lift_record import LiftRecord, observed_lift, storable
+from aotbuilder.cache.digest import digest_of, file_digest, guest_digest, source_digest
 from aotbuilder.cache.stats import CacheCounters, add_counters
 from aotbuilder.cache.store import CacheStore, default_cache_dir
-from aotbuilder.cfg.discover import discover
-from aotbuilder.cfg.program import Function, Program
-from aotbuilder.elf import load_guest
-from aotbuilder.errors import BuildError
-from aotbuilder.lift.lower import garbage_collected_at_end
 
-PR_SET_PDEATHSIG = 1  # prctl(2)
+if TYPE_CHECKING:
+    from aotbuilder.translate import Progress
 
 # Everything in the package: discovery, lifting, code generation, linking.
 TRANSLATOR_SOURCES = (".",)
-
-Progress = Callable[[int, int], None]  # (functions done, functions total)
 
 
 def default_jobs() -> int:
@@ -101,205 +83,32 @@ class BuildReport:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Translation:
-    """One translated function, and what producing it took."""
-
-    unit: LinkUnit
-    lifted: bool
-    compiled: bool
-    record: LiftRecord | None = None  # the lift result, when it may be reused at another entry
-
-
-@dataclass
-class TranslationResult:
-    units: list[LinkUnit]
-    lifted: int
-    compiled: int
-    compiled_bytes: int
-
-
-def code_bytes(func: Function) -> int:
-    return sum(i.size for b in func.blocks.values() for i in b.instructions)
-
-
-# Worker state, inherited through fork: the program being translated and its lift keys.
-_WORK: tuple[Program, CacheStore, CodegenOptions, dict[int, LiftKey]] | None = None
-
-
-def cached_translation(program: Program, store: CacheStore, opts: CodegenOptions, entry: int,
-                       key: LiftKey) -> Translation | None:
-    """The function at `entry` from a stored lift result and its cached object, or None."""
-    data = store.get("lifts", key.digest)
-    record = LiftRecord.decode(data) if data is not None else None
-    if record is None:
-        return None
-    refs = record.refs(entry, key.sites)
-    if refs is None:
-        return None
-    obj = store.get("objects", object_key(record.ir_digest, opts))
-    if obj is None:
-        return None
-    unit = LinkUnit(entry, program.functions[entry].name, obj, *refs)
-    return Translation(unit, False, False, record)
-
-
-def translate_function(program: Program, store: CacheStore, opts: CodegenOptions, entry: int,
-                       key: LiftKey) -> Translation:
-    """Lift one function and get its object from the cache or the compiler; store both results."""
-    func = program.functions[entry]
-    lifted, seen = observed_lift(program, func, opts.memory_model, opts.avx)
-    digest = ir_digest(lifted.ir)
-    okey = object_key(digest, opts)
-    obj = store.get("objects", okey)
-    compiled = obj is None
-    if obj is None:
-        obj = compile_object(lifted.ir, opts)
-        store.put("objects", okey, obj)
-    record = None
-    if storable(lifted, seen, key):
-        record = LiftRecord.of(lifted, digest)
-        # After the object: a stored lift result always names an object that was stored.
-        store.put("lifts", key.digest, record.encode())
-    unit = LinkUnit(entry, func.name, obj, lifted.addr_refs, lifted.fn_refs, lifted.resume_pcs)
-    return Translation(unit, True, compiled, record)
-
-
-def _die_with_parent(parent: int) -> None:
-    """A worker's initializer: end when the build process ends, however it ends.  A build killed
-    with SIGKILL (a timeout, the OOM killer) otherwise leaves its workers waiting forever on a
-    queue nobody writes (Linux's PR_SET_PDEATHSIG; the workers are forked by the build's main
-    thread, whose exit is what it watches)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the build ended before the prctl took effect
-        os._exit(0)
-
-
-def _translate_in_worker(entry: int) -> Translation:
-    assert _WORK is not None
-    program, store, opts, keys = _WORK
-    with garbage_collected_at_end():
-        return translate_function(program, store, opts, entry, keys[entry])
-
-
-def translate_functions(program: Program, store: CacheStore, opts: CodegenOptions, jobs: int,
-                        progress: Progress | None = None) -> TranslationResult:
-    """Translate every function of `program` (see the module docstring for the order of paths)."""
-    global _WORK
-    funcs = program.functions
-    total = len(funcs)
-    keys = {entry: lift_key(program, func, opts.memory_model, opts.avx) for entry, func in funcs.items()}
-    units: dict[int, LinkUnit] = {}
-    # Functions with the same lift key (the same code, anywhere) are translated once.
-    groups: dict[str, list[int]] = {}
-    for entry in sorted(funcs):
-        groups.setdefault(keys[entry].digest, []).append(entry)
-    todo: list[int] = []
-    for members in groups.values():
-        hit = cached_translation(program, store, opts, members[0], keys[members[0]])
-        if hit is None:
-            todo.append(members[0])
-            continue
-        assert hit.record is not None
-        units[members[0]] = hit.unit
-        for entry in members[1:]:
-            placed = _placed(hit.unit, funcs[entry], hit.record, keys[entry])
-            if placed is None:
-                todo.append(entry)
-            else:
-                units[entry] = placed
-    if progress:
-        progress(len(units), total)
-    lifted = compiled = compiled_bytes = 0
-
-    def finished(t: Translation) -> None:
-        nonlocal lifted, compiled, compiled_bytes
-        units[t.unit.entry] = t.unit
-        lifted += t.lifted
-        if t.compiled:
-            compiled += 1
-            compiled_bytes += code_bytes(funcs[t.unit.entry])
-        for entry in groups[keys[t.unit.entry].digest][1:]:
-            placed = None if t.record is None else _placed(t.unit, funcs[entry], t.record, keys[entry])
-            if placed is None:  # not reusable at this entry: lifted on its own below
-                again.append(entry)
-            else:
-                units[entry] = placed
-        if progress:
-            progress(len(units), total)
-
-    again: list[int] = []
-    _WORK = (program, store, opts, keys)
-    try:
-        for batch in (todo, again):
-            # Largest first (see the module docstring); equal keys are the same code, so no work is
-            # lost when a duplicate of a failed-to-store function is translated in the second batch.
-            order = sorted(batch, key=lambda e: -code_bytes(funcs[e]))
-            workers = min(jobs, len(order))
-            if workers <= 1:
-                for entry in order:
-                    finished(_translate_in_worker(entry))
-            else:
-                _translate_in_pool(order, workers, finished, funcs)
-            if batch is todo:
-                again = [e for e in again if e not in units]
-    finally:
-        _WORK = None
-    return TranslationResult([units[e] for e in sorted(units)], lifted, compiled, compiled_bytes)
-
-
-def _translate_in_pool(order: list[int], workers: int, finished: Callable[[Translation], None],
-                       funcs: dict[int, Function]) -> None:
-    """Translate `order` in forked workers, one function per task, in that order.  A worker that
-    dies (LLVM aborting on some IR) is a build error naming what was in flight, not a hang: a
-    multiprocessing.Pool would quietly replace the worker and wait for the lost task forever."""
-    pending = iter(order)
-    running: dict = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent,
-                             initargs=(os.getpid(),)) as pool:
-        def submit() -> None:
-            entry = next(pending, None)
-            if entry is not None:
-                running[pool.submit(_translate_in_worker, entry)] = entry
-
-        # The pool can break between a result and the next submit as well as in a result.
-        try:
-            for _ in range(workers):
-                submit()
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    del running[future]
-                    finished(result)
-                    submit()
-        except BrokenProcessPool:
-            names = ", ".join(funcs[e].name for e in sorted(running.values()))
-            raise BuildError(f"a translation worker died (the compiler crashed?) while translating "
-                             f"{names}; `--jobs 1` shows the crash itself") from None
-
-
-def _placed(unit: LinkUnit, func: Function, record: LiftRecord, key: LiftKey) -> LinkUnit | None:
-    """The same translated code as `unit`, linked for `func` (None if it is not the same there)."""
-    refs = record.refs(func.entry, key.sites)
-    return None if refs is None else LinkUnit(func.entry, func.name, unit.obj, *refs)
-
-
 def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | None = None) -> BuildReport:
     """Translate `guest` into the native executable `out` (or find `out` already is that)."""
     start = time.monotonic()
     root = options.cache_root
     max_size = config.max_size(root)  # a bad setting fails the build before any work
-    image = load_guest(guest)
-    learned = read_learned(out, guest_digest(image.raw))
     store = CacheStore(root)
-    inputs = _digest([image.raw, os.fsencode(guest.name), repr(learned).encode(), *translator_inputs(options)])
-    stamp = _read_stamp(store, out, inputs)
-    if stamp is not None:
-        return _finish(store, max_size, out, BuildReport(
-            output=str(out), functions_total=stamp.functions, functions_cached=stamp.functions,
-            guest_code_bytes=stamp.code_bytes, jobs=options.worker_count, learned_entries=len(learned),
-            up_to_date=True), start)
+    try:
+        raw = guest.read_bytes()
+    except OSError:
+        raw = None  # load_guest below says what is wrong with it
+    if raw is not None:
+        learned, inputs = _build_inputs(raw, guest, out, options)
+        stamp = _read_stamp(store, out, inputs)
+        if stamp is not None:
+            return _finish(store, max_size, out, BuildReport(
+                output=str(out), functions_total=stamp.functions, functions_cached=stamp.functions,
+                guest_code_bytes=stamp.code_bytes, jobs=options.worker_count, learned_entries=len(learned),
+                up_to_date=True), start)
+    from aotbuilder.backend.link import link_executable
+    from aotbuilder.cfg.discover import discover
+    from aotbuilder.elf import load_guest
+    from aotbuilder.translate import code_bytes, translate_functions
+
+    image = load_guest(guest)
+    if image.raw != raw:  # not what was hashed (replaced meanwhile): hash what is translated
+        learned, inputs = _build_inputs(image.raw, guest, out, options)
     program = discover(image, learned)
     discovered = time.monotonic()
     jobs = options.worker_count
@@ -320,6 +129,13 @@ def build(guest: Path, out: Path, options: BuildOptions, progress: Progress | No
         guest_code_bytes=code_bytes_total, guest_code_bytes_compiled=result.compiled_bytes, jobs=jobs,
         learned_entries=len(learned), seconds_discover=round(discovered - start, 3),
         seconds_translate=round(translated - discovered, 3), seconds_link=round(linked - translated, 3)), start)
+
+
+def _build_inputs(raw: bytes, guest: Path, out: Path, options: BuildOptions) -> tuple[list[int], str]:
+    """The entries the JIT learned for this guest, and the digest of everything the build reads:
+    the guest's bytes and file name (the executable holds both), those entries, the translator."""
+    learned = read_learned(out, guest_digest(raw))
+    return learned, digest_of([raw, os.fsencode(guest.name), repr(learned).encode(), *translator_inputs(options)])
 
 
 def _finish(store: CacheStore, max_size: int, out: Path, report: BuildReport, start: float) -> BuildReport:
@@ -347,7 +163,7 @@ class Stamp:
 
 
 def _stamp_key(out: Path) -> str:
-    return _digest([os.fsencode(out.resolve())])
+    return digest_of([os.fsencode(out.resolve())])
 
 
 def _read_stamp(store: CacheStore, out: Path, inputs: str) -> Stamp | None:
@@ -394,7 +210,7 @@ def read_learned(exe: Path, digest: str) -> list[int]:
 
 def run_target(guest: Path, options: BuildOptions) -> Path:
     """Where `run` keeps the build of this guest: keyed by its bytes and every build input."""
-    key = _digest([guest.read_bytes(), *translator_inputs(options)])
+    key = digest_of([guest.read_bytes(), *translator_inputs(options)])
     return options.cache_root / "programs" / key[:2] / key / "program"
 
 
@@ -403,14 +219,6 @@ def translator_inputs(options: BuildOptions) -> list[bytes]:
     for everything the code does, the options for what it was asked."""
     return [__version__.encode(), options.codegen.describe().encode(), source_digest(TRANSLATOR_SOURCES).encode(),
             runtime_digest().encode()]
-
-
-def _digest(parts: list[bytes]) -> str:
-    h = xxhash.xxh3_128()
-    for part in parts:  # length-prefixed: no two lists hash the same byte stream
-        h.update(len(part).to_bytes(8, "little"))
-        h.update(part)
-    return h.hexdigest()
 
 
 @functools.cache
@@ -427,6 +235,8 @@ def build_for_run(guest: Path, options: BuildOptions, progress: Progress | None 
     try:
         exe = run_target(guest, options)
     except OSError:
+        from aotbuilder.elf import load_guest
+
         load_guest(guest)  # names what is wrong with the input
         raise
     try:

@@ -13,14 +13,15 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from aotbuilder import pipeline
+from aotbuilder import pipeline, translate
 from aotbuilder.backend.codegen import CodegenOptions
-from aotbuilder.backend.link import guest_digest
+from aotbuilder.cache.digest import guest_digest
 from aotbuilder.cache.key import ir_digest, lift_key
 from aotbuilder.cache.lift_record import LiftRecord, observed_lift, storable
 from aotbuilder.cfg.discover import discover
@@ -219,6 +220,27 @@ def test_a_build_of_an_output_already_built_from_the_same_inputs_redoes_nothing(
     assert rebuilt(v2) and not rebuilt(v2) and _run(out) == _expected(True)
 
 
+def test_up_to_date_builds_and_runs_of_built_programs_load_no_translator_module(tmp_path: Path, versions) -> None:
+    """Both only hash inputs: loading the decoder, networkx and the lifter (most of aotbuilder's
+    start-up) would make every `run` of a built program pay for a translation it does not do."""
+    v1, _ = versions
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    _build(v1, out, cache)
+    options = BuildOptions(OPTS, cache_dir=cache)
+    pipeline.build_for_run(v1, options)
+    script = (f"import sys\nfrom pathlib import Path\nfrom aotbuilder import pipeline\n"
+              f"from aotbuilder.backend.codegen import CodegenOptions\n"
+              f"o = pipeline.BuildOptions(CodegenOptions(opt_level=0), cache_dir=Path({str(cache)!r}))\n"
+              f"r = pipeline.build(Path({str(v1)!r}), Path({str(out)!r}), o)\n"
+              f"exe = pipeline.build_for_run(Path({str(v1)!r}), o)\n"
+              f"heavy = ('networkx', 'aotbuilder.isa.decoder', 'aotbuilder.lift.lower',\n"
+              f"         'aotbuilder.translate', 'aotbuilder.cfg.discover', 'elftools')\n"
+              f"print(r.up_to_date, exe.is_file(), [m for m in heavy if m in sys.modules])\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "True True []\n"
+
+
 def test_one_function_change_rebuilds_at_most_three(tmp_path: Path, versions, cache: Path) -> None:
     v1, v2 = versions
     p1, p2 = discover(load_guest(v1)), discover(load_guest(v2))
@@ -360,7 +382,7 @@ def test_builds_killed_at_random_moments_leave_a_usable_cache(tmp_path: Path, ve
 
 
 def _wait_for_orphans(session: int) -> None:
-    """Workers of a killed build end with it (pipeline._die_with_parent); wait until they have, so
+    """Workers of a killed build end with it (translate._die_with_parent); wait until they have, so
     that none outlives the test."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -431,14 +453,14 @@ def test_a_translation_worker_that_dies_is_an_error_not_a_hang(tmp_path: Path, v
     """LLVM aborting in a forked worker (a compiler bug on some IR) must fail the build with a
     message naming the function, not wait forever for the lost task."""
     v1, _ = versions
-    real = pipeline.translate_function
+    real = translate.translate_function
 
     def crashing(program, store, opts, entry, key):
         if program.functions[entry].name == "classify":
             os.kill(os.getpid(), signal.SIGKILL)
         return real(program, store, opts, entry, key)
 
-    monkeypatch.setattr(pipeline, "translate_function", crashing)
+    monkeypatch.setattr(translate, "translate_function", crashing)
     with pytest.raises(BuildError, match=r"worker died .*classify"):
         _build(v1, tmp_path / "out", tmp_path / "cache", jobs=2)
     assert not (tmp_path / "out").exists()
@@ -455,10 +477,10 @@ def _finish_or_die(entry: int) -> int:
 def test_a_worker_dying_while_a_result_is_handled_is_an_error(monkeypatch) -> None:
     """The pool can break after a result arrives and before the next task is submitted (seen under
     CI load); that is the same build error, not a BrokenProcessPool traceback."""
-    monkeypatch.setattr(pipeline, "_translate_in_worker", _finish_or_die)
+    monkeypatch.setattr(translate, "_translate_in_worker", _finish_or_die)
     funcs = {e: type("F", (), {"name": f"f{e}"})() for e in (1, 2, 3, 4)}
     with pytest.raises(BuildError, match=r"worker died .*f2"):
-        pipeline._translate_in_pool([1, 2, 3, 4], 2, lambda _: time.sleep(1.0), funcs)
+        translate._translate_in_pool([1, 2, 3, 4], 2, lambda _: time.sleep(1.0), funcs)
 
 
 def test_run_rebuilds_a_target_evicted_between_its_lookup_and_its_use(tmp_path, monkeypatch):

@@ -18,12 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import xxhash
-
 import aotbuilder
 from aotbuilder import abi
 from aotbuilder.backend.place import SYMBOLS_SECTION, global_symbols, symbol_table_section
 from aotbuilder.backend.runtime import c_compiler, tool_env
+from aotbuilder.cache.digest import file_digest, guest_digest
 from aotbuilder.errors import BuildError
 from aotbuilder.lift.emitter import placeholder
 
@@ -153,11 +152,6 @@ def build_tool_symbols() -> list[str]:
             "\t.globl aot_build_root", "aot_build_root:", f"\t.asciz {_asm_string(str(root))}"]
 
 
-def guest_digest(data: bytes) -> str:
-    """Names a guest program in its learned-entries file."""
-    return xxhash.xxh3_128_hexdigest(data)
-
-
 def guest_digest_symbol(guest_path: Path) -> list[str]:
     return ["\t.globl aot_guest_digest", "aot_guest_digest:",
             f"\t.asciz {_asm_string(guest_digest(guest_path.read_bytes()))}"]
@@ -201,14 +195,6 @@ def link_executable(units: list[LinkUnit], guest_path: Path, guest_name: str, lo
     os.replace(tmp_out, out)
     return digest
 
-
-def file_digest(path: Path) -> str:
-    """xxh3-128 of a file's bytes."""
-    h = xxhash.xxh3_128()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def add_symbol_section(exe: Path, workdir: Path) -> None:

@@ -17,45 +17,23 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import xxhash
 
-import aotbuilder
 from aotbuilder import __version__, abi
 from aotbuilder.backend.codegen import TRIPLE, CodegenOptions
+from aotbuilder.cache.digest import feed, source_digest
 from aotbuilder.cfg.addresses import MASK, address_sites, near_image
 from aotbuilder.cfg.program import Function, Program
 from aotbuilder.isa import Insn, operand_kinds
 
 KEY_FORMAT = 3
 
-_PACKAGE = Path(aotbuilder.__file__).parent
 # The code whose behaviour decides a lift (decoder, semantics, emitter, ABI, the Program it reads)
 # and the code that turns IR into an object.  Hashing the sources, not only __version__, keeps a
 # development tree honest: editing the lifter invalidates lifts without anyone bumping a number.
 LIFT_SOURCES = ("isa", "lift", "abi.py", "cfg/program.py", "cfg/addresses.py", "cfg/loops.py", "cache/key.py")
 CODEGEN_SOURCES = ("backend/codegen.py", "abi.py")
-
-
-@cache
-def source_digest(parts: tuple[str, ...]) -> str:
-    """xxh3-128 of the named package files (directories: every .py below), names included."""
-    h = xxhash.xxh3_128()
-    for part in parts:
-        path = _PACKAGE / part
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for f in files:
-            _feed(h, f.relative_to(_PACKAGE).as_posix().encode(), f.read_bytes())
-    return h.hexdigest()
-
-
-def _feed(h: xxhash.xxh3_128, *parts: bytes) -> None:
-    # Length-prefixed, so no two different input lists hash the same byte stream.
-    for part in parts:
-        h.update(len(part).to_bytes(8, "little"))
-        h.update(part)
 
 
 def _ints(values: Iterable[int]) -> bytes:
@@ -113,8 +91,8 @@ def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_M
     """
     entry = func.entry
     h = xxhash.xxh3_128()
-    _feed(h, f"aotbuilder-lift-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
-          TRIPLE.encode(), memory_model.encode(), b"avx" if avx else b"sse", source_digest(LIFT_SOURCES).encode())
+    feed(h, f"aotbuilder-lift-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
+         TRIPLE.encode(), memory_model.encode(), b"avx" if avx else b"sse", source_digest(LIFT_SOURCES).encode())
     lui_values = [ins.insn.imm & MASK for ins in func.instructions() if ins.insn and ins.insn.mnemonic == "lui"]
     # The predicate the lifter uses, so the key cannot drift from what the lifter decides.
     found = address_sites(func, lambda v: near_image(program.image_range, v))
@@ -133,24 +111,24 @@ def lift_key(program: Program, func: Function, memory_model: str = abi.DEFAULT_M
             words.append(ins.size)
             if site:
                 words.append(-2 if ins.pc in found.gp_relative else -1)
-                _feed(h, b"site", _site_form(insn))
+                feed(h, b"site", _site_form(insn))
             else:
                 words.append(ins.raw)
             if insn is not None and "target" in operand_kinds(insn.mnemonic) and not site:
                 targets.add(ins.pc + insn.imm)
-    _feed(h, b"code", words.tobytes())
-    _feed(h, b"cfg-nodes", _ints(sorted(n - entry for n in func.cfg.nodes)))
-    _feed(h, b"cfg-edges", _ints(sorted(d for u, v in func.cfg.edges for d in (u - entry, v - entry))))
-    _feed(h, b"return-sites", _ints(pc - entry for pc in func.return_sites))
+    feed(h, b"code", words.tobytes())
+    feed(h, b"cfg-nodes", _ints(sorted(n - entry for n in func.cfg.nodes)))
+    feed(h, b"cfg-edges", _ints(sorted(d for u, v in func.cfg.edges for d in (u - entry, v - entry))))
+    feed(h, b"return-sites", _ints(pc - entry for pc in func.return_sites))
     resolved = sorted(func.resolved_jumps.items())
-    _feed(h, b"resolved", _ints(v - entry for pc, t in resolved for v in ((pc,) if pc in sites else (pc, t))))
+    feed(h, b"resolved", _ints(v - entry for pc, t in resolved for v in ((pc,) if pc in sites else (pc, t))))
     targets.update(t for pc, t in resolved if pc not in sites)
     for pc, table in sorted(func.jump_tables.items()):
-        _feed(h, b"jump-table", _ints([pc - entry, *(t - entry for t in table)]))
+        feed(h, b"jump-table", _ints([pc - entry, *(t - entry for t in table)]))
         targets.update(table)
-    _feed(h, b"guessed-tables", _ints(sorted(pc - entry for pc in func.guessed_tables)))
-    _feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if program.is_function(t))))
-    _feed(h, b"site-entries", bytes(program.is_function(address) for address in sites.values()))
+    feed(h, b"guessed-tables", _ints(sorted(pc - entry for pc in func.guessed_tables)))
+    feed(h, b"function-entries", _ints(sorted(t - entry for t in targets if program.is_function(t))))
+    feed(h, b"site-entries", bytes(program.is_function(address) for address in sites.values()))
     targets.update(sites.values())
     return LiftKey(h.hexdigest(), frozenset(targets), frozenset(lui_values), sites)
 
@@ -170,6 +148,6 @@ def object_key(ir: str, opts: CodegenOptions) -> str:
     are not inputs: they are supplied when the object is linked.
     """
     h = xxhash.xxh3_128()
-    _feed(h, f"aotbuilder-object-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
-          source_digest(CODEGEN_SOURCES).encode(), opts.describe().encode(), ir.encode())
+    feed(h, f"aotbuilder-object-{KEY_FORMAT}".encode(), __version__.encode(), f"abi-{abi.ABI_VERSION}".encode(),
+         source_digest(CODEGEN_SOURCES).encode(), opts.describe().encode(), ir.encode())
     return h.hexdigest()
