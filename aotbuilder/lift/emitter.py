@@ -835,9 +835,6 @@ class Emitter:
         args = [self.cpu, resume, *(self.x(reg) for reg in abi.PASSED_REGISTERS)]
         return self.b.call(fn, args, cconv=abi.TRANSLATED_CC, tail="musttail" if tail else False)
 
-    def returned_values(self) -> list[ir.Value]:
-        return [self.x(reg) for reg in abi.RETURNED_REGISTERS]
-
     def take_returned(self, result: ir.Value) -> tuple[ir.Value, list[ir.Value]]:
         """A translated call's next pc (with abi.RA_IN_STATE) and returned registers, which
         become the registers' values (changed: the CPU state may not hold them); after

@@ -224,7 +224,7 @@ class Lowering:
         only to store them again.  The returned registers leave in host registers (returned()),
         and ra too when it is `target` (a return, abi.RA_IN_STATE); else it is stored here."""
         e = self.e
-        values = e.returned_values()
+        values = [e.x(reg) for reg in abi.RETURNED_REGISTERS]
         ra = e.x(abi.RA)
         e.store_written(PASSED_KEYS)
         if self.exit_phis is None:
